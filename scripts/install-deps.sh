@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install the Debian packages renkei needs to build, test and run its demo.
+# Every package the project uses is listed here, once. Does nothing when all are present.
+set -eu
+
+PACKAGES="
+build-essential pkg-config make gcc clang gettext
+libncurses-dev
+libcurl4-openssl-dev libssl-dev
+libcjson-dev
+libp11-dev libengine-pkcs11-openssl
+libmicrohttpd-dev libgnutls28-dev
+libsqlite3-dev
+libcmocka-dev
+openssl curl ca-certificates
+softhsm2 opensc p11-kit
+tmux valgrind python3 python3-pytest
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "install-deps: these Debian packages are missing and I am not root:$missing" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
