@@ -92,6 +92,16 @@ $(B)/locale/%/LC_MESSAGES/renkei.mo: po/%.po
 
 unit: $(UNIT_BIN)
 
+# Terminal demo of the forms, not part of all: build/ui-demo [FORM | --all]
+$(B)/ui-demo: tests/ui_demo.c $(B)/librenkei.a
+	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS)
+
+# libFuzzer target for the forms parser (clang only; run: build/fuzz/fuzz_forms -max_total_time=30)
+$(B)/fuzz/fuzz_forms: tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c include/forms.h
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ \
+	  tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c
+
 # --- tests ------------------------------------------------------------------------------------
 # Unit tests run in a separate ASan/UBSan build tree; the terminal and sandbox tests use build/.
 ASAN_B := $(B)/asan

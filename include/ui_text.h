@@ -1,5 +1,5 @@
 /* ui_text.h: the one display-width function for UTF-8 text and the text-field editing model.
- * Pure code (no curses): every column computation of the UI goes through ui_width*/ui_fit. */
+ * Pure code (no curses): every column computation of the UI goes through ui_width and ui_fit. */
 #ifndef RENKEI_UI_TEXT_H
 #define RENKEI_UI_TEXT_H
 #include <stdbool.h>
@@ -82,7 +82,7 @@ int ui_edit_insert(struct ui_edit *e, struct secret *t, const char *s, size_t n)
 bool ui_edit_apply(struct ui_edit *e, struct secret *t, enum ui_edit_op op);
 /* Make the cursor visible in a field cols columns wide (updates e->scroll) and describe what to
  * draw: the visible slice of the text [*start, *start + *len) in bytes (not for masked fields),
- * and the cursor's column inside the field. For masked fields *start/*len count characters. */
+ * and the cursor's column inside the field. For masked fields start and len count characters. */
 void ui_edit_view(struct ui_edit *e, const struct secret *t, size_t cols, size_t *start,
 		  size_t *len, size_t *cursor_col);
 

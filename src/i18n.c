@@ -39,8 +39,8 @@ void i18n_init(const char *argv0)
 			char *slash = strrchr(exe, '/');
 			if (slash) {
 				*slash = '\0';
-				snprintf(buf, sizeof buf, "%s/locale", exe);
-				if (dir_exists(buf))
+				int w = snprintf(buf, sizeof buf, "%s/locale", exe);
+				if (w > 0 && (size_t)w < sizeof buf && dir_exists(buf))
 					dir = buf;
 			}
 		}

@@ -1,0 +1,68 @@
+/* api.h: the REST client of the consent protocol: one reused libcurl handle (one TLS handshake
+ * per flow), TLS verification always on, timeouts, capped answers, transport errors classified. */
+#ifndef RENKEI_API_H
+#define RENKEI_API_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flow.h"
+#include "problem.h"
+
+#define API_MAX_BODY (1024 * 1024) /* answers larger than this are refused (PROBLEM_BAD_ANSWER) */
+#define API_DEFAULT_CONNECT_TIMEOUT 10 /* seconds */
+#define API_DEFAULT_TIMEOUT 30         /* seconds, one whole request */
+
+struct api_opts {
+	const char *server;    /* "https://host:port" (a trailing '/' is ignored); https only */
+	const char *cacert;    /* CA file or directory (stat decides); NULL: the system's default */
+	long connect_timeout;  /* seconds; <= 0: API_DEFAULT_CONNECT_TIMEOUT */
+	long timeout;          /* seconds; <= 0: API_DEFAULT_TIMEOUT */
+};
+
+struct api_resp {
+	long status;
+	char content_type[128]; /* "" when none */
+	char *body;             /* NUL-terminated (body[len] == 0), never NULL after success */
+	size_t len;
+	long ms;                /* total time of the request */
+};
+
+struct api_err {
+	enum problem kind;   /* PROBLEM_NET_CONNECT / _NET_TIMEOUT / _TLS_SERVER / _TLS_CLIENT /
+				_NET_OTHER / _BAD_ANSWER (too large), or PROBLEM_NO_MEMORY */
+	int curl_code;       /* CURLcode, 0 if none */
+	char msg[256];       /* for logs/engineers (English, never a body or a secret) */
+};
+
+struct api;
+
+/* Once per process, before threads (curl_global_init). 0 or -1. */
+int api_global_init(void);
+void api_global_cleanup(void);
+
+/* NULL on failure (err filled: bad URL, not https, no memory). */
+struct api *api_new(const struct api_opts *o, struct api_err *err);
+void api_free(struct api *a);
+
+/* Install a client certificate: fn(ssl_ctx, userptr) runs for every new TLS connection with the
+ * OpenSSL SSL_CTX * as ssl_ctx and returns 0 (or -1: the connection fails with PROBLEM_TLS_CLIENT).
+ * The connection open so far (without a certificate) is closed, so the next request makes a new
+ * handshake with the certificate. fn NULL removes it. 0 or -1. */
+typedef int (*api_ssl_ctx_fn)(void *ssl_ctx, void *userptr);
+int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr);
+
+/* Send r; on 0 resp holds the answer (any HTTP status), free it with api_resp_free; on -1 err says
+ * what failed (nothing in resp). The request body is passed to curl without a copy. */
+int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
+void api_resp_free(struct api_resp *resp);
+
+/* The classification api_send uses (pure; for tests): a CURLcode, CURLINFO_SSL_VERIFYRESULT,
+ * whether a client certificate was installed, curl's error buffer. */
+enum problem api_classify(int curl_code, long verify_result, bool client_cert, const char *errbuf);
+
+/* New connections the last api_send opened (CURLINFO_NUM_CONNECTS): 1 for the first, 0 after. */
+long api_last_num_connects(const struct api *a);
+/* New connections opened by every api_send of this handle so far. */
+long api_total_connects(const struct api *a);
+
+#endif

@@ -1,0 +1,31 @@
+/* trace.h: `--trace FILE`: one JSON line per request/answer of a flow, for support engineers.
+ * Secrets never reach it: bodies of login/answer/pins are not written, other members are redacted. */
+#ifndef RENKEI_TRACE_H
+#define RENKEI_TRACE_H
+#include <stdio.h>
+
+#include "flow.h"
+
+struct trace;
+
+/* Create/append path with mode 0600 (an existing file is refused unless it is a regular file
+ * owned by us; it is then chmod'ed 0600). NULL on failure (errno set). */
+struct trace *trace_open(const char *path);
+void trace_close(struct trace *t);
+
+/* After flow_apply/flow_net_error of r: one line
+ * {"time":"2026-11-25T09:00:00.123+09:00","method":"POST","path":"/consent/v1/session/login",
+ *  "action":"login","status":401,"ms":12,"step":"login","problem":"wrong-credentials",
+ *  "tries_left":2,"body":{...redacted, only for requests without secrets...}}
+ * status 0 when there was no answer. t NULL: nothing. */
+void trace_request(struct trace *t, const struct flow_req *r, const struct flow *f, long status,
+		   long ms);
+/* A free-form event ("app-start", "lang-switch", ...) with no data. */
+void trace_event(struct trace *t, const char *what);
+
+/* Replace, in place, the value of every member whose name is secret (password, answer, pin,
+ * pins, session, token, access_token, refresh_token, device_code, login_id, idempotency_key,
+ * authorization) with "[redacted]", at any depth. obj is a cJSON *. */
+void trace_redact(void *cjson_obj);
+
+#endif

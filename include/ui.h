@@ -1,0 +1,178 @@
+/* ui.h: the terminal UI toolkit (ncursesw): terminal set-up/restore, the screen runner that shows a
+ * loaded form bound to the caller's data and returns the user's action, and modal dialogs.
+ *
+ * How a flow uses it (one screen):
+ *
+ *     struct secret login_id = SECRET_INIT, password = SECRET_INIT;
+ *     const char *partner = "デモ家計簿株式会社";
+ *     const struct ui_binding b[] = {
+ *             UI_STR("partner", &partner),
+ *             UI_SECRET("login_id", &login_id),
+ *             UI_SECRET("password", &password),
+ *     };
+ *     struct form *f = form_load("login_password", NULL, err, sizeof err);
+ *     struct ui_screen *s = ui_screen_new(f, b, 3);
+ *     for (;;) {
+ *             struct ui_action a;
+ *             ui_screen_run(s, &a);            // returns on a button, Esc, F1 (no help), timeout
+ *             if (a.kind == UI_ACT_BACK) { if (ui_confirm(NULL, _("..."), false)) break; continue; }
+ *             if (a.kind == UI_ACT_BUTTON && !strcmp(a.button, "login")) {
+ *                     if (request_fails) { ui_screen_set_error(s, _("...")); continue; }  // all typed text kept
+ *                     break;
+ *             }
+ *     }
+ *     ui_screen_free(s); form_free(f);
+ *
+ * Everything typed lives in the caller's struct secret / bool / table rows, never in the UI; showing the
+ * same ui_screen again keeps focus, cursor and scroll. The runner handles itself: Tab/Shift-Tab/Up/Down
+ * focus moves, editing, Space on checkboxes, F2 language switch (i18n_set_lang + repaint; string
+ * bindings are re-read at every paint so they may follow the language), KEY_RESIZE and the "terminal too
+ * small" screen, F1 when the form has a help text, buttons refused by enabled_if, and validate buttons
+ * (required entries). Strings shown are translated at paint time (labels) or as given (bound data). */
+#ifndef RENKEI_UI_H
+#define RENKEI_UI_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "forms.h"
+#include "secret.h"
+
+/* ---- terminal ---------------------------------------------------------------------------------- */
+
+enum {
+	UI_INIT_NO_SIGNALS = 1u << 0, /* do not install SIGINT/SIGTERM/SIGHUP/SIGQUIT handlers */
+	UI_INIT_RAW = 1u << 1,        /* raw mode: Ctrl-C is a key (kiosk), not SIGINT */
+	UI_INIT_ASCII = 1u << 2,      /* ASCII glyphs (also env RENKEI_ASCII=1 or RENKEI_AMBIGUOUS=wide) */
+	UI_INIT_NO_COLOR = 1u << 3,   /* no colour (also env NO_COLOR set to anything non-empty) */
+};
+
+/* Start curses on the terminal (call i18n_init first: it sets the UTF-8 locale). Registers ui_end
+ * with atexit and, unless UI_INIT_NO_SIGNALS, signal handlers that restore the terminal and re-raise.
+ * Environment: NO_COLOR, RENKEI_ASCII=1, RENKEI_AMBIGUOUS=wide (ambiguous-width characters count 2
+ * columns and ASCII glyphs are used). 0, or -1 when there is no usable terminal. */
+int ui_init(unsigned flags);
+/* Start curses without a terminal (output to /dev/null) at cols x rows: for tests driving
+ * ui_screen_run with ui_feed_keys, then reading ui_dump. 0 or -1. */
+int ui_init_headless(int cols, int rows, unsigned flags);
+/* Restore the terminal (endwin). Safe to call twice, from atexit, and when ui_init was never called. */
+void ui_end(void);
+/* Async-signal-safe restore (termios + reset sequences via write(2)): for the caller's own signal
+ * handlers. Does nothing when curses is not active. */
+void ui_end_signal_safe(void);
+bool ui_active(void);
+
+/* Glyph for a masked character ("●", or "*" with ASCII glyphs) and a string of n of them
+ * (e.g. for the PIN column of the result screen). buf receives at most size-1 bytes. */
+const char *ui_mask_glyph(void);
+const char *ui_mask(char *buf, size_t size, size_t n);
+bool ui_ascii(void);
+
+/* ---- bindings: the data a form's `bind = "name"` refers to ------------------------------------- */
+
+enum ui_bind_kind {
+	UI_BIND_STRING, /* u.str: pointer to a string pointer, read at every paint (NULL = "") */
+	UI_BIND_FUNC,   /* u.fn(ctx): returns the string at paint time (e.g. per-language names) */
+	UI_BIND_SECRET, /* u.secret: text of an entry (text, masked, digits; table entry cells) */
+	UI_BIND_BOOL,   /* u.flag: checkbox state; button enabled_if */
+	UI_BIND_TABLE,  /* u.table: rows of a [table] */
+};
+
+struct ui_table;
+struct ui_binding {
+	const char *name;
+	enum ui_bind_kind kind;
+	union {
+		const char *const *str;
+		const char *(*fn)(void *ctx);
+		struct secret *secret;
+		bool *flag;
+		const struct ui_table *table;
+	} u;
+	void *ctx;
+};
+
+#define UI_STR(n, p) {.name = (n), .kind = UI_BIND_STRING, .u.str = (p)}
+#define UI_FUNC(n, f, c) {.name = (n), .kind = UI_BIND_FUNC, .u.fn = (f), .ctx = (c)}
+#define UI_SECRET(n, p) {.name = (n), .kind = UI_BIND_SECRET, .u.secret = (p)}
+#define UI_BOOL(n, p) {.name = (n), .kind = UI_BIND_BOOL, .u.flag = (p)}
+#define UI_TABLE(n, p) {.name = (n), .kind = UI_BIND_TABLE, .u.table = (p)}
+
+/* A table row: its cells are bindings looked up by the [column]s' bind names (checkbox -> BOOL,
+ * label -> STRING/FUNC, text/masked/digits -> SECRET). A disabled row is drawn dim and cannot be
+ * focused (e.g. an account whose PIN is already registered). */
+struct ui_row {
+	const struct ui_binding *cells;
+	size_t ncells;
+	bool disabled;
+};
+struct ui_table {
+	const struct ui_row *rows;
+	size_t nrows;
+};
+
+/* ---- screen runner ---------------------------------------------------------------------------- */
+
+enum ui_action_kind {
+	UI_ACT_BUTTON,  /* button: the pressed button's id */
+	UI_ACT_BACK,    /* Esc, or a button with flags = "cancel" (button says which, else NULL) */
+	UI_ACT_HELP,    /* F1 on a form without help text */
+	UI_ACT_TIMEOUT, /* no key for the idle timeout (ui_screen_set_timeout) */
+	UI_ACT_EOF,     /* input ended (headless tests: no more fed keys; terminal gone) */
+	UI_ACT_QUIT,    /* Ctrl-C under UI_INIT_RAW */
+};
+
+struct ui_action {
+	enum ui_action_kind kind;
+	const char *button; /* item id from the form; valid while the form lives */
+};
+
+struct ui_screen;
+
+/* A screen for form f with the given bindings (arrays copied; the data they point to must outlive
+ * the screen). A binding a form names but the caller did not give is drawn empty. NULL on ENOMEM. */
+struct ui_screen *ui_screen_new(const struct form *f, const struct ui_binding *b, size_t nb);
+void ui_screen_free(struct ui_screen *s);
+/* Show the screen and run its event loop until an action; 0, or -1 if curses is not active. */
+int ui_screen_run(struct ui_screen *s, struct ui_action *out);
+/* Error line text, already translated (copied); NULL clears it. Pressing a button clears it. */
+void ui_screen_set_error(struct ui_screen *s, const char *text);
+/* Focus an item by id (row: the table row for tables, else 0). 0 or -1 (no such focusable item). */
+int ui_screen_focus(struct ui_screen *s, const char *id, size_t row);
+/* Change an item's flags at run time (e.g. FORM_F_MASKED on the answer field when the server says
+ * the answer is secret). */
+void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsigned off);
+/* Return UI_ACT_TIMEOUT after idle_ms without a key (0 = never, the default). */
+void ui_screen_set_timeout(struct ui_screen *s, int idle_ms);
+/* Make the next run repaint everything (e.g. after the caller drew something itself). */
+void ui_screen_invalidate(struct ui_screen *s);
+
+/* ---- dialogs (modal, drawn over whatever is on screen; the next ui_screen_run repaints) -------- */
+
+/* Yes/no question (はい/いいえ, translated). Esc = no. title may be NULL. text is shown as given
+ * (already translated), wrapped. */
+bool ui_confirm(const char *title, const char *text, bool default_yes);
+/* A message with an OK button. */
+void ui_message(const char *title, const char *text);
+
+/* A list to choose from (the certificate chooser): each choice has a one-line label and a
+ * multi-line detail shown for the highlighted one; disabled choices (e.g. expired certificates) are
+ * shown with their reason and cannot be chosen. Returns the index, or -1 on Esc. */
+struct ui_choice {
+	const char *label;
+	const char *detail;
+	bool disabled;
+};
+int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial);
+
+/* ---- tests without a terminal ----------------------------------------------------------------- */
+
+/* Queue keys for the runner/dialogs (before real input). Characters are Unicode code points;
+ * curses function keys (KEY_F(1), KEY_BTAB, KEY_RESIZE, ...) are given with ui_feed_fkey. */
+void ui_feed_text(const char *utf8);
+void ui_feed_fkey(int key);
+/* The current screen contents as UTF-8 lines separated by '\n' (right-trimmed). */
+void ui_dump(char *buf, size_t size);
+/* Where the terminal cursor was left (row, column). */
+void ui_cursor(int *row, int *col);
+
+#endif

@@ -1,0 +1,41 @@
+/* ui_draw.h: internal to src/ui/: curses drawing helpers, glyphs, colours and key input shared by the
+ * screen runner and the dialogs. Not for the flow (use ui.h). */
+#ifndef RENKEI_UI_DRAW_H
+#define RENKEI_UI_DRAW_H
+#include <curses.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define UI_MIN_COLS 80
+#define UI_MIN_ROWS 24
+
+enum ui_color { UIC_NORMAL, UIC_TITLE, UIC_ERROR, UIC_SECTION, UIC_FIELD, UIC_FOCUS, UIC_KEYBAR };
+
+/* Attribute for a role (colour only when colours are on; always some mono attribute). */
+attr_t ui_attr(enum ui_color c);
+bool ui_colors(void);
+
+/* Draw s[0..n) at (y, x), at most maxcols columns (never splitting a character); control
+ * characters are skipped. Returns the columns drawn. */
+int ui_put(int y, int x, const char *s, size_t n, int maxcols, attr_t a);
+int ui_puts(int y, int x, const char *s, int maxcols, attr_t a);
+/* Fill cols columns with spaces. */
+void ui_fill(int y, int x, int cols, attr_t a);
+void ui_hline(int y, int x, int cols);
+void ui_box(int y, int x, int h, int w);
+
+/* Expand {name} placeholders in s with get(name); unknown names stay as they are. Returns malloc'd. */
+char *ui_expand(const char *s, const char *(*get)(const char *name, size_t len, void *ctx), void *ctx);
+
+/* Key input: fed keys first, then the terminal. Returns OK (character in *ch), KEY_CODE_YES
+ * (function key in *ch) or ERR (timeout or end of input: *eof set). timeout_ms < 0 = block. */
+int ui_getkey(wint_t *ch, int timeout_ms, bool *eof);
+/* Encode a code point as UTF-8 into out[4]; returns the length. */
+size_t ui_utf8(wint_t c, char *out);
+
+/* The "enlarge the terminal" screen; true when the terminal is too small (and it was drawn). */
+bool ui_too_small(void);
+/* Key bar on the last line: pairs of (key, msgid) translated here; n pairs. */
+void ui_keybar(const char *const *pairs, size_t n);
+
+#endif

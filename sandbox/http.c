@@ -1,0 +1,740 @@
+/* http.c: the sandbox's HTTPS server: libmicrohttpd + GnuTLS, client-certificate verification,
+ * request parsing and limits, routing to the modules, responses and the one-line request log. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+
+#include "http.h"
+#include "sandbox.h"
+#include "util.h"
+
+#define BODY_MAX (64 * 1024)
+#define DISCARD_MAX (1024 * 1024) /* a bigger body is not even read before the 413 */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define FILE_MAX (1024 * 1024)
+#define DRAIN_SECONDS 5
+
+/* --- responses --------------------------------------------------------------------------- */
+
+static const struct {
+	const char *type;
+	const char *title;
+} problem_titles[] = {
+	{"bad-request", "Bad request"},
+	{"unsupported-media-type", "Unsupported media type"},
+	{"payload-too-large", "Request body too large"},
+	{"method-not-allowed", "Method not allowed"},
+	{"not-found", "Not found"},
+	{"rate-limited", "Too many unknown user codes"},
+	{"user-code-unknown", "Unknown user code"},
+	{"user-code-expired", "User code expired"},
+	{"user-code-used", "User code already used"},
+	{"user-code-busy", "Another consent session is live for this user code"},
+	{"session-unknown", "Unknown session"},
+	{"session-expired", "Session expired"},
+	{"wrong-step", "Request not valid in the current step"},
+	{"method-unavailable", "Login method not offered"},
+	{"wrong-credentials", "Wrong login ID or password"},
+	{"login-locked", "Login locked"},
+	{"certificate-required", "Client certificate required"},
+	{"certificate-unknown", "Certificate belongs to no customer"},
+	{"certificate-mismatch", "Session bound to another certificate"},
+	{"wrong-answer", "Wrong answer"},
+	{"scope-required", "No scope chosen"},
+	{"scope-unknown", "Scope not requested"},
+	{"pin-required", "No account submitted"},
+	{"pin-wrong", "Wrong inquiry PIN"},
+	{"pin-format", "Malformed inquiry PIN"},
+	{"intent-required", "Intent confirmation required"},
+	{"token-invalid", "Invalid access token"},
+	{"scope-insufficient", "Insufficient scope"},
+	{"internal", "Internal server error"},
+};
+
+static void resp_set_body(struct http_resp *resp, int status, const char *ctype, char *body)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = ctype;
+	resp->body = body;
+	resp->body_len = body ? strlen(body) : 0;
+}
+
+static void resp_internal(struct http_resp *resp)
+{
+	static const char fallback[] = "{\"type\":\"urn:renkei:problem:internal\",\"title\":\"Internal "
+				       "server error\",\"status\":500}";
+	resp_set_body(resp, 500, "application/problem+json", strdup(fallback));
+}
+
+void http_json(struct http_resp *resp, int status, cJSON *j)
+{
+	char *body = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	cJSON_Delete(j);
+	if (!body) {
+		resp_internal(resp);
+		return;
+	}
+	resp_set_body(resp, status, "application/json", body);
+}
+
+void http_problem(struct http_resp *resp, int status, const char *type, const char *detail, cJSON *ext)
+{
+	const char *title = "Error";
+	char urn[128];
+	cJSON *p = cJSON_CreateObject();
+
+	for (size_t i = 0; i < sizeof(problem_titles) / sizeof(problem_titles[0]); i++)
+		if (strcmp(problem_titles[i].type, type) == 0)
+			title = problem_titles[i].title;
+	snprintf(urn, sizeof(urn), "urn:renkei:problem:%s", type);
+	if (!p) {
+		cJSON_Delete(ext);
+		resp_internal(resp);
+		return;
+	}
+	cJSON_AddStringToObject(p, "type", urn);
+	cJSON_AddStringToObject(p, "title", title);
+	cJSON_AddNumberToObject(p, "status", status);
+	if (detail)
+		cJSON_AddStringToObject(p, "detail", detail);
+	if (ext) {
+		cJSON *m;
+		/* Extension members never replace type, title, status or detail. */
+		while ((m = ext->child) != NULL) {
+			cJSON_DetachItemViaPointer(ext, m);
+			if (!m->string || cJSON_GetObjectItemCaseSensitive(p, m->string) ||
+			    strcmp(m->string, "detail") == 0)
+				cJSON_Delete(m);
+			else
+				cJSON_AddItemToObject(p, m->string, m);
+		}
+		cJSON_Delete(ext);
+	}
+	char *body = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	if (!body) {
+		resp_internal(resp);
+		return;
+	}
+	resp_set_body(resp, status, "application/problem+json", body);
+}
+
+void http_header(struct http_resp *resp, const char *name, const char *value)
+{
+	size_t n = sizeof(resp->headers) / sizeof(resp->headers[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!resp->headers[i]) {
+			size_t len = strlen(name) + strlen(value) + 3;
+			resp->headers[i] = malloc(len);
+			if (resp->headers[i])
+				snprintf(resp->headers[i], len, "%s: %s", name, value);
+			return;
+		}
+	}
+}
+
+void http_resp_free(struct http_resp *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	for (size_t i = 0; i < sizeof(resp->headers) / sizeof(resp->headers[0]); i++) {
+		free(resp->headers[i]);
+		resp->headers[i] = NULL;
+	}
+}
+
+void http_dispatch(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
+{
+	bool claimed;
+
+	db_lock(&sb->db);
+	claimed = oauth_handle(sb, req, resp) || resource_handle(sb, req, resp) ||
+		  consent_handle(sb, req, resp);
+	if (!claimed) {
+		http_resp_free(resp);
+		http_problem(resp, 404, "not-found", "No such resource.", NULL);
+	} else if (resp->status < 100 || resp->status > 599) {
+		http_resp_free(resp);
+		resp_internal(resp);
+	}
+	/* A handler that forgot its transaction must not leave it open for the next request. */
+	if (sb->db.h && !sqlite3_get_autocommit(sb->db.h))
+		db_rollback(&sb->db);
+	db_unlock(&sb->db);
+}
+
+/* --- TLS material ------------------------------------------------------------------------- */
+
+struct http_server {
+	struct sandbox *sb;
+	struct MHD_Daemon *d;
+	char *cert, *key, *ca; /* PEM, NUL-terminated */
+	MHD_socket quiesced;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int in_flight;
+	bool started; /* MHD's own log lines are shown only while starting */
+};
+
+/* Whole file, NUL-terminated; NULL with err set. */
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	n = fread(buf, 1, FILE_MAX + 1, f);
+	if (ferror(f) || n > FILE_MAX || n == 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ferror(f) ? strerror(errno) : n == 0 ? "empty file" : "file too large");
+		fclose(f);
+		explicit_bzero(buf, FILE_MAX + 1);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void free_secret_text(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Check what MHD will load, so that a bad directory gets a clear message before listening. */
+static int check_tls(struct http_server *srv, const char *dir, char *err, size_t errlen)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t c = {(unsigned char *)srv->cert, (unsigned)strlen(srv->cert)};
+	gnutls_datum_t k = {(unsigned char *)srv->key, (unsigned)strlen(srv->key)};
+	int rc;
+
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		snprintf(err, errlen, "GnuTLS: cannot allocate credentials");
+		return -1;
+	}
+	rc = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s/server.crt, %s/server.key: %s", dir, dir, gnutls_strerror(rc));
+		gnutls_certificate_free_credentials(cred);
+		return -1;
+	}
+	if (srv->ca) {
+		gnutls_datum_t a = {(unsigned char *)srv->ca, (unsigned)strlen(srv->ca)};
+		rc = gnutls_certificate_set_x509_trust_mem(cred, &a, GNUTLS_X509_FMT_PEM);
+		if (rc <= 0) {
+			snprintf(err, errlen, "%s/client-ca.crt: %s", dir,
+				 rc == 0 ? "no certificate in the file" : gnutls_strerror(rc));
+			gnutls_certificate_free_credentials(cred);
+			return -1;
+		}
+	}
+	gnutls_certificate_free_credentials(cred);
+	return 0;
+}
+
+struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, char *err, size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	char path[4096];
+	struct stat st;
+
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->sb = sb;
+	srv->quiesced = MHD_INVALID_SOCKET;
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->cv, NULL);
+	if (stat(tls_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		const char *why = stat(tls_dir, &st) != 0 ? strerror(errno) : "not a directory";
+		snprintf(err, errlen, "TLS directory %s: %s (make one with: sh scripts/mkcerts.sh %s)",
+			 tls_dir, why, tls_dir);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/server.crt", tls_dir);
+	if (!(srv->cert = read_file(path, err, errlen)))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/server.key", tls_dir);
+	if (!(srv->key = read_file(path, err, errlen)))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/client-ca.crt", tls_dir);
+	if (access(path, F_OK) == 0 && !(srv->ca = read_file(path, err, errlen)))
+		goto fail;
+	if (check_tls(srv, tls_dir, err, errlen) != 0)
+		goto fail;
+	sb->client_certs = srv->ca != NULL;
+	return srv;
+fail:
+	http_server_free(srv);
+	return NULL;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->d)
+		http_server_stop(srv);
+	free(srv->cert);
+	free_secret_text(srv->key);
+	free(srv->ca);
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->cv);
+	free(srv);
+}
+
+/* --- client certificate ------------------------------------------------------------------- */
+
+struct certinfo {
+	char sha256[65];
+	char *subject; /* gnutls-allocated */
+	char serial[129];
+	bool valid;
+	bool invalid;
+};
+
+static void client_cert(struct MHD_Connection *con, struct certinfo *ci)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s;
+	const gnutls_datum_t *peers;
+	unsigned npeers = 0, status = 0;
+	gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+					 0};
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t dn = {NULL, 0};
+	unsigned char md[32], serial[64];
+	size_t serial_len = sizeof(serial);
+
+	if (!info || !info->tls_session)
+		return;
+	s = (gnutls_session_t)info->tls_session;
+	peers = gnutls_certificate_get_peers(s, &npeers);
+	if (!peers || npeers == 0)
+		return;
+	ci->invalid = true; /* until everything below succeeded */
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
+	    gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status != 0)
+		return;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, peers[0].data, peers[0].size, md) < 0 ||
+	    gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 ||
+	    gnutls_x509_crt_get_serial(crt, serial, &serial_len) < 0 || serial_len == 0) {
+		gnutls_free(dn.data);
+		gnutls_x509_crt_deinit(crt);
+		return;
+	}
+	gnutls_x509_crt_deinit(crt);
+	sb_hex(md, sizeof(md), ci->sha256);
+	{
+		size_t i = 0;
+		char hex[2 * sizeof(serial) + 1];
+		while (i + 1 < serial_len && serial[i] == 0)
+			i++;
+		sb_hex(serial + i, serial_len - i, hex);
+		snprintf(ci->serial, sizeof(ci->serial), "%s", hex[0] == '0' && hex[1] ? hex + 1 : hex);
+	}
+	ci->subject = (char *)dn.data;
+	ci->valid = true;
+	ci->invalid = false;
+}
+
+/* --- requests ------------------------------------------------------------------------------ */
+
+struct reqctx {
+	struct timespec t0;
+	char *log_path; /* raw path, no query: for the log only */
+	char *query;
+	char method[16];
+	char *body;
+	size_t len;
+	bool started;
+	bool too_large;
+	int status;
+};
+
+static void ctx_free(struct reqctx *c)
+{
+	if (!c)
+		return;
+	free(c->log_path);
+	free_secret_text(c->query);
+	if (c->body) {
+		explicit_bzero(c->body, c->len);
+		free(c->body);
+	}
+	free(c);
+}
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
+{
+	struct http_server *srv = cls;
+	struct reqctx *c = calloc(1, sizeof(*c));
+	(void)con;
+
+	if (!c)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	const char *q = strchr(uri, '?');
+	size_t n = q ? (size_t)(q - uri) : strlen(uri);
+	c->log_path = strndup(uri, n > 512 ? 512 : n);
+	if (q)
+		c->query = strdup(q + 1);
+	pthread_mutex_lock(&srv->mu);
+	srv->in_flight++;
+	pthread_mutex_unlock(&srv->mu);
+	return c;
+}
+
+static void log_request(const struct reqctx *c)
+{
+	struct timespec t1, now;
+	struct tm tm;
+	char when[32], path[520];
+	size_t o = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	for (const char *p = c->log_path ? c->log_path : "-"; *p && o + 1 < sizeof(path); p++)
+		path[o++] = (*p > ' ' && *p < 0x7f) ? *p : '?';
+	path[o] = '\0';
+	long ms = (long)((t1.tv_sec - c->t0.tv_sec) * 1000 + (t1.tv_nsec - c->t0.tv_nsec) / 1000000);
+	char status[8];
+	if (c->status)
+		snprintf(status, sizeof(status), "%d", c->status);
+	else
+		snprintf(status, sizeof(status), "-");
+	fprintf(stderr, "%s.%03ldZ %s %s %s %ldms\n", when, (long)(now.tv_nsec / 1000000),
+		c->method[0] ? c->method : "-", path, status, ms);
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct reqctx *c = *con_cls;
+	(void)con;
+	(void)toe;
+
+	if (!c)
+		return;
+	log_request(c);
+	ctx_free(c);
+	*con_cls = NULL;
+	pthread_mutex_lock(&srv->mu);
+	srv->in_flight--;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *con, struct reqctx *c, struct http_resp *r)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	if (r->body && r->body_len) {
+		mr = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
+		if (mr)
+			r->body = NULL; /* MHD frees it */
+	} else {
+		mr = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!mr) {
+		http_resp_free(r);
+		return MHD_NO;
+	}
+	if (r->body_len && r->content_type)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	else if (r->body_len)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	for (size_t i = 0; i < sizeof(r->headers) / sizeof(r->headers[0]); i++) {
+		char *h = r->headers[i];
+		char *colon = h ? strchr(h, ':') : NULL;
+		if (!colon)
+			continue;
+		*colon = '\0';
+		const char *v = colon + 1;
+		while (*v == ' ')
+			v++;
+		MHD_add_response_header(mr, h, v);
+	}
+	if (c)
+		c->status = r->status;
+	ret = MHD_queue_response(con, (unsigned)r->status, mr);
+	MHD_destroy_response(mr);
+	http_resp_free(r);
+	return ret;
+}
+
+static void peer_address(struct MHD_Connection *con, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, outlen, "-");
+	if (!info || !info->client_addr)
+		return;
+	socklen_t len = info->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								  : sizeof(struct sockaddr_in);
+	if (getnameinfo(info->client_addr, len, out, (socklen_t)outlen, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(out, outlen, "-");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct reqctx *c = *con_cls;
+	struct http_resp resp;
+	(void)version;
+
+	memset(&resp, 0, sizeof(resp));
+	if (!c)
+		return MHD_NO; /* out of memory in uri_log */
+	if (!c->started) {
+		c->started = true;
+		snprintf(c->method, sizeof(c->method), "%s", method);
+		const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			const char *expect = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+			if (errno == ERANGE || n > DISCARD_MAX || (n > BODY_MAX && expect)) {
+				/* Answer before reading the body (a client waiting for "100 Continue" sends
+				 * nothing more); MHD then drops the rest and closes the connection. */
+				http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
+				return send_resp(con, c, &resp);
+			}
+			/* Otherwise the body is read and thrown away, so that the client, still sending,
+			 * sees the answer instead of a reset connection. */
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!c->too_large) {
+			if (c->len + *upload_data_size > BODY_MAX) {
+				c->too_large = true;
+				explicit_bzero(c->body, c->len);
+				free(c->body);
+				c->body = NULL;
+				c->len = 0;
+			} else {
+				char *nb = realloc(c->body, c->len + *upload_data_size + 1);
+				if (!nb)
+					return MHD_NO;
+				c->body = nb;
+				memcpy(c->body + c->len, upload_data, *upload_data_size);
+				c->len += *upload_data_size;
+				c->body[c->len] = '\0';
+			}
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	/* The whole request is in. */
+	if (c->too_large) {
+		http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
+		return send_resp(con, c, &resp);
+	}
+	struct http_req req;
+	struct certinfo ci;
+	char peer[64];
+	memset(&req, 0, sizeof(req));
+	memset(&ci, 0, sizeof(ci));
+	peer_address(con, peer, sizeof(peer));
+	if (srv->ca)
+		client_cert(con, &ci);
+	req.method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	req.path = url;
+	req.query = c->query;
+	req.content_type = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	req.body = c->len ? c->body : NULL;
+	req.body_len = c->len;
+	req.peer_addr = peer;
+	if (ci.valid) {
+		req.client_cert_sha256 = ci.sha256;
+		req.client_cert_subject = ci.subject;
+		req.client_cert_serial = ci.serial;
+	}
+	req.client_cert_present_but_invalid = ci.invalid;
+	http_dispatch(srv->sb, &req, &resp);
+	gnutls_free(ci.subject);
+	return send_resp(con, c, &resp);
+}
+
+/* MHD's own messages: shown while starting (bind errors), silent afterwards (one line per request). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+
+	if (srv->started)
+		return;
+	fputs("renkei-sandbox: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* --- start / stop ------------------------------------------------------------------------- */
+
+static int parse_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon;
+	size_t n;
+
+	if (listen[0] == '[') {
+		const char *end = strchr(listen, ']');
+		if (!end || end[1] != ':')
+			return -1;
+		n = (size_t)(end - listen - 1);
+		if (n == 0 || n >= hostlen)
+			return -1;
+		memcpy(host, listen + 1, n);
+		host[n] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return -1;
+		n = (size_t)(colon - listen);
+		if (n == 0 || n >= hostlen || memchr(listen, ':', n))
+			return -1;
+		memcpy(host, listen, n);
+		host[n] = '\0';
+	}
+	const char *p = colon + 1;
+	if (!*p || strlen(p) >= portlen)
+		return -1;
+	for (const char *q = p; *q; q++)
+		if (*q < '0' || *q > '9')
+			return -1;
+	if (strtol(p, NULL, 10) > 65535)
+		return -1;
+	snprintf(port, portlen, "%s", p);
+	return 0;
+}
+
+bool http_listen_syntax_ok(const char *listen)
+{
+	char host[200], port[8];
+
+	return listen && parse_listen(listen, host, sizeof(host), port, sizeof(port)) == 0;
+}
+
+int http_server_start(struct http_server *srv, const char *listen, char *err, size_t errlen)
+{
+	char host[200], port[8];
+	struct addrinfo hints, *ai = NULL;
+	int rc;
+	unsigned flags = MHD_USE_TLS | MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (parse_listen(listen, host, sizeof(host), port, sizeof(port)) != 0) {
+		snprintf(err, errlen, "--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:8443, [::1]:0)", listen);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0 || !ai) {
+		snprintf(err, errlen, "--listen %s: %s", listen, gai_strerror(rc));
+		if (ai)
+			freeaddrinfo(ai);
+		return -1;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	/* No request may see an empty issuer: hold the request lock until it is set. */
+	db_lock(&srv->sb->db);
+	srv->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
+		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+		srv->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, srv->ca, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!srv->d) {
+		db_unlock(&srv->sb->db);
+		snprintf(err, errlen, "cannot listen on %s", listen);
+		return -1;
+	}
+	srv->started = true;
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned real_port = di ? di->port : 0;
+	if (strchr(host, ':'))
+		snprintf(srv->sb->issuer, sizeof(srv->sb->issuer), "https://[%s]:%u", host, real_port);
+	else
+		snprintf(srv->sb->issuer, sizeof(srv->sb->issuer), "https://%s:%u", host, real_port);
+	db_unlock(&srv->sb->db);
+	return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	struct timespec deadline;
+
+	if (!srv || !srv->d)
+		return;
+	srv->quiesced = MHD_quiesce_daemon(srv->d);
+	/* MHD no longer watches the listening socket: close it, so new connections are refused. */
+	if (srv->quiesced != MHD_INVALID_SOCKET)
+		close(srv->quiesced);
+	srv->quiesced = MHD_INVALID_SOCKET;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += DRAIN_SECONDS;
+	pthread_mutex_lock(&srv->mu);
+	while (srv->in_flight > 0)
+		if (pthread_cond_timedwait(&srv->cv, &srv->mu, &deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&srv->mu);
+	MHD_stop_daemon(srv->d);
+	srv->d = NULL;
+	if (srv->quiesced != MHD_INVALID_SOCKET)
+		close(srv->quiesced);
+	srv->quiesced = MHD_INVALID_SOCKET;
+}

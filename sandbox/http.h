@@ -1,0 +1,65 @@
+/* http.h: the sandbox's HTTPS server seen from a handler: one parsed request in, one response out.
+ * Owns TLS (libmicrohttpd + GnuTLS), client-certificate verification, routing, limits and logging. */
+#ifndef SANDBOX_HTTP_H
+#define SANDBOX_HTTP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+struct sandbox; /* the whole server state: scenario, db, config (sandbox.h) */
+
+struct http_req {
+	const char *method;     /* "GET", "POST", "DELETE", ... */
+	const char *path;       /* without the query string */
+	const char *query;      /* raw query string or NULL */
+	const char *content_type;
+	const char *authorization; /* raw Authorization header or NULL */
+	const char *host;       /* Host header or NULL */
+	const char *body;       /* NUL-terminated, at most 64 KiB; NULL when none */
+	size_t body_len;
+	const char *peer_addr;  /* textual client IP */
+	/* TLS client certificate, verified against client-ca.crt; NULL when none was presented. */
+	const char *client_cert_sha256; /* lowercase hex, 64 chars */
+	const char *client_cert_subject; /* RFC 4514 string, UTF-8 */
+	const char *client_cert_serial;  /* lowercase hex without leading zeros */
+	bool client_cert_present_but_invalid; /* presented, chain did not verify */
+};
+
+struct http_resp {
+	int status;
+	const char *content_type; /* static string; default "application/json" */
+	char *body;               /* malloc'd, owned by the response */
+	size_t body_len;
+	/* extra headers, e.g. "Retry-After: 30", "Allow: GET" */
+	char *headers[4];
+};
+
+/* Set resp to a JSON body (takes ownership of j and frees it). */
+void http_json(struct http_resp *resp, int status, cJSON *j);
+/* An RFC 9457 problem: type is the short name ("wrong-credentials"); ext (may be NULL) holds
+ * extension members and is consumed. */
+void http_problem(struct http_resp *resp, int status, const char *type, const char *detail, cJSON *ext);
+/* Add a header line "Name: value" (copied). */
+void http_header(struct http_resp *resp, const char *name, const char *value);
+
+/* --- the server itself (main.c, tests) ------------------------------------------------------- */
+
+/* Route one parsed request through oauth_handle, resource_handle and consent_handle under
+ * db_lock; nobody claims it: 404 not-found. resp must start zeroed; free it with http_resp_free. */
+void http_dispatch(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
+void http_resp_free(struct http_resp *resp);
+
+struct http_server;
+/* Read DIR/server.crt and DIR/server.key (PEM) and, when it exists, DIR/client-ca.crt (then client
+ * certificates are requested and sb->client_certs is set). NULL with a message in err. */
+struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, char *err, size_t errlen);
+/* "ADDR:PORT" / "[V6]:PORT" is well formed (port 0..65535); checked before anything starts. */
+bool http_listen_syntax_ok(const char *listen);
+/* Listen on "ADDR:PORT" ("[V6]:PORT"; port 0 picks a free one) and serve; sets sb->issuer to
+ * "https://ADDR:PORT" with the real port. 0, or -1 with a message in err. */
+int http_server_start(struct http_server *srv, const char *listen, char *err, size_t errlen);
+/* Stop accepting, let the requests in flight finish (a few seconds at most), stop. */
+void http_server_stop(struct http_server *srv);
+void http_server_free(struct http_server *srv);
+
+#endif

@@ -1,0 +1,219 @@
+/* main.c: renkei-sandbox's command line (one options table), start-up order, and the signal wait
+ * that ends it cleanly. Everything else lives in the modules. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "sandbox.h"
+
+#ifndef RENKEI_VERSION
+#define RENKEI_VERSION "0.0.0"
+#endif
+
+#define DEFAULT_LISTEN "127.0.0.1:8443"
+#define DEFAULT_TLS_DIR "build/tls"
+
+enum opt_id { OPT_HELP, OPT_LISTEN, OPT_PRINT_SCENARIO, OPT_SCENARIO, OPT_STATE, OPT_TLS_DIR, OPT_VERSION };
+
+struct config {
+	const char *listen;
+	const char *scenario;
+	const char *state;
+	const char *tls_dir;
+	bool print_scenario;
+	bool help;
+	bool version;
+};
+
+/* Sorted by name (looked up with bsearch). */
+static const struct opt {
+	const char *name;
+	char short_name;
+	const char *arg; /* NULL: a flag */
+	enum opt_id id;
+	const char *help;
+} opts[] = {
+	{"help", 'h', NULL, OPT_HELP, "show this help and exit"},
+	{"listen", 0, "ADDR:PORT", OPT_LISTEN,
+	 "address to listen on (default " DEFAULT_LISTEN "; port 0 picks a free one;\n"
+	 "                           IPv6 as [::1]:PORT)"},
+	{"print-scenario", 0, NULL, OPT_PRINT_SCENARIO, "print the built-in demo scenario (JSON) and exit"},
+	{"scenario", 0, "FILE", OPT_SCENARIO, "the bank's data (JSON; default: the built-in demo scenario)"},
+	{"state", 0, "FILE", OPT_STATE,
+	 "SQLite state file kept across restarts (default: in memory, lost at exit)"},
+	{"tls-dir", 0, "DIR", OPT_TLS_DIR,
+	 "DIR/server.crt and DIR/server.key (PEM); with DIR/client-ca.crt, client\n"
+	 "                           certificates are requested (default " DEFAULT_TLS_DIR
+	 ", made by\n"
+	 "                           sh scripts/mkcerts.sh " DEFAULT_TLS_DIR ")"},
+	{"version", 'V', NULL, OPT_VERSION, "show the version and exit"},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: renkei-sandbox [OPTION]...\n"
+		   "A reference bank backend for renkei: OAuth 2.0 device grant, the consent protocol\n"
+		   "and a resource API over HTTPS. Prints its base URL as the first line of output.\n\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[48];
+		if (opts[i].short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].short_name, opts[i].name,
+				 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+				 opts[i].arg ? opts[i].arg : "");
+		fprintf(f, "  %-25s%s\n", left, opts[i].help);
+	}
+	fprintf(f, "\nExit status: 0 after SIGINT/SIGTERM, 1 on a start-up error, 2 on a bad command line.\n");
+}
+
+static int cmp_opt(const void *key, const void *elem)
+{
+	const char *k = key;
+	const struct opt *o = elem;
+	size_t n = strcspn(k, "=");
+	int c = strncmp(k, o->name, n);
+
+	return c ? c : (o->name[n] ? -1 : 0);
+}
+
+static int bad_usage(const char *fmt, const char *what)
+{
+	fputs("renkei-sandbox: ", stderr);
+	fprintf(stderr, fmt, what);
+	fputc('\n', stderr);
+	usage(stderr);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct opt *o = NULL;
+		const char *value = NULL;
+
+		if (a[0] == '-' && a[1] == '-' && a[2]) {
+			o = bsearch(a + 2, opts, NOPTS, sizeof(opts[0]), cmp_opt);
+			if (!o)
+				return bad_usage("unknown option: %s", a);
+			const char *eq = strchr(a, '=');
+			if (eq && !o->arg)
+				return bad_usage("option --%s takes no value", o->name);
+			if (eq)
+				value = eq + 1;
+		} else if (a[0] == '-' && a[1] && !a[2]) {
+			for (size_t k = 0; k < NOPTS; k++)
+				if (opts[k].short_name == a[1])
+					o = &opts[k];
+			if (!o)
+				return bad_usage("unknown option: %s", a);
+		} else {
+			return bad_usage("unexpected argument: %s", a);
+		}
+		if (o->arg && !value) {
+			if (i + 1 >= argc)
+				return bad_usage("option --%s needs a value", o->name);
+			value = argv[++i];
+		}
+		if (o->arg && !*value)
+			return bad_usage("option --%s needs a value", o->name);
+		switch (o->id) {
+		case OPT_HELP: cfg->help = true; break;
+		case OPT_VERSION: cfg->version = true; break;
+		case OPT_PRINT_SCENARIO: cfg->print_scenario = true; break;
+		case OPT_LISTEN: cfg->listen = value; break;
+		case OPT_SCENARIO: cfg->scenario = value; break;
+		case OPT_STATE: cfg->state = value; break;
+		case OPT_TLS_DIR: cfg->tls_dir = value; break;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg = {DEFAULT_LISTEN, NULL, NULL, DEFAULT_TLS_DIR, false, false, false};
+	struct sandbox sb;
+	struct http_server *srv = NULL;
+	char err[1024];
+	sigset_t sigs;
+	int sig = 0, status = 1;
+
+	memset(&sb, 0, sizeof(sb));
+	if (parse_args(argc, argv, &cfg) != 0)
+		return 2;
+	if (!http_listen_syntax_ok(cfg.listen)) {
+		bad_usage("--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:8443, [::1]:0)", cfg.listen);
+		return 2;
+	}
+	if (cfg.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (cfg.version) {
+		printf("renkei-sandbox %s\n", RENKEI_VERSION);
+		return 0;
+	}
+	if (cfg.print_scenario) {
+		size_t len = 0;
+		const char *text = scenario_builtin_text(&len);
+		if (!text || fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+			return 1;
+		return 0;
+	}
+
+	/* Signals are taken by sigwait below; every thread started from here on inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	sb.sc = cfg.scenario ? scenario_load_file(cfg.scenario, err, sizeof(err)) : scenario_builtin(err, sizeof(err));
+	if (!sb.sc) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	srv = http_server_new(&sb, cfg.tls_dir, err, sizeof(err));
+	if (!srv) {
+		fprintf(stderr, "renkei-sandbox: %s\n", err);
+		goto out_sc;
+	}
+	if (db_open(&sb.db, cfg.state, err, sizeof(err)) != 0) {
+		fprintf(stderr, "renkei-sandbox: state %s\n", err);
+		goto out_srv;
+	}
+	if (oauth_init(&sb) != 0 || resource_init(&sb) != 0 || consent_init(&sb) != 0) {
+		fprintf(stderr, "renkei-sandbox: cannot prepare the state%s%s\n", cfg.state ? " in " : "",
+			cfg.state ? cfg.state : "");
+		goto out_db;
+	}
+	if (http_server_start(srv, cfg.listen, err, sizeof(err)) != 0) {
+		fprintf(stderr, "renkei-sandbox: %s\n", err);
+		goto out_db;
+	}
+	printf("%s\n", sb.issuer);
+	fflush(stdout);
+	fprintf(stderr, "renkei-sandbox %s: %s, scenario %s, state %s, client certificates %s\n", RENKEI_VERSION,
+		sb.issuer, cfg.scenario ? cfg.scenario : "(built-in demo)", cfg.state ? cfg.state : "(in memory)",
+		sb.client_certs ? "requested" : "off");
+
+	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+		;
+	fprintf(stderr, "renkei-sandbox: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_server_stop(srv);
+	status = 0;
+out_db:
+	db_close(&sb.db);
+out_srv:
+	http_server_free(srv);
+out_sc:
+	scenario_free(sb.sc);
+	return status;
+}

@@ -1,0 +1,395 @@
+/* api.c: the consent protocol's REST client over one reused libcurl easy handle (see api.h). */
+#include "api.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#ifndef RENKEI_VERSION
+#define RENKEI_VERSION "0"
+#endif
+
+struct rxbuf {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+struct api {
+	CURL *h;
+	char *base; /* "https://host:port", no trailing '/' */
+	char *cacert;
+	bool cadir;
+	long cto, to;
+	api_ssl_ctx_fn fn;
+	void *fnp;
+	long last_connects, total_connects;
+	char errbuf[CURL_ERROR_SIZE];
+	struct rxbuf rx;
+};
+
+static void err_set(struct api_err *e, enum problem kind, int code, const char *msg)
+{
+	if (!e)
+		return;
+	e->kind = kind;
+	e->curl_code = code;
+	size_t n = msg ? strnlen(msg, sizeof e->msg - 1) : 0;
+	if (n)
+		memcpy(e->msg, msg, n);
+	e->msg[n] = '\0';
+}
+
+int api_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void api_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct rxbuf *b = userp;
+	size_t n = size * nmemb;
+	if (n > API_MAX_BODY || b->len + n > API_MAX_BODY) {
+		b->over = true;
+		return 0; /* CURLE_WRITE_ERROR */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return 0;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *userp)
+{
+	(void)h;
+	struct api *a = userp;
+	if (a->fn && a->fn(ssl_ctx, a->fnp) != 0)
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
+}
+
+/* A new easy handle with every option that stays the same for the whole flow. */
+static CURL *make_handle(struct api *a)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                                        \
+	do {                                                                                 \
+		if (rc == CURLE_OK)                                                          \
+			rc = curl_easy_setopt(h, opt, val);                                  \
+	} while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (a->cacert) {
+		/* Only the given CA: the built-in bundle and directory are turned off. */
+		SET(CURLOPT_CAINFO, a->cadir ? NULL : a->cacert);
+		SET(CURLOPT_CAPATH, a->cadir ? a->cacert : NULL);
+	}
+	SET(CURLOPT_CONNECTTIMEOUT, a->cto);
+	SET(CURLOPT_TIMEOUT, a->to);
+	SET(CURLOPT_USERAGENT, "renkei/" RENKEI_VERSION);
+	SET(CURLOPT_WRITEFUNCTION, on_write);
+	SET(CURLOPT_WRITEDATA, &a->rx);
+	SET(CURLOPT_ERRORBUFFER, a->errbuf);
+	SET(CURLOPT_MAXCONNECTS, 1L);          /* one connection for the flow */
+	SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);  /* never resume a session made without our cert */
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	if (a->fn) {
+		SET(CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+		SET(CURLOPT_SSL_CTX_DATA, a);
+	}
+#undef SET
+	if (rc != CURLE_OK) {
+		curl_easy_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+struct api *api_new(const struct api_opts *o, struct api_err *err)
+{
+	err_set(err, PROBLEM_NONE, 0, "");
+	if (!o || !o->server || strncasecmp(o->server, "https://", 8) != 0 || !o->server[8]) {
+		err_set(err, PROBLEM_NET_CONNECT, 0, "server URL must start with https://");
+		return NULL;
+	}
+	for (const char *c = o->server; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+			err_set(err, PROBLEM_NET_CONNECT, 0, "server URL contains white space");
+			return NULL;
+		}
+	struct api *a = calloc(1, sizeof *a);
+	if (!a) {
+		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");
+		return NULL;
+	}
+	a->base = strdup(o->server);
+	if (a->base) {
+		size_t n = strlen(a->base);
+		while (n > 8 && a->base[n - 1] == '/')
+			a->base[--n] = '\0';
+	}
+	if (o->cacert) {
+		struct stat st;
+		a->cacert = strdup(o->cacert);
+		a->cadir = stat(o->cacert, &st) == 0 && S_ISDIR(st.st_mode);
+	}
+	a->cto = o->connect_timeout > 0 ? o->connect_timeout : API_DEFAULT_CONNECT_TIMEOUT;
+	a->to = o->timeout > 0 ? o->timeout : API_DEFAULT_TIMEOUT;
+	if (!a->base || (o->cacert && !a->cacert) || !(a->h = make_handle(a))) {
+		err_set(err, PROBLEM_NO_MEMORY, 0, "cannot set up libcurl");
+		api_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->h)
+		curl_easy_cleanup(a->h);
+	free(a->base);
+	free(a->cacert);
+	free(a->rx.p);
+	free(a);
+}
+
+int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr)
+{
+	a->fn = fn;
+	a->fnp = userptr;
+	/* A fresh handle: the old connection (made without the certificate) is closed and nothing
+	 * of its TLS session can be reused; the next request makes a new handshake. */
+	CURL *h = make_handle(a);
+	if (!h)
+		return -1;
+	curl_easy_cleanup(a->h);
+	a->h = h;
+	return 0;
+}
+
+enum problem api_classify(int code, long verify_result, bool client_cert, const char *errbuf)
+{
+	const char *eb = errbuf ? errbuf : "";
+	switch (code) {
+	case CURLE_OK:
+		return PROBLEM_NONE;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return PROBLEM_NET_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return PROBLEM_NET_TIMEOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		/* Under TLS 1.2 a server's "certificate expired" alert about OUR certificate comes
+		 * back as 60 too; then the server's own certificate verified fine. */
+		if (client_cert && verify_result == 0)
+			return PROBLEM_TLS_CLIENT;
+		return PROBLEM_TLS_SERVER;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return PROBLEM_TLS_SERVER;
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CLIENTCERT:
+		return PROBLEM_TLS_CLIENT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		/* The server refusing our certificate: an alert during the handshake (TLS 1.2) or on
+		 * the first read (TLS 1.3). */
+		if (client_cert && strstr(eb, "alert") &&
+		    (strstr(eb, "certificate") || strstr(eb, "unknown ca") ||
+		     strstr(eb, "access denied") || strstr(eb, "handshake failure")))
+			return PROBLEM_TLS_CLIENT;
+		if (strstr(eb, "certificate verify failed"))
+			return PROBLEM_TLS_SERVER;
+		return PROBLEM_NET_OTHER;
+	case CURLE_WRITE_ERROR:
+	case CURLE_OUT_OF_MEMORY:
+	default:
+		return PROBLEM_NET_OTHER;
+	}
+}
+
+static void wipe_slist(struct curl_slist *l)
+{
+	for (struct curl_slist *p = l; p; p = p->next)
+		if (p->data)
+			explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err)
+{
+	memset(resp, 0, sizeof *resp);
+	err_set(err, PROBLEM_NONE, 0, "");
+	if (!r->path || r->path[0] != '/') {
+		err_set(err, PROBLEM_NET_OTHER, 0, "bad request path");
+		return -1;
+	}
+
+	size_t ulen = strlen(a->base) + strlen(r->path) + 1;
+	char *url = malloc(ulen);
+	struct curl_slist *hdr = NULL, *t;
+	bool ok = url != NULL;
+	if (ok)
+		snprintf(url, ulen, "%s%s", a->base, r->path);
+
+#define ADD(s)                                                                               \
+	do {                                                                                 \
+		if (ok && !(t = curl_slist_append(hdr, s)))                                  \
+			ok = false;                                                          \
+		else if (ok)                                                                 \
+			hdr = t;                                                             \
+	} while (0)
+	ADD("Accept: application/json, application/problem+json");
+	ADD("Expect:");
+	if (r->method == FLOW_POST)
+		ADD("Content-Type: application/json");
+	if (r->bearer && ok) {
+		size_t n = strlen(r->bearer) + sizeof "Authorization: Bearer ";
+		char *h = malloc(n);
+		if (!h) {
+			ok = false;
+		} else {
+			snprintf(h, n, "Authorization: Bearer %s", r->bearer);
+			ADD(h);
+			explicit_bzero(h, n);
+			free(h);
+		}
+	}
+#undef ADD
+	if (!ok) {
+		free(url);
+		wipe_slist(hdr);
+		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");
+		return -1;
+	}
+
+	CURL *h = a->h;
+	a->rx.len = 0;
+	a->rx.over = false;
+	a->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	switch (r->method) {
+	case FLOW_POST:
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		/* No copy: curl reads the caller's buffer, which flow_req_free wipes. */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
+		break;
+	case FLOW_DELETE:
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		break;
+	case FLOW_GET:
+	default:
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+		break;
+	}
+
+	CURLcode rc = curl_easy_perform(h);
+
+	long connects = 0, verify = 0;
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
+	a->last_connects = connects;
+	a->total_connects += connects;
+	curl_off_t us = 0;
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+
+	/* Nothing of this request stays in the handle. */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	wipe_slist(hdr);
+	free(url);
+
+	if (rc != CURLE_OK) {
+		enum problem k = a->rx.over ? PROBLEM_BAD_ANSWER
+					    : api_classify((int)rc, verify, a->fn != NULL, a->errbuf);
+		char msg[CURL_ERROR_SIZE + 128];
+		if (a->rx.over)
+			snprintf(msg, sizeof msg, "answer larger than %d bytes", API_MAX_BODY);
+		else
+			snprintf(msg, sizeof msg, "%s%s%s", curl_easy_strerror(rc),
+				 a->errbuf[0] ? ": " : "", a->errbuf);
+		err_set(err, k, (int)rc, msg);
+		a->rx.len = 0;
+		return -1;
+	}
+
+	long status = 0;
+	char *ct = NULL;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+	resp->status = status;
+	if (ct)
+		snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
+	resp->body = malloc(a->rx.len + 1);
+	if (!resp->body) {
+		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");
+		return -1;
+	}
+	if (a->rx.len)
+		memcpy(resp->body, a->rx.p, a->rx.len);
+	resp->body[a->rx.len] = '\0';
+	resp->len = a->rx.len;
+	resp->ms = (long)(us / 1000);
+	explicit_bzero(a->rx.p, a->rx.len); /* the start answer carries the session token */
+	a->rx.len = 0;
+	return 0;
+}
+
+void api_resp_free(struct api_resp *resp)
+{
+	if (resp->body) {
+		explicit_bzero(resp->body, resp->len);
+		free(resp->body);
+	}
+	memset(resp, 0, sizeof *resp);
+}
+
+long api_last_num_connects(const struct api *a)
+{
+	return a->last_connects;
+}
+
+long api_total_connects(const struct api *a)
+{
+	return a->total_connects;
+}

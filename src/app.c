@@ -1,0 +1,852 @@
+/* app.c: the main loop tying the UI, the flow and the REST client together (see include/app.h).
+ * Data flows one way: keys -> widget -> flow -> api -> server; answer -> flow -> next screen. */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "exitcodes.h"
+#include "forms.h"
+#include "i18n.h"
+#include "trace.h"
+#include "ui.h"
+
+struct app {
+	const struct options *opt;
+	struct flow f;
+	struct api *api;
+	struct trace *tr;
+	char msg[512];       /* message bound on the error/locked screens */
+	char period[128];    /* permission: period line */
+	char *scopes_text;   /* permission: scope lines */
+	char *accounts_text; /* permission: account lines */
+	char cert_label[512];/* certificate login: the chosen certificate */
+	bool quit;           /* the user chose to leave */
+};
+
+/* ---- words ---------------------------------------------------------------------------------- */
+
+const char *app_pin_state(const struct flow_account *a)
+{
+	switch (a->pin) {
+	case FLOW_PIN_REGISTERED:
+		return _("登録済み");
+	case FLOW_PIN_PENDING:
+		return _("登録済み*");
+	case FLOW_PIN_UNREGISTERED:
+		break;
+	}
+	return _("未登録");
+}
+
+static const char *acct_type(const struct flow_account *a)
+{
+	switch (a->type) {
+	case FLOW_ACCT_ORDINARY:
+		return _("普通");
+	case FLOW_ACCT_CURRENT:
+		return _("当座");
+	case FLOW_ACCT_SAVINGS:
+		return _("貯蓄");
+	case FLOW_ACCT_OTHER:
+		break;
+	}
+	return a->type_code ? a->type_code : "";
+}
+
+const char *app_account_label(const struct flow_account *a, char *buf, size_t size)
+{
+	/* TRANSLATORS: an account: branch name, (branch code), account type, number;
+	   e.g. インターネット支店(001) 普通 2000002 */
+	snprintf(buf, size, _("%s(%s) %s %s"), l10n_get(&a->branch_name, i18n_lang()),
+		 a->branch_code ? a->branch_code : "", acct_type(a), a->number ? a->number : "");
+	return buf;
+}
+
+const char *app_date(const char *iso, char *buf, size_t size)
+{
+	int y, m, d;
+	char tail;
+	if (!iso || sscanf(iso, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) {
+		snprintf(buf, size, "%s", iso ? iso : "");
+		return buf;
+	}
+	/* TRANSLATORS: a date: year, month, day */
+	snprintf(buf, size, _("%1$d年%2$d月%3$d日"), y, m, d);
+	return buf;
+}
+
+static void plural_tries(char *buf, size_t size, const char *what, int tries)
+{
+	if (tries >= 0)
+		/* TRANSLATORS: %1$s is a sentence about what was wrong; %2$d the tries left */
+		snprintf(buf, size, _("%1$s あと%2$d回間違えるとロックされます。"), what, tries);
+	else
+		snprintf(buf, size, "%s", what);
+}
+
+const char *app_error_text(const struct flow *f, char *buf, size_t size)
+{
+	const struct flow_error *e = &f->error;
+	buf[0] = '\0';
+	switch (e->kind) {
+	case PROBLEM_NONE:
+		break;
+	case PROBLEM_USER_CODE_UNKNOWN:
+		snprintf(buf, size, "%s", _("コードが正しくありません。連携先の画面に表示されたコードを確かめて、もう一度入力してください。"));
+		break;
+	case PROBLEM_USER_CODE_EXPIRED:
+		snprintf(buf, size, "%s", _("このコードは有効期限が切れています。連携先の画面で新しいコードを表示してください。"));
+		break;
+	case PROBLEM_USER_CODE_USED:
+		snprintf(buf, size, "%s", _("このコードはすでに使われています。連携先の画面で新しいコードを表示してください。"));
+		break;
+	case PROBLEM_USER_CODE_BUSY:
+		snprintf(buf, size, "%s", _("このコードは別の端末で手続き中です。しばらく待ってから、もう一度お試しください。"));
+		break;
+	case PROBLEM_RATE_LIMITED:
+		if (e->retry_after > 0)
+			snprintf(buf, size, _("コードの入力誤りが続いたため、受付を一時停止しています。%ld秒後にもう一度お試しください。"),
+				 e->retry_after);
+		else
+			snprintf(buf, size, "%s", _("コードの入力誤りが続いたため、受付を一時停止しています。しばらく待ってからお試しください。"));
+		break;
+	case PROBLEM_SESSION_UNKNOWN:
+	case PROBLEM_SESSION_EXPIRED:
+		snprintf(buf, size, "%s", _("一定時間操作がなかったため、手続きが終了しました。最初からやり直してください。"));
+		break;
+	case PROBLEM_WRONG_STEP:
+		snprintf(buf, size, "%s", _("手続きの状態が変わりました。画面を更新しました。"));
+		break;
+	case PROBLEM_METHOD_UNAVAILABLE:
+		snprintf(buf, size, "%s", _("この金融機関では電子証明書方式をご利用いただけません。"));
+		break;
+	case PROBLEM_WRONG_CREDENTIALS:
+		plural_tries(buf, size, _("ログインIDまたはログインパスワードが正しくありません。"), e->tries_left);
+		break;
+	case PROBLEM_LOGIN_LOCKED:
+		snprintf(buf, size, "%s", _("ログインがロックされています。"));
+		break;
+	case PROBLEM_CERTIFICATE_REQUIRED:
+		snprintf(buf, size, "%s", _("電子証明書が送られませんでした。証明書を選び直してください。"));
+		break;
+	case PROBLEM_CERTIFICATE_UNKNOWN:
+		snprintf(buf, size, "%s", _("この電子証明書はご登録がありません。別の証明書を選ぶか、ID・パスワード方式をご利用ください。"));
+		break;
+	case PROBLEM_CERTIFICATE_MISMATCH:
+		snprintf(buf, size, "%s", _("ログインに使った電子証明書と異なる証明書で接続されました。最初からやり直してください。"));
+		break;
+	case PROBLEM_WRONG_ANSWER:
+		plural_tries(buf, size, _("回答が正しくありません。"), e->tries_left);
+		break;
+	case PROBLEM_SCOPE_REQUIRED:
+		snprintf(buf, size, "%s", _("認可対象を1つ以上選択してください。"));
+		break;
+	case PROBLEM_SCOPE_UNKNOWN:
+		snprintf(buf, size, "%s", _("選択できない認可対象が含まれています。"));
+		break;
+	case PROBLEM_PIN_REQUIRED:
+		snprintf(buf, size, "%s", _("登録する口座を選択し（スペースキー）、照会用暗証番号を入力してください。"));
+		break;
+	case PROBLEM_PIN_WRONG:
+		snprintf(buf, size, "%s", _("照会用暗証番号が正しくない口座があります。表の登録状態欄をご確認ください。"));
+		break;
+	case PROBLEM_PIN_FORMAT:
+		snprintf(buf, size, _("照会用暗証番号は%d桁の数字で入力してください。"), f->pin_length > 0 ? f->pin_length : 4);
+		break;
+	case PROBLEM_INTENT_REQUIRED:
+		snprintf(buf, size, "%s", _("「許可手続きを継続する」にチェックを入れてから「許可」ボタンを押してください。"));
+		break;
+	case PROBLEM_NET_CONNECT:
+		snprintf(buf, size, "%s", _("銀行のサーバーに接続できませんでした。入力内容はそのままです。"));
+		break;
+	case PROBLEM_NET_TIMEOUT:
+		snprintf(buf, size, "%s", _("銀行のサーバーから応答がありませんでした。入力内容はそのままです。"));
+		break;
+	case PROBLEM_TLS_SERVER:
+		snprintf(buf, size, "%s", _("銀行のサーバーの証明書を確認できませんでした。安全のため接続を中止しました。係員にお知らせください。"));
+		break;
+	case PROBLEM_TLS_CLIENT:
+		snprintf(buf, size, "%s", _("銀行のサーバーがこの電子証明書を受け付けませんでした（有効期限や発行元をご確認ください）。"));
+		break;
+	case PROBLEM_NET_OTHER:
+		snprintf(buf, size, "%s", _("通信が途中で切れました。入力内容はそのままです。"));
+		break;
+	case PROBLEM_BAD_ANSWER:
+	case PROBLEM_INTERNAL:
+	case PROBLEM_UNKNOWN_TYPE:
+	case PROBLEM_BAD_REQUEST:
+	case PROBLEM_UNSUPPORTED_MEDIA_TYPE:
+	case PROBLEM_PAYLOAD_TOO_LARGE:
+	case PROBLEM_METHOD_NOT_ALLOWED:
+	case PROBLEM_NOT_FOUND:
+	case PROBLEM_TOKEN_INVALID:
+	case PROBLEM_SCOPE_INSUFFICIENT:
+		snprintf(buf, size, "%s", _("銀行のサーバーで問題が発生しました。しばらく待ってからもう一度お試しください。"));
+		break;
+	case PROBLEM_INPUT_REQUIRED:
+		switch (e->field) {
+		case FLOW_FIELD_USER_CODE:
+			snprintf(buf, size, "%s", _("連携先の画面に表示されたコードを入力してください。"));
+			break;
+		case FLOW_FIELD_LOGIN_ID:
+			snprintf(buf, size, "%s", _("ログインIDを入力してください。"));
+			break;
+		case FLOW_FIELD_PASSWORD:
+			snprintf(buf, size, "%s", _("ログインパスワードを入力してください。"));
+			break;
+		case FLOW_FIELD_ANSWER:
+			snprintf(buf, size, "%s", _("回答を入力してください。"));
+			break;
+		default:
+			snprintf(buf, size, "%s", _("必須項目を入力してください。"));
+			break;
+		}
+		break;
+	case PROBLEM_INPUT_FORMAT:
+		if (e->field == FLOW_FIELD_USER_CODE)
+			snprintf(buf, size, "%s", _("コードは英字8文字です（例 WDJB-MJHT）。"));
+		else if (e->field == FLOW_FIELD_PINS)
+			snprintf(buf, size, _("照会用暗証番号は%d桁の数字で入力してください。"), f->pin_length > 0 ? f->pin_length : 4);
+		else
+			snprintf(buf, size, "%s", _("入力内容を確認してください。"));
+		break;
+	case PROBLEM_NO_MEMORY:
+	case PROBLEM__COUNT:
+		snprintf(buf, size, "%s", _("メモリが足りません。"));
+		break;
+	}
+	return buf;
+}
+
+/* ---- string bindings that follow the language ------------------------------------------------ */
+
+static const char *partner_name(void *ctx)
+{
+	struct app *a = ctx;
+	return l10n_get(&a->f.partner.name, i18n_lang());
+}
+
+static const char *question_text(void *ctx)
+{
+	struct app *a = ctx;
+	return l10n_get(&a->f.question.text, i18n_lang());
+}
+
+static const char *terms_text(void *ctx)
+{
+	struct app *a = ctx;
+	return l10n_get(&a->f.perm.terms, i18n_lang());
+}
+
+static const char *msg_text(void *ctx)
+{
+	struct app *a = ctx;
+	return a->msg;
+}
+
+static const char *cert_text(void *ctx)
+{
+	struct app *a = ctx;
+	return a->cert_label;
+}
+
+struct rowctx {
+	const struct flow_account *acct;
+	char label[256];
+	char status[128];
+	char pin[64];
+};
+
+static const char *row_account(void *ctx)
+{
+	struct rowctx *r = ctx;
+	return app_account_label(r->acct, r->label, sizeof r->label);
+}
+
+static const char *row_memo(void *ctx)
+{
+	struct rowctx *r = ctx;
+	return r->acct->memo && *r->acct->memo ? r->acct->memo : "-";
+}
+
+static const char *row_status(void *ctx)
+{
+	struct rowctx *r = ctx;
+	const struct flow_account *a = r->acct;
+	switch (a->result) {
+	case FLOW_ROW_WRONG:
+		if (a->result_tries_left >= 0)
+			/* TRANSLATORS: PIN table status cell, keep it short (about 10 columns) */
+			snprintf(r->status, sizeof r->status, _("誤り 残%d回"), a->result_tries_left);
+		else
+			snprintf(r->status, sizeof r->status, "%s", _("誤り"));
+		return r->status;
+	case FLOW_ROW_LOCKED:
+		return _("ロック");
+	case FLOW_ROW_FORMAT:
+		return _("桁数誤り");
+	case FLOW_ROW_EMPTY:
+		return _("未入力");
+	case FLOW_ROW_NONE:
+	case FLOW_ROW_REGISTERED:
+		break;
+	}
+	if (a->pin_locked)
+		return _("ロック");
+	return app_pin_state(a);
+}
+
+static const char *row_pin_shown(void *ctx)
+{
+	struct rowctx *r = ctx;
+	if (r->acct->pin == FLOW_PIN_PENDING)
+		return ui_mask(r->pin, sizeof r->pin, 4);
+	return "-";
+}
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+/* Send what flow_build made; apply the answer. Offers a retry on transport failures (everything
+ * typed is kept by the flow). Returns 0 when an answer (good or problem) was applied. */
+static int send_req(struct app *a, struct flow_req *req)
+{
+	for (;;) {
+		struct api_resp resp;
+		struct api_err err;
+		memset(&resp, 0, sizeof resp);
+		int rc = api_send(a->api, req, &resp, &err);
+		if (rc == 0) {
+			flow_apply(&a->f, resp.status, resp.content_type, resp.body, resp.len);
+			trace_request(a->tr, req, &a->f, resp.status, resp.ms);
+			api_resp_free(&resp);
+		} else {
+			flow_net_error(&a->f, err.kind);
+			trace_request(a->tr, req, &a->f, 0, 0);
+		}
+		flow_req_free(req);
+		if (a->f.refresh) {
+			if (flow_build(&a->f, FLOW_ACT_REFRESH, req) == 0)
+				continue;
+		}
+		if (rc != 0 && a->f.error.can_retry && problem_is_transport(a->f.error.kind)) {
+			char buf[512], q[768];
+			app_error_text(&a->f, buf, sizeof buf);
+			snprintf(q, sizeof q, "%s\n\n%s", buf, _("もう一度送信しますか？"));
+			if (ui_confirm(_("通信エラー"), q, true)) {
+				if (flow_build_retry(&a->f, req) == 0)
+					continue;
+			}
+		}
+		return rc;
+	}
+}
+
+static void do_action(struct app *a, enum flow_action act)
+{
+	struct flow_req req;
+	memset(&req, 0, sizeof req);
+	if (flow_build(&a->f, act, &req) < 0)
+		return; /* a local check failed: f.error says which */
+	send_req(a, &req);
+}
+
+/* Cancel the consent on the server (the partner gets access_denied), after confirming. */
+static void ask_cancel(struct app *a)
+{
+	if (!ui_confirm(_("手続きの中止"),
+			_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
+			false))
+		return;
+	do_action(a, FLOW_ACT_CANCEL);
+}
+
+/* ---- screens -------------------------------------------------------------------------------- */
+
+/* Show form `name` with bindings until the user acts. The error line shows f.error. */
+static int run_form(struct app *a, const char *name, const struct ui_binding *b, size_t nb,
+		    struct ui_action *act, void (*prep)(struct app *, struct ui_screen *))
+{
+	char err[512];
+	struct form *form = form_load(name, a->opt->forms_dir, err, sizeof err);
+	if (!form) {
+		ui_end();
+		fprintf(stderr, "renkei: %s\n", err);
+		a->quit = true;
+		return -1;
+	}
+	struct ui_screen *s = ui_screen_new(form, b, nb);
+	if (!s) {
+		form_free(form);
+		a->quit = true;
+		return -1;
+	}
+	if (a->f.error.kind != PROBLEM_NONE)
+		ui_screen_set_error(s, app_error_text(&a->f, err, sizeof err));
+	if (prep)
+		prep(a, s);
+	if (a->opt->kiosk)
+		ui_screen_set_timeout(s, (int)a->opt->idle_timeout * 1000);
+	int rc = ui_screen_run(s, act);
+	/* The button id points into the form: copy what the caller needs first. */
+	static char button[64];
+	if (rc == 0 && act->button) {
+		snprintf(button, sizeof button, "%s", act->button);
+		act->button = button;
+	}
+	ui_screen_free(s);
+	form_free(form);
+	return rc;
+}
+
+static bool is_button(const struct ui_action *act, const char *id)
+{
+	return act->kind == UI_ACT_BUTTON && act->button && strcmp(act->button, id) == 0;
+}
+
+/* Esc, kiosk idle timeout, Ctrl-C: leave the flow (cancelling any session on the server). */
+static void leave(struct app *a, const struct ui_action *act)
+{
+	if (act->kind == UI_ACT_TIMEOUT || act->kind == UI_ACT_EOF || act->kind == UI_ACT_QUIT) {
+		if (a->f.session.len > 0 && !flow_is_final(&a->f))
+			do_action(a, FLOW_ACT_CANCEL);
+		if (!a->opt->kiosk || act->kind != UI_ACT_TIMEOUT)
+			a->quit = true;
+		else
+			flow_reset(&a->f);
+		return;
+	}
+	ask_cancel(a);
+}
+
+static void screen_code(struct app *a)
+{
+	const struct ui_binding b[] = {UI_SECRET("user_code", &a->f.user_code)};
+	struct ui_action act;
+	if (run_form(a, "code", b, 1, &act, NULL) < 0)
+		return;
+	if (is_button(&act, "next")) {
+		do_action(a, FLOW_ACT_START);
+		return;
+	}
+	if (act.kind == UI_ACT_TIMEOUT) {
+		flow_reset(&a->f);
+		return;
+	}
+	if (act.kind == UI_ACT_BACK && a->opt->kiosk)
+		return;
+	if (act.kind == UI_ACT_BACK &&
+	    !ui_confirm(_("終了"), _("API連携の手続きを終了しますか？"), false))
+		return;
+	a->quit = true;
+}
+
+static void screen_partner(struct app *a)
+{
+	const struct ui_binding b[] = {UI_FUNC("partner", partner_name, a)};
+	struct ui_action act;
+	if (run_form(a, "partner", b, 1, &act, NULL) < 0)
+		return;
+	if (is_button(&act, "password")) {
+		a->f.login.method = FLOW_LOGIN_PASSWORD;
+		flow_confirm_partner(&a->f);
+	} else if (is_button(&act, "certificate")) {
+		if (!a->f.login.offer_certificate) {
+			a->f.error.kind = PROBLEM_METHOD_UNAVAILABLE;
+			return;
+		}
+		a->f.login.method = FLOW_LOGIN_CERTIFICATE;
+		flow_confirm_partner(&a->f);
+	} else {
+		leave(a, &act);
+	}
+}
+
+static void screen_login(struct app *a)
+{
+	struct ui_action act;
+	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE) {
+		const struct ui_binding b[] = {
+			UI_FUNC("partner", partner_name, a),
+			UI_FUNC("certificate", cert_text, a),
+			UI_SECRET("password", &a->f.login.password),
+		};
+		if (run_form(a, "login_certificate", b, 3, &act, NULL) < 0)
+			return;
+		if (is_button(&act, "choose")) {
+			ui_message(_("電子証明書ログイン"), _("電子証明書を読み取れませんでした。ID・パスワード方式をご利用ください。"));
+			return;
+		}
+	} else {
+		const struct ui_binding b[] = {
+			UI_FUNC("partner", partner_name, a),
+			UI_SECRET("login_id", &a->f.login.login_id),
+			UI_SECRET("password", &a->f.login.password),
+		};
+		if (run_form(a, "login_password", b, 3, &act, NULL) < 0)
+			return;
+	}
+	if (is_button(&act, "login")) {
+		do_action(a, FLOW_ACT_LOGIN);
+	} else if (act.kind == UI_ACT_BACK) {
+		/* back to the partner screen and its choice of login method */
+		flow_clear_error(&a->f);
+		a->f.step = FLOW_PARTNER;
+	} else {
+		leave(a, &act);
+	}
+}
+
+static void prep_question(struct app *a, struct ui_screen *s)
+{
+	if (a->f.question.masked)
+		ui_screen_set_flags(s, "answer", FORM_F_MASKED, 0);
+}
+
+static void screen_question(struct app *a)
+{
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_FUNC("question", question_text, a),
+		UI_SECRET("answer", &a->f.question.answer),
+	};
+	struct ui_action act;
+	if (run_form(a, "question", b, 3, &act, prep_question) < 0)
+		return;
+	if (is_button(&act, "auth"))
+		do_action(a, FLOW_ACT_ANSWER);
+	else
+		leave(a, &act);
+}
+
+static void screen_scopes(struct app *a)
+{
+	static bool dummy_b, dummy_t;
+	bool *bal = &dummy_b, *tra = &dummy_t;
+	dummy_b = dummy_t = false;
+	for (size_t i = 0; i < a->f.n_scopes; i++) {
+		if (!strcmp(a->f.scopes[i].id, "balance"))
+			bal = &a->f.scopes[i].selected;
+		else if (!strcmp(a->f.scopes[i].id, "transactions"))
+			tra = &a->f.scopes[i].selected;
+	}
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_BOOL("balance", bal),
+		UI_BOOL("transactions", tra),
+	};
+	struct ui_action act;
+	if (run_form(a, "scopes", b, 3, &act, NULL) < 0)
+		return;
+	if (is_button(&act, "next"))
+		do_action(a, FLOW_ACT_SCOPES);
+	else
+		leave(a, &act);
+}
+
+/* The PIN table and the result table share their row set-up. */
+struct table_build {
+	struct rowctx *ctx;
+	struct ui_binding *cells;
+	struct ui_row *rows;
+	struct ui_table table;
+};
+
+static int build_table(struct app *a, struct table_build *t, bool entry)
+{
+	size_t n = a->f.n_accounts, per = 5;
+	t->ctx = calloc(n ? n : 1, sizeof *t->ctx);
+	t->cells = calloc((n ? n : 1) * per, sizeof *t->cells);
+	t->rows = calloc(n ? n : 1, sizeof *t->rows);
+	if (!t->ctx || !t->cells || !t->rows)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct flow_account *acct = &a->f.accounts[i];
+		struct ui_binding *c = &t->cells[i * per];
+		t->ctx[i].acct = acct;
+		c[0] = (struct ui_binding)UI_FUNC("status", row_status, &t->ctx[i]);
+		c[1] = (struct ui_binding)UI_FUNC("account", row_account, &t->ctx[i]);
+		c[2] = (struct ui_binding)UI_FUNC("memo", row_memo, &t->ctx[i]);
+		if (entry) {
+			c[3] = (struct ui_binding)UI_BOOL("selected", &acct->selected);
+			c[4] = (struct ui_binding)UI_SECRET("pin", &acct->pin_input);
+		} else {
+			c[3] = (struct ui_binding)UI_FUNC("pin", row_pin_shown, &t->ctx[i]);
+			c[4] = (struct ui_binding)UI_FUNC("selected", row_memo, &t->ctx[i]);
+		}
+		t->rows[i].cells = c;
+		t->rows[i].ncells = per;
+		t->rows[i].disabled = entry && !flow_account_selectable(acct);
+	}
+	t->table.rows = t->rows;
+	t->table.nrows = n;
+	return 0;
+}
+
+static void free_table(struct table_build *t)
+{
+	free(t->ctx);
+	free(t->cells);
+	free(t->rows);
+}
+
+static void prep_pins(struct app *a, struct ui_screen *s)
+{
+	/* After a failed registration, put the cursor on the first row to retype. */
+	for (size_t i = 0; i < a->f.n_accounts; i++) {
+		enum flow_row_result r = a->f.accounts[i].result;
+		if (r == FLOW_ROW_WRONG || r == FLOW_ROW_FORMAT || r == FLOW_ROW_EMPTY) {
+			ui_screen_focus(s, "accounts", i);
+			return;
+		}
+	}
+}
+
+static void screen_pins(struct app *a)
+{
+	struct table_build t = {0};
+	if (build_table(a, &t, true) < 0) {
+		free_table(&t);
+		a->quit = true;
+		return;
+	}
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_TABLE("accounts", &t.table),
+	};
+	struct ui_action act;
+	int rc = run_form(a, "pins", b, 2, &act, prep_pins);
+	free_table(&t);
+	if (rc < 0)
+		return;
+	if (is_button(&act, "register"))
+		do_action(a, FLOW_ACT_PINS);
+	else
+		leave(a, &act);
+}
+
+static void screen_pin_result(struct app *a)
+{
+	struct table_build t = {0};
+	if (build_table(a, &t, false) < 0) {
+		free_table(&t);
+		a->quit = true;
+		return;
+	}
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_TABLE("accounts", &t.table),
+	};
+	struct ui_action act;
+	int rc = run_form(a, "pin_result", b, 2, &act, NULL);
+	free_table(&t);
+	if (rc < 0)
+		return;
+	if (is_button(&act, "add"))
+		do_action(a, FLOW_ACT_PIN_ADD);
+	else if (is_button(&act, "confirm"))
+		do_action(a, FLOW_ACT_PIN_CONFIRM);
+	else
+		leave(a, &act);
+}
+
+static const char *perm_scopes(void *ctx)
+{
+	struct app *a = ctx;
+	free(a->scopes_text);
+	size_t cap = 16;
+	for (size_t i = 0; i < a->f.perm.n_scopes; i++)
+		cap += strlen(l10n_get(&a->f.perm.scopes[i].name, i18n_lang())) + 8;
+	a->scopes_text = calloc(1, cap);
+	if (!a->scopes_text)
+		return "";
+	for (size_t i = 0; i < a->f.perm.n_scopes; i++) {
+		if (i)
+			strcat(a->scopes_text, _("、"));
+		strcat(a->scopes_text, l10n_get(&a->f.perm.scopes[i].name, i18n_lang()));
+	}
+	return a->scopes_text;
+}
+
+static const char *perm_accounts(void *ctx)
+{
+	struct app *a = ctx;
+	free(a->accounts_text);
+	size_t n = a->f.perm.n_accounts, cap = 16 + n * 256;
+	a->accounts_text = calloc(1, cap);
+	if (!a->accounts_text)
+		return "";
+	for (size_t i = 0; i < n; i++) {
+		char line[256];
+		if (i)
+			strcat(a->accounts_text, "\n");
+		strncat(a->accounts_text, app_account_label(&a->f.perm.accounts[i], line, sizeof line), 250);
+	}
+	return a->accounts_text;
+}
+
+static const char *perm_period(void *ctx)
+{
+	struct app *a = ctx;
+	char from[64], to[64];
+	app_date(a->f.perm.from, from, sizeof from);
+	app_date(a->f.perm.to, to, sizeof to);
+	/* TRANSLATORS: authorization period: from – to */
+	snprintf(a->period, sizeof a->period, _("%s 〜 %s"), from, to);
+	return a->period;
+}
+
+static void screen_permission(struct app *a)
+{
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_FUNC("scopes", perm_scopes, a),
+		UI_FUNC("accounts", perm_accounts, a),
+		UI_FUNC("period", perm_period, a),
+		UI_FUNC("terms", terms_text, a),
+		UI_BOOL("continue", &a->f.perm.intent),
+	};
+	struct ui_action act;
+	if (run_form(a, "permission", b, 6, &act, NULL) < 0)
+		return;
+	if (is_button(&act, "allow")) {
+		do_action(a, FLOW_ACT_ALLOW);
+	} else if (is_button(&act, "back") || act.kind == UI_ACT_BACK) {
+		if (a->f.perm.back != FLOW_NONE)
+			do_action(a, FLOW_ACT_BACK);
+		else
+			ask_cancel(a);
+	} else {
+		leave(a, &act);
+	}
+}
+
+/* done / cancelled / locked / fatal: show, then end (or, in a kiosk, start again). */
+static void screen_final(struct app *a)
+{
+	const char *form = "done";
+	switch (a->f.step) {
+	case FLOW_DONE:
+		form = "done";
+		break;
+	case FLOW_DENIED:
+		form = "cancelled";
+		break;
+	case FLOW_LOCKED:
+		form = "locked";
+		break;
+	default:
+		form = "error";
+		break;
+	}
+	app_error_text(&a->f, a->msg, sizeof a->msg);
+	struct flow_error saved = a->f.error;
+	flow_clear_error(&a->f); /* the message is in the body, not on the error line */
+	const struct ui_binding b[] = {
+		UI_FUNC("partner", partner_name, a),
+		UI_FUNC("message", msg_text, a),
+	};
+	struct ui_action act;
+	if (run_form(a, form, b, 2, &act, NULL) < 0)
+		return;
+	if (a->f.step == FLOW_FATAL && is_button(&act, "retry")) {
+		flow_restart(&a->f);
+		return;
+	}
+	a->f.error = saved;
+	if (a->opt->kiosk && act.kind != UI_ACT_EOF && act.kind != UI_ACT_QUIT) {
+		flow_reset(&a->f);
+		return;
+	}
+	a->quit = true;
+}
+
+int app_run(const struct options *o)
+{
+	struct app a;
+	memset(&a, 0, sizeof a);
+	a.opt = o;
+	flow_init(&a.f);
+
+	struct api_opts ao = {
+		.server = o->server,
+		.cacert = o->cacert,
+		.connect_timeout = o->connect_timeout,
+		.timeout = o->timeout,
+	};
+	struct api_err aerr;
+	a.api = api_new(&ao, &aerr);
+	if (!a.api) {
+		fprintf(stderr, _("renkei: サーバーの設定が正しくありません: %s\n"), o->server);
+		flow_free(&a.f);
+		return EXIT_USAGE;
+	}
+	if (o->trace) {
+		a.tr = trace_open(o->trace);
+		if (!a.tr) {
+			fprintf(stderr, _("renkei: 通信記録ファイルを開けません: %s\n"), o->trace);
+			api_free(a.api);
+			flow_free(&a.f);
+			return EXIT_USAGE;
+		}
+		trace_event(a.tr, "app-start");
+	}
+	if (ui_init(o->kiosk ? UI_INIT_RAW : 0) < 0) {
+		fprintf(stderr, "%s\n", _("renkei: 端末を使えません（TERM を確認してください）"));
+		trace_close(a.tr);
+		api_free(a.api);
+		flow_free(&a.f);
+		return EXIT_ERROR;
+	}
+	if (o->user_code) {
+		secret_set(&a.f.user_code, o->user_code, strlen(o->user_code));
+		do_action(&a, FLOW_ACT_START);
+	}
+	while (!a.quit) {
+		switch (a.f.step) {
+		case FLOW_NONE:
+		case FLOW_CODE:
+			screen_code(&a);
+			break;
+		case FLOW_PARTNER:
+			screen_partner(&a);
+			break;
+		case FLOW_LOGIN:
+			screen_login(&a);
+			break;
+		case FLOW_QUESTION:
+			screen_question(&a);
+			break;
+		case FLOW_SCOPES:
+			screen_scopes(&a);
+			break;
+		case FLOW_PINS:
+			screen_pins(&a);
+			break;
+		case FLOW_PIN_RESULT:
+			screen_pin_result(&a);
+			break;
+		case FLOW_PERMISSION:
+			screen_permission(&a);
+			break;
+		case FLOW_DONE:
+		case FLOW_DENIED:
+		case FLOW_LOCKED:
+		case FLOW_FATAL:
+			screen_final(&a);
+			break;
+		}
+	}
+	ui_end();
+	int code = flow_exit_code(&a.f);
+	trace_event(a.tr, "app-end");
+	trace_close(a.tr);
+	api_free(a.api);
+	free(a.scopes_text);
+	free(a.accounts_text);
+	flow_free(&a.f);
+	return code;
+}

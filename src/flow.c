@@ -1,0 +1,1374 @@
+/* flow.c: the consent state machine (see include/flow.h and docs/protocol.md §4-5). */
+#include "flow.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define MAX_ROWS 256      /* accounts or scopes in one answer */
+#define MAX_ID 256        /* bytes of an id / code */
+#define MAX_TEXT 65536    /* bytes of a text */
+#define MAX_SESSION 1024  /* bytes of a session token */
+
+#define P_CONSENT "/consent/v1"
+
+/* ---- names ------------------------------------------------------------------------------------ */
+
+static const char *const step_names[] = {
+	[FLOW_NONE] = "none",         [FLOW_CODE] = "code",       [FLOW_PARTNER] = "partner",
+	[FLOW_LOGIN] = "login",       [FLOW_QUESTION] = "question", [FLOW_SCOPES] = "scopes",
+	[FLOW_PINS] = "pins",         [FLOW_PIN_RESULT] = "pin_result",
+	[FLOW_PERMISSION] = "permission", [FLOW_DONE] = "done",   [FLOW_DENIED] = "denied",
+	[FLOW_LOCKED] = "locked",     [FLOW_FATAL] = "fatal",
+};
+
+const char *flow_step_name(enum flow_step s)
+{
+	if ((unsigned)s >= sizeof step_names / sizeof step_names[0])
+		return "none";
+	return step_names[s];
+}
+
+/* The server's step names (protocol §4.1) -> steps; FLOW_NONE when unknown. */
+static enum flow_step step_from_server(const char *s)
+{
+	static const struct {
+		const char *name;
+		enum flow_step step;
+	} t[] = {
+		{"login", FLOW_LOGIN},       {"question", FLOW_QUESTION},
+		{"scopes", FLOW_SCOPES},     {"pins", FLOW_PINS},
+		{"pin_result", FLOW_PIN_RESULT}, {"permission", FLOW_PERMISSION},
+		{"done", FLOW_DONE},         {"denied", FLOW_DENIED},
+		{"locked", FLOW_LOCKED},
+	};
+	if (!s)
+		return FLOW_NONE;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcmp(t[i].name, s) == 0)
+			return t[i].step;
+	return FLOW_NONE;
+}
+
+static const char *const action_names[] = {
+	[FLOW_ACT_NONE] = "none",         [FLOW_ACT_START] = "start",
+	[FLOW_ACT_REFRESH] = "refresh",   [FLOW_ACT_LOGIN] = "login",
+	[FLOW_ACT_ANSWER] = "answer",     [FLOW_ACT_SCOPES] = "scopes",
+	[FLOW_ACT_PINS] = "pins",         [FLOW_ACT_PIN_ADD] = "pin-add",
+	[FLOW_ACT_PIN_CONFIRM] = "pin-confirm", [FLOW_ACT_BACK] = "back",
+	[FLOW_ACT_ALLOW] = "allow",       [FLOW_ACT_DENY] = "deny",
+	[FLOW_ACT_CANCEL] = "cancel",
+};
+
+const char *flow_action_name(enum flow_action a)
+{
+	if ((unsigned)a >= sizeof action_names / sizeof action_names[0])
+		return "none";
+	return action_names[a];
+}
+
+const char *flow_method_name(enum flow_method m)
+{
+	switch (m) {
+	case FLOW_GET: return "GET";
+	case FLOW_POST: return "POST";
+	case FLOW_DELETE: return "DELETE";
+	}
+	return "GET";
+}
+
+const char *l10n_get(const struct l10n *t, enum lang l)
+{
+	if (!t)
+		return "";
+	if (l == LANG_EN && t->en && t->en[0])
+		return t->en;
+	return t->ja ? t->ja : "";
+}
+
+bool flow_account_selectable(const struct flow_account *a)
+{
+	return a->pin == FLOW_PIN_UNREGISTERED && !a->pin_locked;
+}
+
+/* ---- freeing ---------------------------------------------------------------------------------- */
+
+static void xfree(char **p)
+{
+	free(*p);
+	*p = NULL;
+}
+
+static void l10n_free(struct l10n *t)
+{
+	xfree(&t->ja);
+	xfree(&t->en);
+}
+
+static void scopes_free(struct flow_scope **v, size_t *n)
+{
+	for (size_t i = 0; *v && i < *n; i++) {
+		xfree(&(*v)[i].id);
+		l10n_free(&(*v)[i].name);
+	}
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+static void account_free(struct flow_account *a)
+{
+	xfree(&a->id);
+	l10n_free(&a->branch_name);
+	xfree(&a->branch_code);
+	xfree(&a->type_code);
+	xfree(&a->number);
+	xfree(&a->memo);
+	secret_free(&a->pin_input);
+}
+
+static void accounts_free(struct flow_account **v, size_t *n)
+{
+	for (size_t i = 0; *v && i < *n; i++)
+		account_free(&(*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+static void perm_free(struct flow_permission *p)
+{
+	scopes_free(&p->scopes, &p->n_scopes);
+	accounts_free(&p->accounts, &p->n_accounts);
+	xfree(&p->from);
+	xfree(&p->to);
+	l10n_free(&p->terms);
+	p->back = FLOW_NONE;
+	p->intent = false;
+}
+
+static void partner_free(struct flow_partner *p)
+{
+	xfree(&p->client_id);
+	l10n_free(&p->name);
+}
+
+static void request_free(struct flow_request *r)
+{
+	scopes_free(&r->scopes, &r->n_scopes);
+	r->scope_choice = false;
+	r->period_days = 0;
+}
+
+static void error_clear(struct flow_error *e)
+{
+	memset(e, 0, sizeof *e);
+	e->kind = PROBLEM_NONE;
+	e->tries_left = -1;
+	e->retry_after = -1;
+	e->step = FLOW_NONE;
+	e->field = FLOW_FIELD_NONE;
+}
+
+/* Server data of every step (not the partner/request, not what was typed outside rows). */
+static void server_data_free(struct flow *f)
+{
+	partner_free(&f->partner);
+	request_free(&f->request);
+	l10n_free(&f->question.text);
+	f->question.masked = false;
+	f->question.max_length = 0;
+	f->question.tries_left = -1;
+	scopes_free(&f->scopes, &f->n_scopes);
+	accounts_free(&f->accounts, &f->n_accounts);
+	f->pin_length = 0;
+	perm_free(&f->perm);
+	f->login.offer_password = f->login.offer_certificate = false;
+	f->login.method = FLOW_LOGIN_PASSWORD;
+}
+
+void flow_init(struct flow *f)
+{
+	memset(f, 0, sizeof *f);
+	secret_install_json_hooks();
+	f->step = FLOW_CODE;
+	f->session_expires_in = -1;
+	f->question.tries_left = -1;
+	f->perm.back = FLOW_NONE;
+	error_clear(&f->error);
+}
+
+void flow_free(struct flow *f)
+{
+	server_data_free(f);
+	secret_free(&f->user_code);
+	secret_free(&f->session);
+	secret_free(&f->login.login_id);
+	secret_free(&f->login.password);
+	secret_free(&f->question.answer);
+	explicit_bzero(f->idem_key, sizeof f->idem_key);
+	explicit_bzero(f->idem_code, sizeof f->idem_code);
+	f->step = FLOW_CODE;
+	error_clear(&f->error);
+}
+
+void flow_reset(struct flow *f)
+{
+	flow_free(f);
+	flow_init(f);
+}
+
+void flow_restart(struct flow *f)
+{
+	struct secret code = f->user_code; /* moved, not copied */
+	f->user_code = (struct secret)SECRET_INIT;
+	flow_free(f);
+	flow_init(f);
+	f->user_code = code;
+}
+
+void flow_confirm_partner(struct flow *f)
+{
+	if (f->step == FLOW_PARTNER) {
+		f->step = FLOW_LOGIN;
+		error_clear(&f->error);
+	}
+}
+
+void flow_clear_error(struct flow *f)
+{
+	error_clear(&f->error);
+}
+
+bool flow_is_final(const struct flow *f)
+{
+	return f->step == FLOW_DONE || f->step == FLOW_DENIED || f->step == FLOW_LOCKED ||
+	       f->step == FLOW_FATAL;
+}
+
+int flow_exit_code(const struct flow *f)
+{
+	switch (f->step) {
+	case FLOW_DONE: return EXIT_ALLOWED;
+	case FLOW_DENIED: return EXIT_DENIED;
+	case FLOW_LOCKED: return EXIT_LOCKED;
+	case FLOW_CODE:
+		if (f->error.kind == PROBLEM_NONE || f->error.kind == PROBLEM_INPUT_REQUIRED ||
+		    f->error.kind == PROBLEM_INPUT_FORMAT)
+			return EXIT_DENIED;
+		return EXIT_ERROR;
+	default: return EXIT_ERROR;
+	}
+}
+
+/* ---- parsing helpers --------------------------------------------------------------------------
+ * Every helper records a failure in px and returns a harmless default, so a parse runs to the end
+ * and the caller checks px.bad once. Whatever was allocated is in the output structs and freed by
+ * the normal free functions. */
+
+struct px {
+	bool bad;
+};
+
+enum {
+	S_OPT = 1u << 0,      /* absent is fine (NULL) */
+	S_NULLABLE = 1u << 1, /* JSON null is fine (NULL) */
+	S_ID = 1u << 2,       /* an identifier: no control characters, at most MAX_ID bytes */
+	S_NL = 1u << 3,       /* a text that keeps its line breaks */
+};
+
+/* Display text: drop C0 controls (tab -> space; '\n' kept with S_NL), DEL and C1 controls, so a
+ * server string can never move the terminal's cursor or change its state. */
+static char *text_dup(const char *s, unsigned flags)
+{
+	size_t n = strlen(s);
+	char *o = malloc(n + 1), *w = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\t')
+			*w++ = ' ';
+		else if (c == '\n' && (flags & S_NL))
+			*w++ = '\n';
+		else if (c < 0x20 || c == 0x7f)
+			continue;
+		else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+			 (unsigned char)s[i + 1] <= 0x9f)
+			i++;
+		else
+			*w++ = (char)c;
+	}
+	*w = '\0';
+	return o;
+}
+
+static const cJSON *p_member(struct px *p, const cJSON *o, const char *name, bool opt)
+{
+	const cJSON *m = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
+	if (!m && !opt)
+		p->bad = true;
+	return m;
+}
+
+static char *p_strval(struct px *p, const cJSON *m, unsigned flags)
+{
+	if (!m)
+		return NULL;
+	if (cJSON_IsNull(m) && (flags & S_NULLABLE))
+		return NULL;
+	if (!cJSON_IsString(m) || !m->valuestring) {
+		p->bad = true;
+		return NULL;
+	}
+	const char *s = m->valuestring;
+	size_t n = strlen(s);
+	if (flags & S_ID) {
+		if (n == 0 || n > MAX_ID) {
+			p->bad = true;
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+				p->bad = true;
+				return NULL;
+			}
+		char *d = strdup(s);
+		if (!d)
+			p->bad = true;
+		return d;
+	}
+	if (n > MAX_TEXT) {
+		p->bad = true;
+		return NULL;
+	}
+	char *d = text_dup(s, flags);
+	if (!d)
+		p->bad = true;
+	return d;
+}
+
+static char *p_str(struct px *p, const cJSON *o, const char *name, unsigned flags)
+{
+	return p_strval(p, p_member(p, o, name, flags & S_OPT), flags);
+}
+
+static long p_int(struct px *p, const cJSON *o, const char *name, long lo, long hi, bool opt,
+		  long dflt)
+{
+	const cJSON *m = p_member(p, o, name, opt);
+	if (!m)
+		return dflt;
+	if (opt && cJSON_IsNull(m))
+		return dflt;
+	if (!cJSON_IsNumber(m) || !isfinite(m->valuedouble) || m->valuedouble < (double)lo ||
+	    m->valuedouble > (double)hi || (double)(long long)m->valuedouble != m->valuedouble) {
+		p->bad = true;
+		return dflt;
+	}
+	return (long)m->valuedouble;
+}
+
+static bool p_bool(struct px *p, const cJSON *o, const char *name, bool opt, bool dflt)
+{
+	const cJSON *m = p_member(p, o, name, opt);
+	if (!m)
+		return dflt;
+	if (!cJSON_IsBool(m)) {
+		p->bad = true;
+		return dflt;
+	}
+	return cJSON_IsTrue(m);
+}
+
+static const cJSON *p_obj(struct px *p, const cJSON *o, const char *name, bool opt)
+{
+	const cJSON *m = p_member(p, o, name, opt);
+	if (m && !cJSON_IsObject(m)) {
+		p->bad = true;
+		return NULL;
+	}
+	return m;
+}
+
+/* An array of 1..MAX_ROWS (0..MAX_ROWS with allow_empty) elements. */
+static const cJSON *p_arr(struct px *p, const cJSON *o, const char *name, bool allow_empty,
+			  int *count)
+{
+	const cJSON *m = p_member(p, o, name, false);
+	*count = 0;
+	if (!m)
+		return NULL;
+	int n = cJSON_IsArray(m) ? cJSON_GetArraySize(m) : -1;
+	if (n < 0 || n > MAX_ROWS || (n == 0 && !allow_empty)) {
+		p->bad = true;
+		return NULL;
+	}
+	*count = n;
+	return m;
+}
+
+/* A localized text object {"ja": "...", "en": "..."} (en optional or null). */
+static void p_l10n(struct px *p, const cJSON *j, unsigned flags, struct l10n *t)
+{
+	if (!cJSON_IsObject(j)) {
+		p->bad = true;
+		return;
+	}
+	t->ja = p_str(p, j, "ja", flags & S_NL);
+	t->en = p_str(p, j, "en", (flags & S_NL) | S_OPT | S_NULLABLE);
+}
+
+static void p_l10n_member(struct px *p, const cJSON *o, const char *name, unsigned flags,
+			  struct l10n *t)
+{
+	const cJSON *m = p_member(p, o, name, false);
+	if (m)
+		p_l10n(p, m, flags, t);
+}
+
+/* scopes: [{"id", "name", "selected"?}] */
+static void p_scopes(struct px *p, const cJSON *o, const char *name, bool with_selected,
+		     struct flow_scope **out, size_t *nout)
+{
+	int n;
+	const cJSON *a = p_arr(p, o, name, false, &n);
+	if (!a)
+		return;
+	struct flow_scope *v = calloc((size_t)n, sizeof *v);
+	if (!v) {
+		p->bad = true;
+		return;
+	}
+	*out = v;
+	*nout = (size_t)n;
+	int i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, a) {
+		if (i >= n)
+			break;
+		if (!cJSON_IsObject(e)) {
+			p->bad = true;
+			return;
+		}
+		v[i].id = p_str(p, e, "id", S_ID);
+		p_l10n_member(p, e, "name", 0, &v[i].name);
+		v[i].selected = with_selected ? p_bool(p, e, "selected", false, false) : true;
+		for (int k = 0; k < i && v[i].id; k++)
+			if (v[k].id && strcmp(v[k].id, v[i].id) == 0)
+				p->bad = true;
+		i++;
+	}
+}
+
+static void p_account(struct px *p, const cJSON *e, struct flow_account *a)
+{
+	a->result_tries_left = -1;
+	a->tries_left = -1;
+	if (!cJSON_IsObject(e)) {
+		p->bad = true;
+		return;
+	}
+	a->id = p_str(p, e, "id", S_ID);
+	const cJSON *br = p_obj(p, e, "branch", false);
+	if (br) {
+		p_l10n_member(p, br, "name", 0, &a->branch_name);
+		a->branch_code = p_str(p, br, "code", 0);
+	}
+	a->type_code = p_str(p, e, "type", S_ID);
+	if (a->type_code) {
+		if (strcmp(a->type_code, "ordinary") == 0)
+			a->type = FLOW_ACCT_ORDINARY;
+		else if (strcmp(a->type_code, "current") == 0)
+			a->type = FLOW_ACCT_CURRENT;
+		else if (strcmp(a->type_code, "savings") == 0)
+			a->type = FLOW_ACCT_SAVINGS;
+		else
+			a->type = FLOW_ACCT_OTHER;
+	}
+	a->number = p_str(p, e, "number", 0);
+	a->memo = p_str(p, e, "memo", S_OPT | S_NULLABLE);
+	char *pin = p_str(p, e, "pin", S_ID);
+	if (pin) {
+		if (strcmp(pin, "unregistered") == 0)
+			a->pin = FLOW_PIN_UNREGISTERED;
+		else if (strcmp(pin, "registered") == 0)
+			a->pin = FLOW_PIN_REGISTERED;
+		else if (strcmp(pin, "pending") == 0)
+			a->pin = FLOW_PIN_PENDING;
+		else
+			p->bad = true;
+		free(pin);
+	}
+	a->pin_locked = p_bool(p, e, "pin_locked", false, false);
+	a->tries_left = (int)p_int(p, e, "tries_left", 0, 1000, true, -1);
+}
+
+static void p_accounts(struct px *p, const cJSON *o, const char *name, bool allow_empty,
+		       struct flow_account **out, size_t *nout)
+{
+	int n;
+	const cJSON *arr = p_arr(p, o, name, allow_empty, &n);
+	if (!arr || n == 0)
+		return;
+	struct flow_account *v = calloc((size_t)n, sizeof *v);
+	if (!v) {
+		p->bad = true;
+		return;
+	}
+	*out = v;
+	*nout = (size_t)n;
+	int i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, arr) {
+		if (i >= n)
+			break;
+		p_account(p, e, &v[i]);
+		for (int k = 0; k < i && v[i].id; k++)
+			if (v[k].id && strcmp(v[k].id, v[i].id) == 0)
+				p->bad = true; /* ids must be unique: requests name rows by id */
+		i++;
+	}
+}
+
+/* {"from": "...", "to": "..."} */
+static void p_period(struct px *p, const cJSON *o, bool opt, char **from, char **to)
+{
+	const cJSON *per = p_obj(p, o, "period", opt);
+	if (!per)
+		return;
+	*from = p_str(p, per, "from", 0);
+	*to = p_str(p, per, "to", 0);
+}
+
+/* ---- the envelope ----------------------------------------------------------------------------- */
+
+/* Everything an envelope can carry, parsed before anything in the flow changes. */
+struct env {
+	enum flow_step step;
+	char *session; /* points into the cJSON tree (wiped when it is deleted) */
+	long expires_in;
+	bool has_partner, has_request;
+	struct flow_partner partner;
+	struct flow_request request;
+	bool m_password, m_certificate;
+	struct flow_question question;
+	struct flow_scope *scopes;
+	size_t n_scopes;
+	int pin_length;
+	struct flow_account *accounts;
+	size_t n_accounts;
+	struct flow_permission perm;
+	bool has_done_scopes, has_done_period;
+};
+
+static void env_free(struct env *e)
+{
+	partner_free(&e->partner);
+	request_free(&e->request);
+	l10n_free(&e->question.text);
+	scopes_free(&e->scopes, &e->n_scopes);
+	accounts_free(&e->accounts, &e->n_accounts);
+	perm_free(&e->perm);
+}
+
+static int parse_envelope(const cJSON *root, bool need_partner, struct env *e)
+{
+	struct px p = {false};
+	memset(e, 0, sizeof *e);
+	e->perm.back = FLOW_NONE;
+	e->question.tries_left = -1;
+	if (!cJSON_IsObject(root))
+		return -1;
+
+	const cJSON *st = p_member(&p, root, "step", false);
+	if (!cJSON_IsString(st) || (e->step = step_from_server(st->valuestring)) == FLOW_NONE)
+		return -1;
+
+	const cJSON *ses = p_member(&p, root, "session", true);
+	if (ses) {
+		if (!cJSON_IsString(ses) || !ses->valuestring || !ses->valuestring[0] ||
+		    strlen(ses->valuestring) > MAX_SESSION)
+			return -1;
+		for (const char *c = ses->valuestring; *c; c++)
+			if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+				return -1; /* it goes into an HTTP header */
+		e->session = ses->valuestring;
+	}
+	e->expires_in = p_int(&p, root, "session_expires_in", 0, 100000000L, true, -1);
+
+	const cJSON *pa = p_obj(&p, root, "partner", !need_partner);
+	if (pa) {
+		e->has_partner = true;
+		e->partner.client_id = p_str(&p, pa, "client_id", S_ID);
+		p_l10n_member(&p, pa, "name", 0, &e->partner.name);
+	}
+	const cJSON *rq = p_obj(&p, root, "request", !need_partner);
+	if (rq) {
+		e->has_request = true;
+		p_scopes(&p, rq, "scopes", false, &e->request.scopes, &e->request.n_scopes);
+		e->request.scope_choice = p_bool(&p, rq, "scope_choice", false, false);
+		e->request.period_days = (int)p_int(&p, rq, "period_days", 0, 1000000, false, 0);
+	}
+
+	bool data_opt = e->step == FLOW_DENIED || e->step == FLOW_LOCKED || e->step == FLOW_DONE;
+	const cJSON *d = p_obj(&p, root, "data", data_opt);
+	switch (e->step) {
+	case FLOW_LOGIN: {
+		int n;
+		const cJSON *m = p_arr(&p, d, "methods", false, &n), *x;
+		cJSON_ArrayForEach(x, m) {
+			if (!cJSON_IsString(x)) {
+				p.bad = true;
+				break;
+			}
+			if (strcmp(x->valuestring, "password") == 0)
+				e->m_password = true;
+			else if (strcmp(x->valuestring, "certificate") == 0)
+				e->m_certificate = true;
+			/* others: a method this client does not know; not offered */
+		}
+		if (!e->m_password && !e->m_certificate)
+			p.bad = true;
+		break;
+	}
+	case FLOW_QUESTION:
+		p_l10n_member(&p, d, "question", S_NL, &e->question.text);
+		e->question.masked = p_bool(&p, d, "masked", false, false);
+		e->question.max_length = (int)p_int(&p, d, "max_length", 1, 4096, false, 0);
+		e->question.tries_left = (int)p_int(&p, d, "tries_left", 0, 1000, true, -1);
+		break;
+	case FLOW_SCOPES:
+		p_scopes(&p, d, "scopes", true, &e->scopes, &e->n_scopes);
+		break;
+	case FLOW_PINS:
+		e->pin_length = (int)p_int(&p, d, "pin_length", 1, 64, false, 0);
+		p_accounts(&p, d, "accounts", false, &e->accounts, &e->n_accounts);
+		break;
+	case FLOW_PIN_RESULT:
+		p_accounts(&p, d, "accounts", false, &e->accounts, &e->n_accounts);
+		break;
+	case FLOW_PERMISSION: {
+		p_scopes(&p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
+		p_accounts(&p, d, "accounts", false, &e->perm.accounts, &e->perm.n_accounts);
+		p_period(&p, d, false, &e->perm.from, &e->perm.to);
+		p_l10n_member(&p, d, "terms", S_NL, &e->perm.terms);
+		char *back = p_str(&p, d, "back", S_ID | S_NULLABLE);
+		if (back) {
+			e->perm.back = step_from_server(back);
+			if (e->perm.back != FLOW_SCOPES && e->perm.back != FLOW_PINS &&
+			    e->perm.back != FLOW_PIN_RESULT)
+				p.bad = true;
+			free(back);
+		}
+		break;
+	}
+	case FLOW_DONE:
+		if (d && cJSON_GetObjectItemCaseSensitive(d, "scopes")) {
+			e->has_done_scopes = true;
+			p_scopes(&p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
+		}
+		if (d && cJSON_GetObjectItemCaseSensitive(d, "period")) {
+			e->has_done_period = true;
+			p_period(&p, d, false, &e->perm.from, &e->perm.to);
+		}
+		break;
+	default:
+		break;
+	}
+	return p.bad ? -1 : 0;
+}
+
+/* ---- applying answers ------------------------------------------------------------------------- */
+
+static void set_error(struct flow *f, enum problem kind, long status)
+{
+	error_clear(&f->error);
+	f->error.kind = kind;
+	f->error.status = status;
+	f->error.can_retry = problem_is_transport(kind) || kind == PROBLEM_INTERNAL ||
+			     kind == PROBLEM_RATE_LIMITED;
+}
+
+/* Every secret that went out with the request just answered. */
+static void wipe_sent(struct flow *f, enum flow_action act)
+{
+	switch (act) {
+	case FLOW_ACT_LOGIN:
+		secret_clear(&f->login.password);
+		break;
+	case FLOW_ACT_ANSWER:
+		secret_clear(&f->question.answer);
+		break;
+	case FLOW_ACT_PINS:
+		for (size_t i = 0; i < f->n_accounts; i++)
+			if (f->accounts[i].pin_sent)
+				secret_clear(&f->accounts[i].pin_input);
+		break;
+	default:
+		break;
+	}
+}
+
+static struct flow_account *find_row(struct flow_account *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id && strcmp(v[i].id, id) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* Install a new accounts table; the client-side state of rows that stay selectable moves over
+ * (selected flag and typed PIN: moved, not copied). keep_results keeps the rows' last results. */
+static void install_accounts(struct flow *f, struct flow_account *nv, size_t nn, bool keep_results)
+{
+	for (size_t i = 0; i < nn; i++) {
+		struct flow_account *o = find_row(f->accounts, f->n_accounts, nv[i].id);
+		nv[i].result = FLOW_ROW_NONE;
+		nv[i].result_tries_left = -1;
+		if (!o)
+			continue;
+		if (flow_account_selectable(&nv[i])) {
+			nv[i].selected = o->selected;
+			struct secret tmp = nv[i].pin_input;
+			nv[i].pin_input = o->pin_input;
+			o->pin_input = tmp;
+		}
+		if (keep_results) {
+			nv[i].result = o->result;
+			nv[i].result_tries_left = o->result_tries_left;
+		}
+	}
+	accounts_free(&f->accounts, &f->n_accounts);
+	f->accounts = nv;
+	f->n_accounts = nn;
+}
+
+static void move_str(char **dst, char **src)
+{
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+}
+
+static void move_l10n(struct l10n *dst, struct l10n *src)
+{
+	move_str(&dst->ja, &src->ja);
+	move_str(&dst->en, &src->en);
+}
+
+/* A valid envelope: take it. */
+static void commit_envelope(struct flow *f, struct env *e, enum flow_action act)
+{
+	enum flow_step prev = f->step;
+
+	if (e->session)
+		secret_set(&f->session, e->session, strlen(e->session));
+	if (e->expires_in >= 0)
+		f->session_expires_in = e->expires_in;
+	if (e->has_partner) {
+		partner_free(&f->partner);
+		f->partner = e->partner;
+		memset(&e->partner, 0, sizeof e->partner);
+	}
+	if (e->has_request) {
+		request_free(&f->request);
+		f->request = e->request;
+		memset(&e->request, 0, sizeof e->request);
+	}
+
+	enum flow_step next = e->step;
+	switch (next) {
+	case FLOW_LOGIN:
+		/* A new session first shows who is asking; a GET while confirming stays there. */
+		if (act == FLOW_ACT_START || prev == FLOW_PARTNER || prev == FLOW_CODE)
+			next = FLOW_PARTNER;
+		f->login.offer_password = e->m_password;
+		f->login.offer_certificate = e->m_certificate;
+		if (f->login.method == FLOW_LOGIN_CERTIFICATE && !e->m_certificate)
+			f->login.method = FLOW_LOGIN_PASSWORD;
+		if (f->login.method == FLOW_LOGIN_PASSWORD && !e->m_password)
+			f->login.method = FLOW_LOGIN_CERTIFICATE;
+		break;
+	case FLOW_QUESTION:
+		move_l10n(&f->question.text, &e->question.text);
+		f->question.masked = e->question.masked;
+		f->question.max_length = e->question.max_length;
+		f->question.tries_left = e->question.tries_left;
+		break;
+	case FLOW_SCOPES:
+		scopes_free(&f->scopes, &f->n_scopes);
+		f->scopes = e->scopes;
+		f->n_scopes = e->n_scopes;
+		e->scopes = NULL;
+		e->n_scopes = 0;
+		break;
+	case FLOW_PINS:
+	case FLOW_PIN_RESULT:
+		if (next == FLOW_PINS)
+			f->pin_length = e->pin_length;
+		install_accounts(f, e->accounts, e->n_accounts, false);
+		e->accounts = NULL;
+		e->n_accounts = 0;
+		break;
+	case FLOW_PERMISSION: {
+		bool intent = prev == FLOW_PERMISSION && f->perm.intent;
+		perm_free(&f->perm);
+		f->perm = e->perm;
+		memset(&e->perm, 0, sizeof e->perm);
+		f->perm.intent = intent;
+		break;
+	}
+	case FLOW_DONE:
+		if (e->has_done_scopes) {
+			scopes_free(&f->perm.scopes, &f->perm.n_scopes);
+			f->perm.scopes = e->perm.scopes;
+			f->perm.n_scopes = e->perm.n_scopes;
+			e->perm.scopes = NULL;
+			e->perm.n_scopes = 0;
+		}
+		if (e->has_done_period) {
+			move_str(&f->perm.from, &e->perm.from);
+			move_str(&f->perm.to, &e->perm.to);
+		}
+		break;
+	default:
+		break;
+	}
+	/* Leaving a step wipes what was typed for it that is no longer needed. */
+	if (next != FLOW_QUESTION)
+		secret_clear(&f->question.answer);
+	if (next != FLOW_LOGIN && next != FLOW_PARTNER)
+		secret_clear(&f->login.password);
+	if (next != FLOW_PINS)
+		for (size_t i = 0; i < f->n_accounts; i++) {
+			secret_clear(&f->accounts[i].pin_input);
+			f->accounts[i].selected = false;
+		}
+	f->step = next;
+}
+
+static bool media_type_is(const char *ct, const char *want)
+{
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	size_t n = strlen(want);
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* The 422 pin-wrong / pin-format problem: per-row results and the table as it now stands. */
+static int apply_pin_problem(struct flow *f, const cJSON *root)
+{
+	struct px p = {false};
+	struct flow_account *nv = NULL;
+	size_t nn = 0;
+	p_accounts(&p, root, "accounts", false, &nv, &nn);
+	int nr;
+	const cJSON *res = p_arr(&p, root, "results", false, &nr), *r;
+	enum flow_row_result *rr = calloc((size_t)(nr ? nr : 1), sizeof *rr);
+	int *rt = calloc((size_t)(nr ? nr : 1), sizeof *rt);
+	size_t *ri = calloc((size_t)(nr ? nr : 1), sizeof *ri);
+	if (!rr || !rt || !ri)
+		p.bad = true;
+	int i = 0;
+	cJSON_ArrayForEach(r, res) {
+		if (p.bad || i >= nr)
+			break;
+		char *acc = p_str(&p, r, "account", S_ID);
+		char *what = p_str(&p, r, "result", S_ID);
+		long tl = p_int(&p, r, "tries_left", 0, 1000, true, -1);
+		struct flow_account *row = acc ? find_row(nv, nn, acc) : NULL;
+		if (!row)
+			p.bad = true;
+		else
+			ri[i] = (size_t)(row - nv);
+		if (what && strcmp(what, "registered") == 0)
+			rr[i] = FLOW_ROW_REGISTERED;
+		else if (what && strcmp(what, "wrong_pin") == 0)
+			rr[i] = FLOW_ROW_WRONG;
+		else if (what && strcmp(what, "locked") == 0)
+			rr[i] = FLOW_ROW_LOCKED;
+		else if (what && strcmp(what, "format") == 0)
+			rr[i] = FLOW_ROW_FORMAT;
+		else
+			p.bad = true;
+		rt[i] = (int)tl;
+		free(acc);
+		free(what);
+		i++;
+	}
+	if (p.bad) {
+		accounts_free(&nv, &nn);
+		free(rr);
+		free(rt);
+		free(ri);
+		return -1;
+	}
+	/* Rows not in this request keep their results; the submitted ones get the new ones. */
+	install_accounts(f, nv, nn, true);
+	for (int k = 0; k < nr; k++) {
+		struct flow_account *row = &f->accounts[ri[k]];
+		row->result = rr[k];
+		row->result_tries_left = -1;
+		switch (rr[k]) {
+		case FLOW_ROW_REGISTERED:
+		case FLOW_ROW_LOCKED:
+			row->selected = false;
+			break;
+		case FLOW_ROW_WRONG:
+			row->result_tries_left = rt[k] >= 0 ? rt[k] : row->tries_left;
+			break;
+		default:
+			break;
+		}
+		secret_clear(&row->pin_input);
+	}
+	free(rr);
+	free(rt);
+	free(ri);
+	return 0;
+}
+
+static void apply_problem(struct flow *f, long status, const cJSON *root, enum flow_action act)
+{
+	struct px p = {false};
+	const cJSON *t = p_member(&p, root, "type", false);
+	if (!cJSON_IsObject(root) || !cJSON_IsString(t)) {
+		set_error(f, PROBLEM_BAD_ANSWER, status);
+		return;
+	}
+	enum problem k = problem_from_type(t->valuestring);
+	set_error(f, k, status);
+	if (k == PROBLEM_UNKNOWN_TYPE && status >= 500)
+		f->error.can_retry = true;
+
+	switch (k) {
+	case PROBLEM_WRONG_CREDENTIALS:
+	case PROBLEM_WRONG_ANSWER: {
+		struct px q = {false};
+		f->error.tries_left = (int)p_int(&q, root, "tries_left", 0, 1000, true, -1);
+		if (k == PROBLEM_WRONG_ANSWER) {
+			f->error.field = FLOW_FIELD_ANSWER;
+			if (f->error.tries_left >= 0)
+				f->question.tries_left = f->error.tries_left;
+		} else {
+			f->error.field = FLOW_FIELD_PASSWORD;
+		}
+		break;
+	}
+	case PROBLEM_LOGIN_LOCKED:
+		f->step = FLOW_LOCKED;
+		secret_clear(&f->login.password);
+		secret_clear(&f->question.answer);
+		break;
+	case PROBLEM_RATE_LIMITED: {
+		struct px q = {false};
+		f->error.retry_after = p_int(&q, root, "retry_after", 0, 86400L * 366, true, -1);
+		f->error.field = FLOW_FIELD_USER_CODE;
+		break;
+	}
+	case PROBLEM_USER_CODE_UNKNOWN:
+	case PROBLEM_USER_CODE_EXPIRED:
+	case PROBLEM_USER_CODE_USED:
+	case PROBLEM_USER_CODE_BUSY:
+		f->error.field = FLOW_FIELD_USER_CODE;
+		break;
+	case PROBLEM_SESSION_UNKNOWN:
+	case PROBLEM_SESSION_EXPIRED:
+		if (act != FLOW_ACT_START) {
+			f->step = FLOW_FATAL;
+			secret_clear(&f->session);
+		}
+		break;
+	case PROBLEM_WRONG_STEP: {
+		struct px q = {false};
+		char *s = p_str(&q, root, "step", S_OPT | S_ID);
+		f->error.step = step_from_server(s);
+		free(s);
+		/* Where is the session? Ask (GET), then show that step. */
+		if (f->session.len)
+			f->refresh = true;
+		break;
+	}
+	case PROBLEM_SCOPE_UNKNOWN:
+	case PROBLEM_SCOPE_INSUFFICIENT: {
+		struct px q = {false};
+		char *s = p_str(&q, root, "scope", S_OPT | S_ID);
+		if (s)
+			snprintf(f->error.scope, sizeof f->error.scope, "%s", s);
+		free(s);
+		f->error.field = FLOW_FIELD_SCOPES;
+		break;
+	}
+	case PROBLEM_SCOPE_REQUIRED:
+		f->error.field = FLOW_FIELD_SCOPES;
+		break;
+	case PROBLEM_PIN_REQUIRED:
+		f->error.field = FLOW_FIELD_PINS;
+		break;
+	case PROBLEM_PIN_WRONG:
+	case PROBLEM_PIN_FORMAT:
+		f->error.field = FLOW_FIELD_PINS;
+		if (act != FLOW_ACT_PINS || f->step != FLOW_PINS || apply_pin_problem(f, root) < 0)
+			set_error(f, PROBLEM_BAD_ANSWER, status);
+		else
+			f->error.field = FLOW_FIELD_PINS;
+		break;
+	case PROBLEM_INTENT_REQUIRED:
+		f->error.field = FLOW_FIELD_INTENT;
+		break;
+	case PROBLEM_CERTIFICATE_REQUIRED:
+	case PROBLEM_CERTIFICATE_UNKNOWN:
+	case PROBLEM_CERTIFICATE_MISMATCH:
+	case PROBLEM_METHOD_UNAVAILABLE:
+		break;
+	default:
+		break;
+	}
+}
+
+void flow_apply(struct flow *f, long status, const char *content_type, const char *body,
+		size_t len)
+{
+	enum flow_action act = f->inflight;
+	f->inflight = FLOW_ACT_NONE;
+	/* An answer came: the secrets it carried are not needed any more, whatever it says. */
+	wipe_sent(f, act);
+
+	cJSON *root = NULL;
+	if (body && len > 0 && len <= 16u * 1024 * 1024)
+		root = cJSON_ParseWithLength(body, len);
+
+	if (status == 200 || status == 201) {
+		struct env e;
+		memset(&e, 0, sizeof e);
+		if (!root || !media_type_is(content_type, "application/json") ||
+		    parse_envelope(root, !f->partner.client_id, &e) < 0 ||
+		    (!e.session && !f->session.len)) {
+			env_free(&e);
+			set_error(f, PROBLEM_BAD_ANSWER, status);
+		} else {
+			error_clear(&f->error);
+			commit_envelope(f, &e, act);
+			env_free(&e);
+		}
+	} else if (status >= 400 && status <= 599 && root &&
+		   (media_type_is(content_type, "application/problem+json") ||
+		    media_type_is(content_type, "application/json"))) {
+		apply_problem(f, status, root, act);
+	} else {
+		set_error(f, PROBLEM_BAD_ANSWER, status);
+		if (status >= 500)
+			f->error.can_retry = true;
+	}
+	cJSON_Delete(root);
+	for (size_t i = 0; i < f->n_accounts; i++)
+		f->accounts[i].pin_sent = false;
+}
+
+void flow_net_error(struct flow *f, enum problem kind)
+{
+	f->inflight = FLOW_ACT_NONE;
+	for (size_t i = 0; i < f->n_accounts; i++)
+		f->accounts[i].pin_sent = false;
+	if (kind == PROBLEM_NONE)
+		kind = PROBLEM_NET_OTHER;
+	set_error(f, kind, 0);
+	f->error.can_retry = kind != PROBLEM_NO_MEMORY;
+}
+
+/* ---- building requests ------------------------------------------------------------------------ */
+
+static int local_error(struct flow *f, enum problem kind, enum flow_field field)
+{
+	set_error(f, kind, 0);
+	f->error.field = field;
+	return -1;
+}
+
+static void random_key(char out[33])
+{
+	unsigned char b[16];
+	ssize_t got = getrandom(b, sizeof b, 0);
+	if (got != (ssize_t)sizeof b) {
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (got != (ssize_t)sizeof b) {
+		out[0] = '\0'; /* no key: the start is then not retried automatically */
+		return;
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	explicit_bzero(b, sizeof b);
+}
+
+/* user code as typed -> upper case, hyphens and white space removed. 0, or -1 (empty/bad). */
+static int normalize_code(const struct secret *s, char out[33], bool *empty)
+{
+	size_t n = 0;
+	*empty = true;
+	for (size_t i = 0; s->buf && i < s->len; i++) {
+		unsigned char c = (unsigned char)s->buf[i];
+		if (c == '-' || c == ' ' || c == '\t')
+			continue;
+		*empty = false;
+		if (!isalnum(c) || c >= 0x80 || n >= 32)
+			return -1;
+		out[n++] = (char)toupper(c);
+	}
+	out[n] = '\0';
+	return n ? 0 : -1;
+}
+
+static bool step_allows(const struct flow *f, enum flow_action a)
+{
+	bool live = f->session.len > 0;
+	switch (a) {
+	case FLOW_ACT_START: return f->step == FLOW_CODE;
+	case FLOW_ACT_REFRESH: return live;
+	case FLOW_ACT_LOGIN: return f->step == FLOW_LOGIN;
+	case FLOW_ACT_ANSWER: return f->step == FLOW_QUESTION;
+	case FLOW_ACT_SCOPES: return f->step == FLOW_SCOPES;
+	case FLOW_ACT_PINS: return f->step == FLOW_PINS;
+	case FLOW_ACT_PIN_ADD:
+	case FLOW_ACT_PIN_CONFIRM: return f->step == FLOW_PIN_RESULT;
+	case FLOW_ACT_BACK:
+	case FLOW_ACT_ALLOW:
+	case FLOW_ACT_DENY: return f->step == FLOW_PERMISSION;
+	case FLOW_ACT_CANCEL: return live && !flow_is_final(f);
+	default: return false;
+	}
+}
+
+static cJSON *add_secret(cJSON *o, const char *name, const struct secret *s)
+{
+	/* cJSON copies it into its own heap, which the hooks wipe on free. */
+	return cJSON_AddStringToObject(o, name, s->buf ? s->buf : "");
+}
+
+static bool pin_format_ok(const struct secret *s, int len)
+{
+	if ((int)s->len != len)
+		return false;
+	for (size_t i = 0; i < s->len; i++)
+		if (s->buf[i] < '0' || s->buf[i] > '9')
+			return false;
+	return true;
+}
+
+int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
+{
+	memset(r, 0, sizeof *r);
+	if (a == FLOW_ACT_BACK && f->step == FLOW_PERMISSION && f->perm.back == FLOW_NONE)
+		a = FLOW_ACT_CANCEL; /* 「戻る」 with nowhere to go means cancel (§4.9) */
+	if (!step_allows(f, a))
+		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
+
+	cJSON *o = NULL;
+	r->action = a;
+	r->method = FLOW_POST;
+	r->bearer = f->session.len ? f->session.buf : NULL;
+
+	switch (a) {
+	case FLOW_ACT_START: {
+		char code[33];
+		bool empty;
+		if (normalize_code(&f->user_code, code, &empty) < 0)
+			return local_error(f, empty ? PROBLEM_INPUT_REQUIRED : PROBLEM_INPUT_FORMAT,
+					   FLOW_FIELD_USER_CODE);
+		if (!f->idem_key[0] || strcmp(code, f->idem_code) != 0) {
+			random_key(f->idem_key);
+			memcpy(f->idem_code, code, sizeof f->idem_code);
+		}
+		r->path = P_CONSENT "/sessions";
+		r->bearer = NULL;
+		r->idempotent = f->idem_key[0] != '\0';
+		o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddStringToObject(o, "user_code", code);
+			if (f->idem_key[0])
+				cJSON_AddStringToObject(o, "idempotency_key", f->idem_key);
+		}
+		break;
+	}
+	case FLOW_ACT_REFRESH:
+		r->method = FLOW_GET;
+		r->path = P_CONSENT "/session";
+		r->idempotent = true;
+		break;
+	case FLOW_ACT_CANCEL:
+		r->method = FLOW_DELETE;
+		r->path = P_CONSENT "/session";
+		break;
+	case FLOW_ACT_LOGIN: {
+		bool cert = f->login.method == FLOW_LOGIN_CERTIFICATE;
+		if (cert ? !f->login.offer_certificate : !f->login.offer_password)
+			return local_error(f, PROBLEM_METHOD_UNAVAILABLE, FLOW_FIELD_NONE);
+		if (!cert && f->login.login_id.len == 0)
+			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_LOGIN_ID);
+		if (f->login.password.len == 0)
+			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_PASSWORD);
+		r->path = P_CONSENT "/session/login";
+		r->secret_body = true;
+		o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddStringToObject(o, "method", cert ? "certificate" : "password");
+			if (!cert)
+				add_secret(o, "login_id", &f->login.login_id);
+			add_secret(o, "password", &f->login.password);
+		}
+		break;
+	}
+	case FLOW_ACT_ANSWER:
+		if (f->question.answer.len == 0)
+			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_ANSWER);
+		r->path = P_CONSENT "/session/answer";
+		r->secret_body = true;
+		o = cJSON_CreateObject();
+		if (o)
+			add_secret(o, "answer", &f->question.answer);
+		break;
+	case FLOW_ACT_SCOPES: {
+		cJSON *arr;
+		size_t n = 0;
+		for (size_t i = 0; i < f->n_scopes; i++)
+			n += f->scopes[i].selected;
+		if (!n)
+			return local_error(f, PROBLEM_SCOPE_REQUIRED, FLOW_FIELD_SCOPES);
+		r->path = P_CONSENT "/session/scopes";
+		o = cJSON_CreateObject();
+		if (o && (arr = cJSON_AddArrayToObject(o, "scopes")))
+			for (size_t i = 0; i < f->n_scopes; i++)
+				if (f->scopes[i].selected)
+					cJSON_AddItemToArray(arr, cJSON_CreateString(f->scopes[i].id));
+		break;
+	}
+	case FLOW_ACT_PINS: {
+		size_t n = 0, bad = 0;
+		for (size_t i = 0; i < f->n_accounts; i++) {
+			struct flow_account *row = &f->accounts[i];
+			if (!row->selected || !flow_account_selectable(row))
+				continue;
+			n++;
+			if (row->pin_input.len == 0) {
+				row->result = FLOW_ROW_EMPTY;
+				bad++;
+			} else if (!pin_format_ok(&row->pin_input, f->pin_length)) {
+				row->result = FLOW_ROW_FORMAT;
+				bad++;
+			}
+		}
+		if (!n)
+			return local_error(f, PROBLEM_PIN_REQUIRED, FLOW_FIELD_PINS);
+		if (bad)
+			return local_error(f, PROBLEM_INPUT_FORMAT, FLOW_FIELD_PINS);
+		r->path = P_CONSENT "/session/pins";
+		r->secret_body = true;
+		o = cJSON_CreateObject();
+		cJSON *arr = o ? cJSON_AddArrayToObject(o, "pins") : NULL;
+		for (size_t i = 0; arr && i < f->n_accounts; i++) {
+			struct flow_account *row = &f->accounts[i];
+			row->pin_sent = false;
+			if (!row->selected || !flow_account_selectable(row))
+				continue;
+			cJSON *it = cJSON_CreateObject();
+			if (!it || !cJSON_AddItemToArray(arr, it)) {
+				cJSON_Delete(it);
+				arr = NULL;
+				break;
+			}
+			cJSON_AddStringToObject(it, "account", row->id);
+			add_secret(it, "pin", &row->pin_input);
+			row->pin_sent = true;
+		}
+		if (!arr) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+		break;
+	}
+	case FLOW_ACT_PIN_ADD:
+	case FLOW_ACT_PIN_CONFIRM:
+		r->path = P_CONSENT "/session/pin-result";
+		o = cJSON_CreateObject();
+		if (o)
+			cJSON_AddStringToObject(o, "action", a == FLOW_ACT_PIN_ADD ? "add" : "confirm");
+		break;
+	case FLOW_ACT_BACK:
+		r->path = P_CONSENT "/session/back";
+		o = cJSON_CreateObject();
+		break;
+	case FLOW_ACT_ALLOW:
+		if (!f->perm.intent)
+			return local_error(f, PROBLEM_INTENT_REQUIRED, FLOW_FIELD_INTENT);
+		r->path = P_CONSENT "/session/decision";
+		o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddStringToObject(o, "decision", "allow");
+			cJSON_AddBoolToObject(o, "intent_confirmed", 1);
+		}
+		break;
+	case FLOW_ACT_DENY:
+		r->path = P_CONSENT "/session/decision";
+		o = cJSON_CreateObject();
+		if (o)
+			cJSON_AddStringToObject(o, "decision", "deny");
+		break;
+	default:
+		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
+	}
+
+	if (r->method == FLOW_POST) {
+		r->body = o ? cJSON_PrintUnformatted(o) : NULL;
+		cJSON_Delete(o); /* wiped by the hooks */
+		if (!r->body) {
+			for (size_t i = 0; i < f->n_accounts; i++)
+				f->accounts[i].pin_sent = false;
+			memset(r, 0, sizeof *r);
+			return local_error(f, PROBLEM_NO_MEMORY, FLOW_FIELD_NONE);
+		}
+		r->body_len = strlen(r->body);
+	}
+	error_clear(&f->error);
+	f->refresh = false;
+	f->inflight = a;
+	f->last = a;
+	return 0;
+}
+
+int flow_build_retry(struct flow *f, struct flow_req *r)
+{
+	if (f->last == FLOW_ACT_NONE) {
+		memset(r, 0, sizeof *r);
+		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
+	}
+	return flow_build(f, f->last, r);
+}
+
+void flow_req_free(struct flow_req *r)
+{
+	if (r->body) {
+		explicit_bzero(r->body, r->body_len);
+		cJSON_free(r->body); /* secret_free_wiped through the hooks */
+	}
+	memset(r, 0, sizeof *r);
+}

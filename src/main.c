@@ -1,0 +1,66 @@
+/* main.c: options, configuration and mode selection; nothing else (the flow lives in app.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "exitcodes.h"
+#include "i18n.h"
+#include "options.h"
+#include "secret.h"
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	secret_harden_process();
+	i18n_init(argv[0]);
+
+	struct options o;
+	struct opt_err err;
+	options_defaults(&o);
+	int rc = options_parse_argv(&o, argc, argv, &err);
+	if (rc == 0)
+		options_apply_env(&o, environ);
+	/* The language first, so every message below is in it. */
+	const char *lang = o.lang;
+	if (!lang) {
+		const char *l = getenv("LANGUAGE");
+		lang = (l && !strncmp(l, "en", 2)) ? "en" : "ja";
+	}
+	i18n_set_lang(!strcmp(lang, "en") ? LANG_EN : LANG_JA);
+	if (rc < 0) {
+		fprintf(stderr, "renkei: %s\n", err.msg);
+		fprintf(stderr, _("「%s --help」で使い方を表示します。\n"), argv[0]);
+		options_free(&o);
+		return EXIT_USAGE;
+	}
+	if (o.help) {
+		options_usage(stdout, argv[0]);
+		options_free(&o);
+		return EXIT_ALLOWED;
+	}
+	if (o.version) {
+		printf("renkei %s\n", RENKEI_VERSION);
+		options_free(&o);
+		return EXIT_ALLOWED;
+	}
+	if (options_load_config(&o, &err) < 0 || options_validate(&o, &err) < 0) {
+		fprintf(stderr, "renkei: %s\n", err.msg);
+		options_free(&o);
+		return EXIT_USAGE;
+	}
+	if (o.lang)
+		i18n_set_lang(!strcmp(o.lang, "en") ? LANG_EN : LANG_JA);
+
+	if (api_global_init() < 0) {
+		fprintf(stderr, "renkei: %s\n", _("通信ライブラリを初期化できません"));
+		options_free(&o);
+		return EXIT_ERROR;
+	}
+	int code = app_run(&o);
+	api_global_cleanup();
+	options_free(&o);
+	return code;
+}

@@ -1,0 +1,253 @@
+/* dialog.c: modal dialogs drawn over the screen: confirm (はい/いいえ), message (OK) and the
+ * chooser list used for certificates (see include/ui.h). */
+#include <curses.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "i18n.h"
+#include "ui.h"
+#include "ui_draw.h"
+#include "ui_text.h"
+
+struct dlg {
+	const char *title;
+	const char *text;
+	const char *const *buttons; /* msgids */
+	size_t nbuttons;
+	size_t focus; /* button index, or (with a list) nbuttons = the list */
+	const struct ui_choice *choices;
+	size_t nchoices, sel, top;
+	const char *note; /* msgid shown in bold under the text (e.g. refusal), or NULL */
+};
+
+static int wrap_count(const char *t, int cols)
+{
+	size_t n = t ? strlen(t) : 0, at = 0;
+	int lines = 0;
+	while (at < n) {
+		size_t skip, l = ui_wrap_line(t + at, n - at, (size_t)cols, &skip);
+		at += l + skip;
+		lines++;
+	}
+	return lines;
+}
+
+static int draw_wrap(int y, int x, int cols, int maxlines, const char *t, attr_t a)
+{
+	size_t n = t ? strlen(t) : 0, at = 0;
+	int lines = 0;
+	while (at < n && lines < maxlines) {
+		size_t skip, l = ui_wrap_line(t + at, n - at, (size_t)cols, &skip);
+		ui_put(y + lines, x, t + at, l, cols, a);
+		at += l + skip;
+		lines++;
+	}
+	return lines;
+}
+
+static void paint(struct dlg *d)
+{
+	if (ui_too_small())
+		return;
+	int w = COLS - 8 > 70 ? 70 : COLS - 8;
+	int inner = w - 4;
+	int th = wrap_count(d->text, inner);
+	int lh = 0, dh = 0;
+	if (d->nchoices) {
+		lh = (int)d->nchoices;
+		int maxd = 0;
+		for (size_t i = 0; i < d->nchoices; i++) {
+			int k = wrap_count(d->choices[i].detail, inner - 2);
+			if (k > maxd)
+				maxd = k;
+		}
+		dh = maxd + 1;
+	}
+	int maxh = LINES - 4;
+	int h = 2 + th + (th ? 1 : 0) + (d->note || d->nchoices ? 2 : 0) + (lh ? lh + 1 + dh : 0) + 1 + 2;
+	if (h > maxh) {
+		/* shrink the list first, then the detail */
+		int over = h - maxh;
+		while (over > 0 && lh > 3) {
+			lh--;
+			over--;
+		}
+		while (over > 0 && dh > 2) {
+			dh--;
+			over--;
+		}
+		h = maxh + over;
+		if (h > maxh)
+			h = maxh;
+	}
+	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
+	for (int y = y0; y < y0 + h; y++)
+		ui_fill(y, x0, w, A_NORMAL);
+	ui_box(y0, x0, h, w);
+	if (d->title) {
+		int tw = (int)ui_width(d->title);
+		int tx = x0 + (w - tw - 2) / 2;
+		ui_puts(y0, tx, " ", 1, A_NORMAL);
+		ui_puts(y0, tx + 1, d->title, w - 4, A_BOLD);
+		ui_puts(y0, tx + 1 + (tw < w - 4 ? tw : w - 4), " ", 1, A_NORMAL);
+	}
+	int y = y0 + 2, x = x0 + 2;
+	int cy = y, cx = x;
+	int avail = y0 + h - 3 - y;
+	y += draw_wrap(y, x, inner, avail, d->text, A_NORMAL);
+	if (d->text && *d->text)
+		y++;
+	if (d->nchoices) {
+		if (d->sel < d->top)
+			d->top = d->sel;
+		if (d->sel >= d->top + (size_t)lh)
+			d->top = d->sel - (size_t)lh + 1;
+		for (int k = 0; k < lh && d->top + (size_t)k < d->nchoices; k++) {
+			size_t i = d->top + (size_t)k;
+			bool cur = i == d->sel;
+			attr_t a = cur ? (d->focus == d->nbuttons ? ui_attr(UIC_FOCUS) : A_BOLD) : A_NORMAL;
+			if (d->choices[i].disabled)
+				a |= A_DIM;
+			ui_fill(y + k, x, inner, cur && d->focus == d->nbuttons ? a : A_NORMAL);
+			ui_puts(y + k, x, cur ? ">" : " ", 1, a);
+			ui_puts(y + k, x + 2, d->choices[i].label, inner - 2, a);
+			if (cur) {
+				cy = y + k;
+				cx = x;
+			}
+		}
+		y += lh;
+		ui_hline(y, x, inner);
+		y++;
+		draw_wrap(y, x + 2, inner - 2, dh - 1, d->choices[d->sel].detail, A_NORMAL);
+		y += dh;
+	}
+	if (d->note) {
+		y++;
+		ui_puts(y, x, _(d->note), inner, ui_attr(UIC_ERROR));
+	}
+	/* buttons */
+	int by = y0 + h - 2, tw = 0;
+	char buf[256];
+	for (size_t i = 0; i < d->nbuttons; i++) {
+		snprintf(buf, sizeof buf, "[ %s ]", _(d->buttons[i]));
+		tw += (int)ui_width(buf) + (i ? 2 : 0);
+	}
+	int bx = x0 + (w - tw) / 2;
+	for (size_t i = 0; i < d->nbuttons; i++) {
+		snprintf(buf, sizeof buf, "[ %s ]", _(d->buttons[i]));
+		bool foc = d->focus == i;
+		int bw = ui_puts(by, bx, buf, w - 4, foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD);
+		if (foc) {
+			cy = by;
+			cx = bx + 2;
+		}
+		bx += bw + 2;
+	}
+	curs_set(1);
+	move(cy, cx);
+	refresh();
+}
+
+/* Runs the dialog: returns the pressed button index, or -1 on Esc/EOF. */
+static int run(struct dlg *d)
+{
+	if (!ui_active())
+		return -1;
+	bool dirty = true, wipe = false;
+	for (;;) {
+		if (dirty) {
+			if (wipe) /* after a resize what was under the dialog is stale */
+				erase();
+			paint(d);
+			dirty = wipe = false;
+		}
+		wint_t ch;
+		bool eof;
+		int r = ui_getkey(&ch, -1, &eof);
+		if (r == ERR) {
+			if (eof)
+				return -1;
+			continue;
+		}
+		dirty = true;
+		size_t stops = d->nbuttons + (d->nchoices ? 1 : 0);
+		if (r == KEY_CODE_YES) {
+			switch (ch) {
+			case KEY_RESIZE:
+				wipe = true;
+				break;
+			case KEY_F(2):
+				i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
+				break;
+			case KEY_LEFT:
+			case KEY_BTAB:
+				d->focus = (d->focus + stops - 1) % stops;
+				break;
+			case KEY_RIGHT:
+				d->focus = (d->focus + 1) % stops;
+				break;
+			case KEY_UP:
+				if (d->nchoices && d->sel > 0)
+					d->sel--, d->focus = d->nbuttons, d->note = NULL;
+				break;
+			case KEY_DOWN:
+				if (d->nchoices && d->sel + 1 < d->nchoices)
+					d->sel++, d->focus = d->nbuttons, d->note = NULL;
+				break;
+			case KEY_ENTER:
+				goto enter;
+			default:
+				break;
+			}
+			continue;
+		}
+		if (ch == 27 || ch == 3)
+			return -1;
+		if (ch == '\t') {
+			d->focus = (d->focus + 1) % stops;
+			continue;
+		}
+		if (ch == '\r' || ch == '\n' || ch == ' ') {
+		enter:
+			if (d->focus == d->nbuttons) /* on the list: Enter = the first button (OK) */
+				return 0;
+			return (int)d->focus;
+		}
+	}
+}
+
+bool ui_confirm(const char *title, const char *text, bool default_yes)
+{
+	static const char *const b[] = {N_("はい"), N_("いいえ")};
+	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 2, .focus = default_yes ? 0 : 1};
+	int r = run(&d);
+	return r == 0;
+}
+
+void ui_message(const char *title, const char *text)
+{
+	static const char *const b[] = {N_("OK")};
+	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 1};
+	run(&d);
+}
+
+int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial)
+{
+	static const char *const b[] = {N_("OK"), N_("キャンセル")};
+	if (n == 0)
+		return -1;
+	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 2, .choices = c,
+			.nchoices = n, .sel = initial < n ? initial : 0};
+	d.focus = d.nbuttons;
+	for (;;) {
+		int r = run(&d);
+		if (r != 0)
+			return -1;
+		if (!c[d.sel].disabled)
+			return (int)d.sel;
+		d.note = N_("この項目は選択できません。");
+		d.focus = d.nbuttons;
+	}
+}

@@ -1,0 +1,1226 @@
+/* screen.c: the screen runner: lays a form out, paints it from the bound data on dirty flags,
+ * handles focus, editing, language switch and resize, and returns the user's action (see ui.h). */
+#include <curses.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "i18n.h"
+#include "ui.h"
+#include "ui_draw.h"
+#include "ui_text.h"
+
+struct item_state {
+	struct ui_edit ed; /* entry items */
+	unsigned flags;    /* runtime flags (form flags, changed by ui_screen_set_flags) */
+	/* layout (virtual rows of the content area) */
+	int vy, h;
+	int bx;           /* button: x inside the content area; table: first data row drawn */
+	int rows_visible; /* table data rows / textblock lines shown */
+	size_t scroll;    /* table: first row shown; textblock: first line shown */
+	size_t nlines;    /* textblock: wrapped line count at the last layout */
+	struct ui_edit *cells; /* table entry cells: nrows * ncols */
+	size_t ncells;
+};
+
+struct stop {
+	size_t item, row, col;
+};
+
+struct ui_screen {
+	const struct form *f;
+	struct ui_binding *b;
+	size_t nb;
+	struct item_state *st;
+	struct stop *stops;
+	size_t nstops, cap;
+	size_t focus; /* index into stops */
+	struct stop want; /* focus to restore after a relayout */
+	bool have_want;
+	char *error;               /* caller's text */
+	const char *error_msgid;   /* runner's own message, translated at paint */
+	const char *error_arg;     /* msgid put into {label} of error_msgid */
+	int idle_ms;
+	bool dirty;
+	int view; /* first virtual row shown */
+	int lw;   /* label column width */
+	int cy, cx;
+	bool small;
+};
+
+/* ---- bindings ------------------------------------------------------------------------------------ */
+
+static const struct ui_binding *find_in(const struct ui_binding *b, size_t n, const char *name)
+{
+	for (size_t i = 0; name && i < n; i++)
+		if (b[i].name && !strcmp(b[i].name, name))
+			return &b[i];
+	return NULL;
+}
+
+static const char *bstr(const struct ui_binding *b)
+{
+	if (!b)
+		return NULL;
+	if (b->kind == UI_BIND_STRING)
+		return b->u.str ? *b->u.str : NULL;
+	if (b->kind == UI_BIND_FUNC)
+		return b->u.fn ? b->u.fn(b->ctx) : NULL;
+	return NULL;
+}
+
+static struct secret *bsecret(const struct ui_binding *b)
+{
+	return b && b->kind == UI_BIND_SECRET ? b->u.secret : NULL;
+}
+
+static bool *bbool(const struct ui_binding *b)
+{
+	return b && b->kind == UI_BIND_BOOL ? b->u.flag : NULL;
+}
+
+static const struct ui_table *btable(const struct ui_binding *b)
+{
+	return b && b->kind == UI_BIND_TABLE ? b->u.table : NULL;
+}
+
+static const struct ui_binding *bind(const struct ui_screen *s, const char *name)
+{
+	return find_in(s->b, s->nb, name);
+}
+
+static const char *get_placeholder(const char *name, size_t len, void *ctx)
+{
+	const struct ui_screen *s = ctx;
+	for (size_t i = 0; i < s->nb; i++)
+		if (s->b[i].name && strlen(s->b[i].name) == len && !memcmp(s->b[i].name, name, len)) {
+			const char *v = bstr(&s->b[i]);
+			return v ? v : "";
+		}
+	return NULL;
+}
+
+/* The text a LABEL/SECTION shows, malloc'd: translated text with placeholders, or the bound string. */
+static char *item_text(const struct ui_screen *s, const struct form_item *it)
+{
+	if (it->text)
+		return ui_expand(_(it->text), get_placeholder, (void *)s);
+	const char *v = bstr(bind(s, it->bind));
+	return strdup(v ? v : "");
+}
+
+static bool is_entry(enum form_kind k)
+{
+	return k == FORM_TEXT || k == FORM_MASKED || k == FORM_DIGITS;
+}
+
+static const struct ui_table *item_table(const struct ui_screen *s, const struct form_item *it)
+{
+	return btable(bind(s, it->bind));
+}
+
+static const struct ui_binding *cell(const struct ui_table *t, size_t r, const char *name)
+{
+	if (!t || r >= t->nrows)
+		return NULL;
+	return find_in(t->rows[r].cells, t->rows[r].ncells, name);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------------- */
+
+struct ui_screen *ui_screen_new(const struct form *f, const struct ui_binding *b, size_t nb)
+{
+	struct ui_screen *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->f = f;
+	s->st = calloc(f->nitems ? f->nitems : 1, sizeof *s->st);
+	s->b = calloc(nb ? nb : 1, sizeof *s->b);
+	if (!s->st || !s->b) {
+		ui_screen_free(s);
+		return NULL;
+	}
+	if (nb)
+		memcpy(s->b, b, nb * sizeof *b);
+	s->nb = nb;
+	for (size_t i = 0; i < f->nitems; i++) {
+		s->st[i].flags = f->items[i].flags;
+		struct secret *t = bsecret(bind(s, f->items[i].bind));
+		if (t)
+			s->st[i].ed.cur = t->len; /* cursor at the end of what is already there */
+	}
+	s->dirty = true;
+	return s;
+}
+
+void ui_screen_free(struct ui_screen *s)
+{
+	if (!s)
+		return;
+	if (s->st && s->f)
+		for (size_t i = 0; i < s->f->nitems; i++)
+			free(s->st[i].cells);
+	free(s->st);
+	free(s->b);
+	free(s->stops);
+	free(s->error);
+	free(s);
+}
+
+void ui_screen_set_error(struct ui_screen *s, const char *text)
+{
+	free(s->error);
+	s->error = text && *text ? strdup(text) : NULL;
+	s->error_msgid = NULL;
+	s->dirty = true;
+}
+
+void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsigned off)
+{
+	for (size_t i = 0; i < s->f->nitems; i++)
+		if (s->f->items[i].id && !strcmp(s->f->items[i].id, id))
+			s->st[i].flags = (s->st[i].flags | on) & ~off;
+	s->dirty = true;
+}
+
+void ui_screen_set_timeout(struct ui_screen *s, int idle_ms)
+{
+	s->idle_ms = idle_ms > 0 ? idle_ms : 0;
+}
+
+void ui_screen_invalidate(struct ui_screen *s)
+{
+	s->dirty = true;
+}
+
+/* ---- focus stops ------------------------------------------------------------------------------- */
+
+static void add_stop(struct ui_screen *s, size_t item, size_t row, size_t col)
+{
+	if (s->nstops == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 16;
+		struct stop *n = realloc(s->stops, nc * sizeof *n);
+		if (!n)
+			return;
+		s->stops = n;
+		s->cap = nc;
+	}
+	s->stops[s->nstops++] = (struct stop){item, row, col};
+}
+
+static void build_stops(struct ui_screen *s)
+{
+	struct stop cur = {0, 0, 0};
+	bool had = s->nstops > 0;
+	if (had)
+		cur = s->stops[s->focus];
+	if (s->have_want) {
+		cur = s->want;
+		had = true;
+		s->have_want = false;
+	}
+	s->nstops = 0;
+	const struct form *f = s->f;
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct form_item *it = &f->items[i];
+		switch (it->kind) {
+		case FORM_TEXT:
+		case FORM_MASKED:
+		case FORM_DIGITS:
+		case FORM_CHECKBOX:
+		case FORM_BUTTON:
+		case FORM_TEXTBLOCK:
+			add_stop(s, i, 0, 0);
+			break;
+		case FORM_TABLE: {
+			const struct ui_table *t = item_table(s, it);
+			struct item_state *st = &s->st[i];
+			size_t need = t ? t->nrows * it->ncols : 0;
+			if (need != st->ncells) {
+				struct ui_edit *n = calloc(need ? need : 1, sizeof *n);
+				if (n) {
+					free(st->cells);
+					st->cells = n;
+					st->ncells = need;
+					for (size_t r = 0; t && r < t->nrows; r++)
+						for (size_t c = 0; c < it->ncols; c++) {
+							struct secret *sec = bsecret(cell(t, r, it->cols[c].bind));
+							n[r * it->ncols + c].cur = sec ? sec->len : 0;
+						}
+				}
+			}
+			for (size_t r = 0; t && r < t->nrows; r++) {
+				if (t->rows[r].disabled)
+					continue;
+				for (size_t c = 0; c < it->ncols; c++)
+					if (it->cols[c].kind != FORM_LABEL)
+						add_stop(s, i, r, c);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	s->focus = 0;
+	if (!had) {
+		/* first focus: the first entry, else the first text block, else the main button */
+		const struct form_item *m = form_find(f, f->main);
+		size_t pick = s->nstops, tb = s->nstops, mb = s->nstops;
+		for (size_t k = 0; k < s->nstops; k++) {
+			const struct stop *p = &s->stops[k];
+			const struct form_item *it = &f->items[p->item];
+			bool entry = it->kind == FORM_TABLE ? is_entry(it->cols[p->col].kind) : is_entry(it->kind);
+			if (entry && pick == s->nstops)
+				pick = k;
+			if (it->kind == FORM_TEXTBLOCK && tb == s->nstops)
+				tb = k;
+			if (m && it == m && mb == s->nstops)
+				mb = k;
+		}
+		s->focus = pick < s->nstops ? pick : tb < s->nstops ? tb : mb < s->nstops ? mb : 0;
+	}
+	if (had) {
+		/* the same stop, else the nearest one of the same item, else the first after it */
+		size_t best = s->nstops;
+		for (size_t k = 0; k < s->nstops; k++) {
+			struct stop *p = &s->stops[k];
+			if (p->item == cur.item && p->row == cur.row && p->col == cur.col) {
+				best = k;
+				break;
+			}
+			if (best == s->nstops && p->item >= cur.item)
+				best = k;
+		}
+		s->focus = best < s->nstops ? best : 0;
+	}
+}
+
+static const struct stop *focused(const struct ui_screen *s)
+{
+	return s->nstops ? &s->stops[s->focus] : NULL;
+}
+
+int ui_screen_focus(struct ui_screen *s, const char *id, size_t row)
+{
+	const struct form_item *it = form_find(s->f, id);
+	if (!it)
+		return -1;
+	size_t idx = (size_t)(it - s->f->items);
+	build_stops(s);
+	for (size_t k = 0; k < s->nstops; k++)
+		if (s->stops[k].item == idx && s->stops[k].row == row) {
+			/* prefer an entry cell in a table row */
+			size_t pick = k;
+			for (size_t j = k; j < s->nstops && s->stops[j].item == idx && s->stops[j].row == row; j++)
+				if (it->kind == FORM_TABLE && is_entry(it->cols[s->stops[j].col].kind)) {
+					pick = j;
+					break;
+				}
+			s->focus = pick;
+			s->want = s->stops[pick];
+			s->have_want = true;
+			s->dirty = true;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- layout ---------------------------------------------------------------------------------- */
+
+#define X0 2
+#define Y0 2
+static int content_w(void)
+{
+	return COLS - 2 * X0;
+}
+static int content_h(void)
+{
+	return LINES - 5;
+}
+
+static const char *button_text(const struct form_item *it, char *buf, size_t n)
+{
+	snprintf(buf, n, "[ %s ]", _(it->label));
+	return buf;
+}
+
+static int label_block_w(const struct ui_screen *s, const struct form_item *it)
+{
+	(void)s;
+	return (int)ui_width(_(it->label)) + ((it->flags & FORM_F_REQUIRED) ? 3 : 0);
+}
+
+static size_t count_lines(const char *t, int cols)
+{
+	size_t n = strlen(t), at = 0, lines = 0;
+	if (n == 0)
+		return 0;
+	while (at < n) {
+		size_t skip, l = ui_wrap_line(t + at, n - at, (size_t)(cols > 0 ? cols : 1), &skip);
+		at += l + skip;
+		lines++;
+	}
+	return lines;
+}
+
+static int entry_width(const struct ui_screen *s, const struct form_item *it)
+{
+	int avail = content_w() - it->indent - s->lw - 1;
+	int w = it->width ? it->width : 40;
+	return w > avail ? (avail > 1 ? avail : 1) : w;
+}
+
+/* table column widths into w[] (ncols) */
+static void table_widths(const struct form_item *it, int total, int *w)
+{
+	int fixed = 0, flex = 0;
+	for (size_t c = 0; c < it->ncols; c++) {
+		if (it->cols[c].width)
+			fixed += it->cols[c].width;
+		else
+			flex++;
+	}
+	int left = total - fixed - (int)(it->ncols - 1);
+	for (size_t c = 0; c < it->ncols; c++) {
+		if (it->cols[c].width)
+			w[c] = it->cols[c].width;
+		else
+			w[c] = flex ? (left > flex ? left / flex : 1) : 1;
+	}
+}
+
+static void layout(struct ui_screen *s)
+{
+	const struct form *f = s->f;
+	int W = content_w(), H = content_h();
+	s->lw = 0;
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct form_item *it = &f->items[i];
+		if ((is_entry(it->kind) || it->kind == FORM_LABEL) && it->label) {
+			int lw = label_block_w(s, it);
+			if (lw > s->lw)
+				s->lw = lw;
+		}
+	}
+	if (s->lw > W / 2)
+		s->lw = W / 2;
+	/* heights */
+	int fixed = 0;
+	ssize_t fill = -1;
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct form_item *it = &f->items[i];
+		struct item_state *st = &s->st[i];
+		st->h = 0;
+		switch (it->kind) {
+		case FORM_LABEL: {
+			char *t = item_text(s, it);
+			int cols = W - it->indent - (it->label ? s->lw + 1 : 0);
+			st->h = t ? (int)count_lines(t, cols) : 0;
+			if (it->label && st->h == 0)
+				st->h = 1;
+			free(t);
+			break;
+		}
+		case FORM_SECTION:
+		case FORM_TEXT:
+		case FORM_MASKED:
+		case FORM_DIGITS:
+		case FORM_CHECKBOX:
+			st->h = 1;
+			break;
+		case FORM_BUTTON:
+			st->h = (i > 0 && f->items[i - 1].kind == FORM_BUTTON) ? 0 : 1;
+			break;
+		case FORM_TABLE: {
+			const struct ui_table *t = item_table(s, it);
+			size_t nr = t ? t->nrows : 0;
+			int rows = nr ? (int)nr : 1;
+			if (it->height > 0 && rows > it->height)
+				rows = it->height;
+			st->rows_visible = rows;
+			st->h = 1 + rows;
+			if (it->height < 0)
+				fill = (ssize_t)i;
+			break;
+		}
+		case FORM_TEXTBLOCK: {
+			const char *v = bstr(bind(s, it->bind));
+			st->nlines = count_lines(v ? v : "", W - it->indent - 2);
+			int rows = it->height > 0 ? it->height : 3;
+			st->rows_visible = rows;
+			st->h = (it->label ? 1 : 0) + rows;
+			if (it->height < 0)
+				fill = (ssize_t)i;
+			break;
+		}
+		}
+		fixed += st->h + (st->h > 0 ? it->gap : 0);
+	}
+	if (fill >= 0) {
+		const struct form_item *it = &f->items[fill];
+		struct item_state *st = &s->st[fill];
+		int spare = H - fixed;
+		if (it->kind == FORM_TABLE) {
+			const struct ui_table *t = item_table(s, it);
+			int nr = t && t->nrows ? (int)t->nrows : 1;
+			int rows = st->rows_visible + (spare > 0 ? spare : 0);
+			if (rows > nr)
+				rows = nr;
+			if (rows < 2 && nr >= 2)
+				rows = 2;
+			st->h += rows - st->rows_visible;
+			st->rows_visible = rows;
+		} else {
+			int rows = st->rows_visible + (spare > 0 ? spare : 0);
+			st->h += rows - st->rows_visible;
+			st->rows_visible = rows;
+		}
+	}
+	/* positions */
+	int y = 0;
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct form_item *it = &f->items[i];
+		struct item_state *st = &s->st[i];
+		if (it->kind == FORM_BUTTON && st->h == 0) {
+			st->vy = s->st[i - 1].vy;
+			continue;
+		}
+		if (st->h == 0) {
+			st->vy = y;
+			continue;
+		}
+		y += it->gap;
+		st->vy = y;
+		y += st->h;
+	}
+	/* button groups: centered */
+	for (size_t i = 0; i < f->nitems; i++) {
+		if (f->items[i].kind != FORM_BUTTON || s->st[i].h == 0)
+			continue;
+		size_t j = i;
+		int tw = 0;
+		char buf[512];
+		for (; j < f->nitems && f->items[j].kind == FORM_BUTTON && (j == i || s->st[j].h == 0); j++)
+			tw += (int)ui_width(button_text(&f->items[j], buf, sizeof buf)) + (j > i ? 2 : 0);
+		int x = (W - tw) / 2;
+		if (x < 0)
+			x = 0;
+		for (size_t k = i; k < j; k++) {
+			s->st[k].bx = x;
+			x += (int)ui_width(button_text(&f->items[k], buf, sizeof buf)) + 2;
+		}
+		i = j - 1;
+	}
+	build_stops(s);
+	/* keep the focused row visible */
+	int total = y;
+	const struct stop *fo = focused(s);
+	if (total <= H) {
+		s->view = 0;
+	} else if (fo) {
+		const struct item_state *st = &s->st[fo->item];
+		int fy = st->vy, fh = 1;
+		const struct form_item *it = &f->items[fo->item];
+		if (it->kind == FORM_TABLE) {
+			fy = st->vy + 1 + (int)(fo->row - (fo->row >= st->scroll ? st->scroll : fo->row));
+			/* also show the table heading */
+			if (fy - st->vy < H)
+				fh = 1;
+		} else if (it->kind == FORM_TEXTBLOCK) {
+			fh = st->h;
+		}
+		if (s->focus == 0)
+			s->view = 0;
+		int top = fy;
+		/* show the item's label/heading lines above it when possible: the section before it */
+		if (fo->item > 0 && f->items[fo->item - 1].kind == FORM_SECTION)
+			top = s->st[fo->item - 1].vy;
+		if (it->kind == FORM_TABLE)
+			top = st->vy;
+		if (top < s->view)
+			s->view = top;
+		if (fy + fh > s->view + H)
+			s->view = fy + fh - H;
+		if (s->view > total - H)
+			s->view = total - H;
+		if (s->view < 0)
+			s->view = 0;
+	}
+}
+
+/* ---- painting ---------------------------------------------------------------------------------- */
+
+static int sy(const struct ui_screen *s, int vy)
+{
+	int y = Y0 + vy - s->view;
+	return (y >= Y0 && y < Y0 + content_h()) ? y : -1;
+}
+
+static void draw_entry(struct ui_screen *s, int y, int x, int w, struct ui_edit *ed,
+		       struct secret *t, unsigned flags, size_t max, bool focus)
+{
+	static struct secret empty = SECRET_INIT;
+	if (!t)
+		t = &empty;
+	ed->flags = ((flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) |
+		    ((flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) | ((flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
+	ed->maxchars = max;
+	attr_t fa = ui_attr(UIC_FIELD) | (focus ? A_BOLD : 0);
+	if (y < 0)
+		return;
+	ui_fill(y, x, w, fa);
+	size_t start, len, cc;
+	ui_edit_view(ed, t, (size_t)w, &start, &len, &cc);
+	if (ed->flags & UI_EDIT_MASKED) {
+		const char *g = ui_mask_glyph();
+		for (size_t i = 0; i < len; i++)
+			ui_puts(y, x + (int)i, g, 1, fa);
+	} else {
+		ui_put(y, x, t->buf ? t->buf + start : "", len, w, fa);
+	}
+	if (focus) {
+		s->cy = y;
+		s->cx = x + (int)cc;
+	}
+}
+
+static void draw_wrapped(int vy_limit, const struct ui_screen *s, int vy, int x, int cols,
+			 const char *t, attr_t a)
+{
+	size_t n = strlen(t), at = 0;
+	int line = 0;
+	while (at < n && line < vy_limit) {
+		size_t skip, l = ui_wrap_line(t + at, n - at, (size_t)(cols > 0 ? cols : 1), &skip);
+		int y = sy(s, vy + line);
+		if (y >= 0)
+			ui_put(y, x, t + at, l, cols, a);
+		at += l + skip;
+		line++;
+	}
+}
+
+static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
+{
+	const struct form_item *it = &s->f->items[i];
+	struct item_state *st = &s->st[i];
+	const struct ui_table *t = item_table(s, it);
+	int x0 = X0 + it->indent, W = content_w() - it->indent;
+	int w[16];
+	table_widths(it, W, w);
+	int y = sy(s, st->vy);
+	/* heading */
+	if (y >= 0) {
+		int x = x0;
+		for (size_t c = 0; c < it->ncols; c++) {
+			ui_puts(y, x, _(it->cols[c].label), w[c], ui_attr(UIC_SECTION) | A_UNDERLINE);
+			x += w[c] + 1;
+		}
+	}
+	size_t nr = t ? t->nrows : 0;
+	if (nr == 0) {
+		return;
+	}
+	/* scroll so the focused row is visible */
+	size_t vis = (size_t)(st->rows_visible > 0 ? st->rows_visible : 1);
+	if (fo && fo->item == i) {
+		if (fo->row < st->scroll)
+			st->scroll = fo->row;
+		if (fo->row >= st->scroll + vis)
+			st->scroll = fo->row - vis + 1;
+	}
+	if (st->scroll + vis > nr)
+		st->scroll = nr > vis ? nr - vis : 0;
+	for (size_t k = 0; k < vis && st->scroll + k < nr; k++) {
+		size_t r = st->scroll + k;
+		int ry = sy(s, st->vy + 1 + (int)k);
+		bool dis = t->rows[r].disabled;
+		int x = x0;
+		for (size_t c = 0; c < it->ncols; c++) {
+			const struct form_column *col = &it->cols[c];
+			const struct ui_binding *b = cell(t, r, col->bind);
+			bool foc = fo && fo->item == i && fo->row == r && fo->col == c;
+			attr_t a = dis ? A_DIM : A_NORMAL;
+			if (col->kind == FORM_CHECKBOX) {
+				bool *v = bbool(b);
+				if (ry >= 0) {
+					ui_puts(ry, x, v && *v ? "[x]" : "[ ]", w[c], foc ? ui_attr(UIC_FOCUS) : a);
+					if (foc) {
+						s->cy = ry;
+						s->cx = x + 1;
+					}
+				}
+			} else if (is_entry(col->kind)) {
+				if (dis) {
+					if (ry >= 0)
+						ui_puts(ry, x, "-", w[c], a);
+				} else {
+					struct ui_edit *ed = st->cells && r * it->ncols + c < st->ncells
+								     ? &st->cells[r * it->ncols + c]
+								     : NULL;
+					struct ui_edit tmp = {0};
+					draw_entry(s, ry, x, w[c] > 1 ? w[c] - 1 : 1, ed ? ed : &tmp, bsecret(b),
+						   col->flags, (size_t)col->max, foc);
+				}
+			} else if (ry >= 0) {
+				const char *v = bstr(b);
+				ui_puts(ry, x, v ? v : "", w[c], a);
+			}
+			x += w[c] + 1;
+		}
+	}
+	/* more rows above/below */
+	int yt = sy(s, st->vy + 1), yb = sy(s, st->vy + (int)vis);
+	int xr = X0 + content_w();
+	if (st->scroll > 0 && yt >= 0)
+		mvaddch(yt, xr, ui_ascii() ? '^' : ACS_UARROW);
+	if (st->scroll + vis < nr && yb >= 0)
+		mvaddch(yb, xr, ui_ascii() ? 'v' : ACS_DARROW);
+}
+
+static void draw_textblock(struct ui_screen *s, size_t i, bool foc)
+{
+	const struct form_item *it = &s->f->items[i];
+	struct item_state *st = &s->st[i];
+	int x = X0 + it->indent, cols = content_w() - it->indent - 2;
+	int vy = st->vy;
+	if (it->label) {
+		int y = sy(s, vy);
+		if (y >= 0)
+			ui_puts(y, x, _(it->label), cols, A_BOLD);
+		vy++;
+	}
+	const char *t = bstr(bind(s, it->bind));
+	if (!t)
+		t = "";
+	size_t vis = (size_t)st->rows_visible;
+	if (st->nlines <= vis)
+		st->scroll = 0;
+	else if (st->scroll > st->nlines - vis)
+		st->scroll = st->nlines - vis;
+	size_t n = strlen(t), at = 0, line = 0;
+	while (at < n && line < st->scroll + vis) {
+		size_t skip, l = ui_wrap_line(t + at, n - at, (size_t)cols, &skip);
+		if (line >= st->scroll) {
+			int y = sy(s, vy + (int)(line - st->scroll));
+			if (y >= 0)
+				ui_put(y, x + 1, t + at, l, cols, A_NORMAL);
+		}
+		at += l + skip;
+		line++;
+	}
+	/* left bar marks the block (reverse when focused); right column: scroll position */
+	for (size_t k = 0; k < vis; k++) {
+		int y = sy(s, vy + (int)k);
+		if (y < 0)
+			continue;
+		if (foc)
+			mvaddch(y, x - 1 >= X0 ? x - 1 : x, ' ' | A_REVERSE);
+		else
+			mvaddch(y, x - 1 >= X0 ? x - 1 : x, ui_ascii() ? '|' : ACS_VLINE);
+	}
+	int xr = X0 + it->indent + cols + 1;
+	int yt = sy(s, vy), yb = sy(s, vy + (int)vis - 1);
+	if (st->scroll > 0 && yt >= 0)
+		mvaddch(yt, xr, ui_ascii() ? '^' : ACS_UARROW);
+	if (st->scroll + vis < st->nlines && yb >= 0)
+		mvaddch(yb, xr, ui_ascii() ? 'v' : ACS_DARROW);
+	if (foc) {
+		s->cy = yt >= 0 ? yt : Y0;
+		s->cx = x;
+	}
+}
+
+static bool button_enabled(const struct ui_screen *s, const struct form_item *it)
+{
+	if (!it->enabled_if)
+		return true;
+	bool *v = bbool(bind(s, it->enabled_if));
+	return v && *v;
+}
+
+static void paint(struct ui_screen *s)
+{
+	s->dirty = false;
+	if (ui_too_small()) {
+		s->small = true;
+		curs_set(1);
+		return;
+	}
+	s->small = false;
+	erase();
+	layout(s);
+	const struct form *f = s->f;
+	const struct stop *fo = focused(s);
+	/* title bar */
+	attr_t ta = ui_attr(UIC_TITLE);
+	ui_fill(0, 0, COLS, ta);
+	const char *title = _(f->title);
+	int tw = (int)ui_width(title);
+	ui_puts(0, tw < COLS ? (COLS - tw) / 2 : 0, title, COLS, ta);
+	/* frame, the subtitle in its top edge */
+	ui_box(1, 0, LINES - 3, COLS);
+	if (f->subtitle) {
+		char *sub = ui_expand(_(f->subtitle), get_placeholder, s);
+		if (sub) {
+			ui_puts(1, 2, " ", 1, A_NORMAL);
+			int w = ui_puts(1, 3, sub, COLS - 8, A_BOLD);
+			ui_puts(1, 3 + w, " ", 1, A_NORMAL);
+			free(sub);
+		}
+	}
+	s->cy = Y0;
+	s->cx = X0;
+	int W = content_w();
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct form_item *it = &f->items[i];
+		struct item_state *st = &s->st[i];
+		bool foc = fo && fo->item == i;
+		int x = X0 + it->indent;
+		int y = sy(s, st->vy);
+		switch (it->kind) {
+		case FORM_LABEL: {
+			char *t = item_text(s, it);
+			if (!t)
+				break;
+			attr_t a = (it->flags & FORM_F_BOLD) ? A_BOLD : A_NORMAL;
+			if (it->label) {
+				if (y >= 0)
+					ui_puts(y, x, _(it->label), s->lw, A_NORMAL);
+				draw_wrapped(st->h, s, st->vy, x + s->lw + 1, W - it->indent - s->lw - 1, t, a);
+			} else {
+				draw_wrapped(st->h, s, st->vy, x, W - it->indent, t, a);
+			}
+			free(t);
+			break;
+		}
+		case FORM_SECTION: {
+			char *t = item_text(s, it);
+			if (t && y >= 0)
+				ui_puts(y, x, t, W - it->indent, ui_attr(UIC_SECTION) | A_UNDERLINE);
+			free(t);
+			break;
+		}
+		case FORM_TEXT:
+		case FORM_MASKED:
+		case FORM_DIGITS: {
+			if (y >= 0) {
+				int lx = x + ui_puts(y, x, _(it->label), s->lw, foc ? ui_attr(UIC_FOCUS) : A_NORMAL);
+				if (st->flags & FORM_F_REQUIRED)
+					ui_puts(y, lx + 1, "\xe2\x80\xbb", 2, ui_attr(UIC_ERROR)); /* ※ */
+			}
+			struct secret *t = bsecret(bind(s, it->bind));
+			draw_entry(s, y, x + s->lw + 1, entry_width(s, it), &st->ed, t, st->flags,
+				   (size_t)it->max, foc);
+			break;
+		}
+		case FORM_CHECKBOX: {
+			bool *v = bbool(bind(s, it->bind));
+			if (y >= 0) {
+				ui_puts(y, x, v && *v ? "[x]" : "[ ]", 3, foc ? ui_attr(UIC_FOCUS) : A_NORMAL);
+				ui_puts(y, x + 4, _(it->label), W - it->indent - 4, foc ? A_BOLD : A_NORMAL);
+				if (foc) {
+					s->cy = y;
+					s->cx = x + 1;
+				}
+			}
+			break;
+		}
+		case FORM_BUTTON: {
+			char buf[512];
+			button_text(it, buf, sizeof buf);
+			attr_t a = foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD;
+			if (!button_enabled(s, it))
+				a = foc ? A_REVERSE | A_DIM : A_DIM;
+			if (y >= 0) {
+				ui_puts(y, X0 + st->bx, buf, W - st->bx, a);
+				if (foc) {
+					s->cy = y;
+					s->cx = X0 + st->bx + 2;
+				}
+			}
+			break;
+		}
+		case FORM_TABLE:
+			draw_table(s, i, fo);
+			break;
+		case FORM_TEXTBLOCK:
+			draw_textblock(s, i, foc);
+			break;
+		}
+	}
+	/* content scrolled: marks on the frame */
+	int total = 0;
+	for (size_t i = 0; i < f->nitems; i++)
+		if (s->st[i].vy + s->st[i].h > total)
+			total = s->st[i].vy + s->st[i].h;
+	if (s->view > 0)
+		mvaddch(Y0, COLS - 1, ui_ascii() ? '^' : ACS_UARROW);
+	if (total > s->view + content_h())
+		mvaddch(Y0 + content_h() - 1, COLS - 1, ui_ascii() ? 'v' : ACS_DARROW);
+	/* error line */
+	int ey = LINES - 2;
+	if (s->error) {
+		ui_puts(ey, 1, s->error, COLS - 2, ui_attr(UIC_ERROR));
+	} else if (s->error_msgid) {
+		const char *arg = s->error_arg ? _(s->error_arg) : "";
+		char *t = NULL;
+		/* {label} only */
+		const char *m = _(s->error_msgid);
+		const char *p = strstr(m, "{label}");
+		if (p) {
+			size_t n = strlen(m) + strlen(arg) + 1;
+			t = malloc(n);
+			if (t)
+				snprintf(t, n, "%.*s%s%s", (int)(p - m), m, arg, p + 7);
+		}
+		ui_puts(ey, 1, t ? t : m, COLS - 2, ui_attr(UIC_ERROR));
+		free(t);
+	}
+	/* key bar */
+	const char *keys[16];
+	size_t nk = 0;
+#define KEY(k, l) (keys[nk++] = (k), keys[nk++] = (l))
+	KEY("F1", N_("ヘルプ"));
+	KEY("Esc", N_("戻る"));
+	/* TRANSLATORS: the F2 key switches to the OTHER language: write its name in that language
+	   (the English catalog says 日本語). */
+	KEY("F2", N_("English"));
+	KEY("Tab", N_("移動"));
+	if (fo) {
+		enum form_kind k = f->items[fo->item].kind;
+		if (k == FORM_TABLE)
+			k = f->items[fo->item].cols[fo->col].kind;
+		if (k == FORM_CHECKBOX)
+			KEY("Space", N_("選択"));
+		else if (k == FORM_TEXTBLOCK)
+			KEY("PgUp/PgDn", N_("スクロール"));
+	}
+	KEY("Enter", N_("決定"));
+#undef KEY
+	ui_keybar(keys, nk / 2);
+	/* the terminal cursor on the focused item, for screen readers */
+	curs_set(1);
+	move(s->cy, s->cx);
+	refresh();
+}
+
+/* ---- key handling -------------------------------------------------------------------------------- */
+
+static void move_focus(struct ui_screen *s, int dir)
+{
+	if (!s->nstops)
+		return;
+	s->focus = (s->focus + s->nstops + (size_t)(dir > 0 ? 1 : s->nstops - 1)) % s->nstops;
+	s->dirty = true;
+}
+
+/* entry under focus: its edit state, text and flags; false if the focus is not an entry */
+static bool focused_entry(struct ui_screen *s, struct ui_edit **ed, struct secret **t)
+{
+	const struct stop *fo = focused(s);
+	if (!fo)
+		return false;
+	const struct form_item *it = &s->f->items[fo->item];
+	struct item_state *st = &s->st[fo->item];
+	if (is_entry(it->kind)) {
+		*ed = &st->ed;
+		*t = bsecret(bind(s, it->bind));
+		st->ed.flags = ((st->flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) |
+			       ((st->flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) |
+			       ((st->flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
+		st->ed.maxchars = (size_t)it->max;
+		return *t != NULL;
+	}
+	if (it->kind == FORM_TABLE && is_entry(it->cols[fo->col].kind)) {
+		const struct ui_table *tb = item_table(s, it);
+		size_t k = fo->row * it->ncols + fo->col;
+		if (!st->cells || k >= st->ncells)
+			return false;
+		*ed = &st->cells[k];
+		*t = bsecret(cell(tb, fo->row, it->cols[fo->col].bind));
+		const struct form_column *c = &it->cols[fo->col];
+		(*ed)->flags = ((c->flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) |
+			       ((c->flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) |
+			       ((c->flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
+		(*ed)->maxchars = (size_t)c->max;
+		return *t != NULL;
+	}
+	return false;
+}
+
+static bool stop_is_entry(const struct ui_screen *s, const struct stop *p)
+{
+	const struct form_item *it = &s->f->items[p->item];
+	if (it->kind == FORM_TABLE)
+		return is_entry(it->cols[p->col].kind);
+	return is_entry(it->kind);
+}
+
+enum press { P_NONE, P_DONE };
+
+static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action *out)
+{
+	const struct form_item *it = &s->f->items[idx];
+	if (!button_enabled(s, it)) {
+		free(s->error);
+		s->error = NULL;
+		s->error_msgid = it->refused ? it->refused : N_("このボタンは今は押せません。");
+		s->error_arg = NULL;
+		s->dirty = true;
+		return P_NONE;
+	}
+	if (s->st[idx].flags & FORM_F_VALIDATE) {
+		for (size_t i = 0; i < s->f->nitems; i++) {
+			const struct form_item *e = &s->f->items[i];
+			if (!is_entry(e->kind) || !(s->st[i].flags & FORM_F_REQUIRED))
+				continue;
+			struct secret *t = bsecret(bind(s, e->bind));
+			if (t && t->len > 0)
+				continue;
+			free(s->error);
+			s->error = NULL;
+			/* TRANSLATORS: {label} is the field's label, e.g. ログインID. */
+			s->error_msgid = N_("「{label}」を入力してください。");
+			s->error_arg = e->label;
+			for (size_t k = 0; k < s->nstops; k++)
+				if (s->stops[k].item == i)
+					s->focus = k;
+			s->dirty = true;
+			return P_NONE;
+		}
+	}
+	free(s->error);
+	s->error = NULL;
+	s->error_msgid = NULL;
+	s->dirty = true;
+	out->kind = (it->flags & FORM_F_CANCEL) ? UI_ACT_BACK : UI_ACT_BUTTON;
+	out->button = it->id;
+	return P_DONE;
+}
+
+static enum press press_main(struct ui_screen *s, struct ui_action *out)
+{
+	const struct form_item *m = form_find(s->f, s->f->main);
+	if (!m)
+		return P_NONE;
+	return press_button(s, (size_t)(m - s->f->items), out);
+}
+
+static bool textblock_scroll(struct ui_screen *s, int lines)
+{
+	const struct stop *fo = focused(s);
+	if (!fo || s->f->items[fo->item].kind != FORM_TEXTBLOCK)
+		return false;
+	struct item_state *st = &s->st[fo->item];
+	size_t vis = (size_t)(st->rows_visible > 0 ? st->rows_visible : 1);
+	size_t maxs = st->nlines > vis ? st->nlines - vis : 0;
+	size_t old = st->scroll;
+	if (lines < 0)
+		st->scroll = st->scroll > (size_t)-lines ? st->scroll - (size_t)-lines : 0;
+	else
+		st->scroll = st->scroll + (size_t)lines > maxs ? maxs : st->scroll + (size_t)lines;
+	s->dirty = true;
+	return st->scroll != old;
+}
+
+static void toggle(struct ui_screen *s)
+{
+	const struct stop *fo = focused(s);
+	if (!fo)
+		return;
+	const struct form_item *it = &s->f->items[fo->item];
+	bool *v = NULL;
+	if (it->kind == FORM_CHECKBOX)
+		v = bbool(bind(s, it->bind));
+	else if (it->kind == FORM_TABLE && it->cols[fo->col].kind == FORM_CHECKBOX)
+		v = bbool(cell(item_table(s, it), fo->row, it->cols[fo->col].bind));
+	if (v) {
+		*v = !*v;
+		s->dirty = true;
+	}
+}
+
+static void show_help(struct ui_screen *s)
+{
+	ui_message(_("ヘルプ"), _(s->f->help));
+	s->dirty = true;
+}
+
+int ui_screen_run(struct ui_screen *s, struct ui_action *out)
+{
+	if (!ui_active())
+		return -1;
+	out->kind = UI_ACT_EOF;
+	out->button = NULL;
+	s->dirty = true;
+	clearok(curscr, FALSE);
+	for (;;) {
+		if (s->dirty)
+			paint(s);
+		wint_t ch;
+		bool eof;
+		int r = ui_getkey(&ch, s->idle_ms > 0 ? s->idle_ms : -1, &eof);
+		if (r == ERR) {
+			if (eof) {
+				out->kind = UI_ACT_EOF;
+				return 0;
+			}
+			if (s->idle_ms > 0) {
+				out->kind = UI_ACT_TIMEOUT;
+				return 0;
+			}
+			continue;
+		}
+		bool fk = r == KEY_CODE_YES;
+		if (fk && ch == KEY_RESIZE) {
+			s->dirty = true;
+			continue;
+		}
+		if (!fk && ch == 3 /* Ctrl-C under raw() */) {
+			out->kind = UI_ACT_QUIT;
+			return 0;
+		}
+		if (!fk && ch == 12) { /* Ctrl-L */
+			clearok(curscr, TRUE);
+			s->dirty = true;
+			continue;
+		}
+		if (s->small)
+			continue; /* nothing but resize while the "enlarge" screen is up */
+		const struct stop *fo = focused(s);
+		enum form_kind fk_kind = fo ? s->f->items[fo->item].kind : FORM_LABEL;
+		struct ui_edit *ed = NULL;
+		struct secret *t = NULL;
+		bool in_entry = focused_entry(s, &ed, &t);
+		if (fk) {
+			switch (ch) {
+			case KEY_F(1):
+				if (s->f->help) {
+					show_help(s);
+					continue;
+				}
+				out->kind = UI_ACT_HELP;
+				return 0;
+			case KEY_F(2):
+				i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
+				s->dirty = true;
+				continue;
+			case KEY_BTAB:
+				move_focus(s, -1);
+				continue;
+			case KEY_UP:
+				if (fk_kind == FORM_TEXTBLOCK && textblock_scroll(s, -1))
+					continue;
+				move_focus(s, -1);
+				continue;
+			case KEY_DOWN:
+				if (fk_kind == FORM_TEXTBLOCK && textblock_scroll(s, 1))
+					continue;
+				move_focus(s, 1);
+				continue;
+			case KEY_PPAGE:
+			case KEY_NPAGE:
+				if (fk_kind == FORM_TEXTBLOCK) {
+					int page = s->st[fo->item].rows_visible - 1;
+					textblock_scroll(s, ch == KEY_PPAGE ? -(page > 0 ? page : 1) : (page > 0 ? page : 1));
+				}
+				continue;
+			case KEY_ENTER:
+				ch = '\r';
+				fk = false;
+				break;
+			default:
+				break;
+			}
+			if (fk) {
+				if (in_entry) {
+					enum ui_edit_op op;
+					bool known = true;
+					switch (ch) {
+					case KEY_LEFT: op = UI_EDIT_LEFT; break;
+					case KEY_RIGHT: op = UI_EDIT_RIGHT; break;
+					case KEY_HOME: op = UI_EDIT_HOME; break;
+					case KEY_END: op = UI_EDIT_END; break;
+					case KEY_BACKSPACE: op = UI_EDIT_BACKSPACE; break;
+					case KEY_DC: op = UI_EDIT_DELETE; break;
+					default: known = false; op = UI_EDIT_LEFT; break;
+					}
+					if (known) {
+						ui_edit_apply(ed, t, op);
+						s->dirty = true;
+					}
+				} else if (ch == KEY_LEFT || ch == KEY_RIGHT) {
+					if (fk_kind == FORM_BUTTON || fk_kind == FORM_TABLE)
+						move_focus(s, ch == KEY_LEFT ? -1 : 1);
+				}
+				continue;
+			}
+		}
+		/* characters */
+		if (ch == 27) {
+			out->kind = UI_ACT_BACK;
+			out->button = NULL;
+			return 0;
+		}
+		if (ch == '\t') {
+			move_focus(s, 1);
+			continue;
+		}
+		if (ch == '\r' || ch == '\n') {
+			if (fk_kind == FORM_BUTTON) {
+				if (press_button(s, fo->item, out) == P_DONE)
+					return 0;
+				continue;
+			}
+			if (fo && stop_is_entry(s, fo)) {
+				for (size_t k = s->focus + 1; k < s->nstops; k++)
+					if (stop_is_entry(s, &s->stops[k])) {
+						s->focus = k;
+						s->dirty = true;
+						goto next;
+					}
+			}
+			if (press_main(s, out) == P_DONE)
+				return 0;
+			if (!s->f->main)
+				move_focus(s, 1);
+			continue;
+		}
+		if (in_entry) {
+			enum ui_edit_op op;
+			switch (ch) {
+			case 1: op = UI_EDIT_HOME; break;
+			case 5: op = UI_EDIT_END; break;
+			case 2: op = UI_EDIT_LEFT; break;
+			case 6: op = UI_EDIT_RIGHT; break;
+			case 8:
+			case 127: op = UI_EDIT_BACKSPACE; break;
+			case 4: op = UI_EDIT_DELETE; break;
+			case 11: op = UI_EDIT_KILL_EOL; break;
+			case 21: op = UI_EDIT_KILL_BOL; break;
+			default:
+				if (ch >= 0x20) {
+					char u[4];
+					size_t l = ui_utf8(ch, u);
+					ui_edit_insert(ed, t, u, l);
+					s->dirty = true;
+				}
+				continue;
+			}
+			ui_edit_apply(ed, t, op);
+			s->dirty = true;
+			continue;
+		}
+		if (ch == ' ') {
+			if (fk_kind == FORM_BUTTON) {
+				if (press_button(s, fo->item, out) == P_DONE)
+					return 0;
+				continue;
+			}
+			toggle(s);
+			continue;
+		}
+	next:;
+	}
+}

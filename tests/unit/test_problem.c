@@ -1,0 +1,145 @@
+/* test_problem.c: the problem-type table (protocol §5) and the classification of curl failures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <string.h>
+
+#include "api.h"
+#include "problem.h"
+
+/* protocol.md §5, in its order: type and status. */
+static const struct {
+	const char *name;
+	int status;
+	enum problem p;
+} spec[] = {
+	{"bad-request", 400, PROBLEM_BAD_REQUEST},
+	{"unsupported-media-type", 415, PROBLEM_UNSUPPORTED_MEDIA_TYPE},
+	{"payload-too-large", 413, PROBLEM_PAYLOAD_TOO_LARGE},
+	{"method-not-allowed", 405, PROBLEM_METHOD_NOT_ALLOWED},
+	{"not-found", 404, PROBLEM_NOT_FOUND},
+	{"rate-limited", 429, PROBLEM_RATE_LIMITED},
+	{"user-code-unknown", 404, PROBLEM_USER_CODE_UNKNOWN},
+	{"user-code-expired", 410, PROBLEM_USER_CODE_EXPIRED},
+	{"user-code-used", 409, PROBLEM_USER_CODE_USED},
+	{"user-code-busy", 409, PROBLEM_USER_CODE_BUSY},
+	{"session-unknown", 401, PROBLEM_SESSION_UNKNOWN},
+	{"session-expired", 401, PROBLEM_SESSION_EXPIRED},
+	{"wrong-step", 409, PROBLEM_WRONG_STEP},
+	{"method-unavailable", 400, PROBLEM_METHOD_UNAVAILABLE},
+	{"wrong-credentials", 401, PROBLEM_WRONG_CREDENTIALS},
+	{"login-locked", 403, PROBLEM_LOGIN_LOCKED},
+	{"certificate-required", 401, PROBLEM_CERTIFICATE_REQUIRED},
+	{"certificate-unknown", 401, PROBLEM_CERTIFICATE_UNKNOWN},
+	{"certificate-mismatch", 403, PROBLEM_CERTIFICATE_MISMATCH},
+	{"wrong-answer", 401, PROBLEM_WRONG_ANSWER},
+	{"scope-required", 422, PROBLEM_SCOPE_REQUIRED},
+	{"scope-unknown", 422, PROBLEM_SCOPE_UNKNOWN},
+	{"pin-required", 422, PROBLEM_PIN_REQUIRED},
+	{"pin-wrong", 422, PROBLEM_PIN_WRONG},
+	{"pin-format", 422, PROBLEM_PIN_FORMAT},
+	{"intent-required", 422, PROBLEM_INTENT_REQUIRED},
+	{"token-invalid", 401, PROBLEM_TOKEN_INVALID},
+	{"scope-insufficient", 403, PROBLEM_SCOPE_INSUFFICIENT},
+	{"internal", 500, PROBLEM_INTERNAL},
+};
+
+static void every_type_round_trips(void **state)
+{
+	(void)state;
+	char urn[128];
+	for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++) {
+		snprintf(urn, sizeof urn, "urn:renkei:problem:%s", spec[i].name);
+		assert_int_equal(problem_from_type(urn), spec[i].p);
+		assert_string_equal(problem_name(spec[i].p), spec[i].name);
+		assert_int_equal(problem_status(spec[i].p), spec[i].status);
+		assert_false(problem_is_transport(spec[i].p));
+	}
+	/* every enum value with a status is in the spec list: nothing invented, nothing missing */
+	size_t with_status = 0;
+	for (int p = 0; p < PROBLEM__COUNT; p++) {
+		assert_non_null(problem_name((enum problem)p));
+		if (problem_status((enum problem)p))
+			with_status++;
+	}
+	assert_int_equal(with_status, sizeof spec / sizeof spec[0]);
+}
+
+static void unknown_and_malformed_types(void **state)
+{
+	(void)state;
+	assert_int_equal(problem_from_type(NULL), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type(""), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("wrong-credentials"), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:"), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:none"), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:net-connect"), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:bad-answer"), PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:Wrong-Credentials"),
+			 PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("urn:renkei:problem:wrong-credentials "),
+			 PROBLEM_UNKNOWN_TYPE);
+	assert_int_equal(problem_from_type("about:blank"), PROBLEM_UNKNOWN_TYPE);
+	assert_string_equal(problem_name((enum problem)-1), "unknown-type");
+	assert_string_equal(problem_name(PROBLEM__COUNT), "unknown-type");
+	assert_string_equal(problem_name(PROBLEM_NONE), "none");
+	assert_string_equal(problem_name(PROBLEM_TLS_CLIENT), "tls-client");
+	assert_true(problem_is_transport(PROBLEM_NET_CONNECT));
+	assert_true(problem_is_transport(PROBLEM_BAD_ANSWER));
+	assert_false(problem_is_transport(PROBLEM_INPUT_REQUIRED));
+}
+
+static void curl_classification(void **state)
+{
+	(void)state;
+	assert_int_equal(api_classify(CURLE_OK, 0, false, ""), PROBLEM_NONE);
+	assert_int_equal(api_classify(CURLE_COULDNT_CONNECT, 0, false, "Connection refused"),
+			 PROBLEM_NET_CONNECT);
+	assert_int_equal(api_classify(CURLE_COULDNT_RESOLVE_HOST, 0, false, ""),
+			 PROBLEM_NET_CONNECT);
+	assert_int_equal(api_classify(CURLE_OPERATION_TIMEDOUT, 0, true, ""), PROBLEM_NET_TIMEOUT);
+	/* the server's certificate did not verify */
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 19, false,
+				      "SSL certificate problem: self-signed certificate in chain"),
+			 PROBLEM_TLS_SERVER);
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 10, true, ""),
+			 PROBLEM_TLS_SERVER);
+	assert_int_equal(api_classify(CURLE_SSL_CACERT_BADFILE, 0, false, ""), PROBLEM_TLS_SERVER);
+	/* TLS 1.2: the server's alert about our expired certificate comes back as 60 */
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 0, true,
+				      "SSL certificate verification failed"),
+			 PROBLEM_TLS_CLIENT);
+	/* TLS 1.3: the rejection shows on the first read */
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true,
+				      "OpenSSL SSL_read: error:0A000418:SSL routines::tlsv1 alert "
+				      "unknown ca, errno 0"),
+			 PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true,
+				      "error:0A000412:SSL routines::sslv3 alert bad certificate"),
+			 PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, false, "Connection reset by peer"),
+			 PROBLEM_NET_OTHER);
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true, "Connection reset by peer"),
+			 PROBLEM_NET_OTHER);
+	assert_int_equal(api_classify(CURLE_SSL_CERTPROBLEM, 0, true, ""), PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_SSL_CLIENTCERT, 0, false, ""), PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, false,
+				      "error:0A000086:SSL routines::certificate verify failed"),
+			 PROBLEM_TLS_SERVER);
+	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, false, "wrong version number"),
+			 PROBLEM_NET_OTHER);
+	assert_int_equal(api_classify(CURLE_GOT_NOTHING, 0, false, NULL), PROBLEM_NET_OTHER);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_type_round_trips),
+		cmocka_unit_test(unknown_and_malformed_types),
+		cmocka_unit_test(curl_classification),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
