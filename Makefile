@@ -102,6 +102,48 @@ $(B)/fuzz/fuzz_forms: tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c 
 	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ \
 	  tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c
 
+# libFuzzer target for server answers through flow_apply (clang only; run:
+# build/fuzz/fuzz_envelope -max_total_time=30)
+$(B)/fuzz/fuzz_envelope: tests/fuzz/fuzz_envelope.c src/flow.c src/problem.c src/secret.c include/flow.h
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+	  $(shell $(PKG_CONFIG) --cflags libcjson) -o $@ tests/fuzz/fuzz_envelope.c src/flow.c \
+	  src/problem.c src/secret.c $(shell $(PKG_CONFIG) --libs libcjson)
+
+# libFuzzer target for the sandbox's scenario files (clang only; run:
+# build/fuzz/fuzz_scenario -max_total_time=60 DIR sandbox/scenarios tests/sandbox/scenarios)
+$(B)/fuzz/fuzz_scenario: tests/fuzz/fuzz_scenario.c sandbox/scenario.c sandbox/scenario.h $(B)/gen/scenario_data.c
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isandbox \
+	  $(shell $(PKG_CONFIG) --cflags libcjson) -o $@ tests/fuzz/fuzz_scenario.c sandbox/scenario.c \
+	  $(B)/gen/scenario_data.c $(shell $(PKG_CONFIG) --libs libcjson)
+
+# Any other tests/fuzz/fuzz_*.c without a rule of its own: linked with both libraries, built for
+# fuzzing in $(B)/fuzz/lib (clang, -fsanitize=fuzzer-no-link,address,undefined).
+FUZZ_LIB_B := $(B)/fuzz/lib
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c FORCE
+	@$(MAKE) --no-print-directory CC=clang B=$(FUZZ_LIB_B) SAN="-fsanitize=fuzzer-no-link,address,undefined" \
+	  $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isandbox -I$(FUZZ_LIB_B)/gen \
+	  $(CLIENT_CFLAGS) $(SANDBOX_CFLAGS) -o $@ $< $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a \
+	  $(CLIENT_LIBS) $(SANDBOX_LIBS)
+FORCE:
+
+# make fuzz: build every tests/fuzz/fuzz_*.c and run each for FUZZ_TIME seconds on its corpus
+# $(B)/fuzz/corpus/NAME, seeded from the directories in FUZZ_SEEDS_NAME; a finding stops the run
+# with the end of the log ($(B)/fuzz/NAME.log) and the input saved as $(B)/fuzz/NAME-crash-*.
+FUZZ_TIME ?= 20
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SEEDS_fuzz_forms    := forms
+FUZZ_SEEDS_fuzz_scenario := sandbox/scenarios tests/sandbox/scenarios
+fuzz_run = mkdir -p $(B)/fuzz/corpus/$2 && echo "fuzz: $2, $(FUZZ_TIME) s" && \
+  if $1 -max_total_time=$(FUZZ_TIME) -artifact_prefix=$(B)/fuzz/$2- $(B)/fuzz/corpus/$2 $(FUZZ_SEEDS_$2) \
+     >$(B)/fuzz/$2.log 2>&1; then grep '^Done' $(B)/fuzz/$2.log; \
+  else tail -40 $(B)/fuzz/$2.log; echo "fuzz: $2 FAILED (log: $(B)/fuzz/$2.log)"; false; fi
+fuzz: $(FUZZ_BIN)
+	@$(foreach f,$(FUZZ_BIN),$(call fuzz_run,$(f),$(notdir $(f))) && ) true
+
 # --- tests ------------------------------------------------------------------------------------
 # Unit tests run in a separate ASan/UBSan build tree; the terminal and sandbox tests use build/.
 ASAN_B := $(B)/asan
@@ -111,13 +153,19 @@ check:
 check-unit: unit
 	@$(PYTHON) scripts/run-unit.py $(UNIT_BIN)
 
+# Catalogs: complete, in sync with the sources, msgfmt --check-format clean (tests/test_po.py).
 check-po:
 	@for p in $(PO); do msgfmt --check --check-format -o /dev/null $$p || exit 1; done
+	@$(PYTHON) -m pytest -q -p no:cacheprovider tests/test_po.py
 	@echo "po: $(words $(PO)) catalogs checked"
 
+# Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
+# untranslated or fuzzy: translate them, then make check-po).
 pot:
 	xgettext --from-code=UTF-8 -L C -k_ -kN_ -c'TRANSLATORS:' --package-name=renkei \
 	  --package-version=$(VERSION) -f po/POTFILES.in -o po/renkei.pot
+	@for p in $(PO); do msgmerge --quiet --update --backup=none --previous $$p po/renkei.pot && \
+	  msgattrib --no-obsolete -o $$p $$p || exit 1; done
 
 # --- demo, install ----------------------------------------------------------------------------
 demo: all

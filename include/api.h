@@ -57,8 +57,11 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 void api_resp_free(struct api_resp *resp);
 
 /* The classification api_send uses (pure; for tests): a CURLcode, CURLINFO_SSL_VERIFYRESULT,
- * whether a client certificate was installed, curl's error buffer. */
-enum problem api_classify(int curl_code, long verify_result, bool client_cert, const char *errbuf);
+ * whether a client certificate was installed, whether the request opened a new connection,
+ * curl's error buffer. With a client certificate, a new connection that fails right after the
+ * handshake (send/recv error, nothing received) counts as the certificate being refused. */
+enum problem api_classify(int curl_code, long verify_result, bool client_cert, bool fresh_conn,
+			  const char *errbuf);
 
 /* New connections the last api_send opened (CURLINFO_NUM_CONNECTS): 1 for the first, 0 after. */
 long api_last_num_connects(const struct api *a);

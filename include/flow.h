@@ -188,7 +188,8 @@ struct flow_req {
 	const char *path;       /* static, relative to the server URL: "/consent/v1/session/login" */
 	char *body;             /* JSON, NUL-terminated, or NULL (GET/DELETE); wiped by flow_req_free */
 	size_t body_len;
-	const char *bearer;     /* the session token (points into the flow), or NULL (start) */
+	const char *bearer;     /* the session token (points into the flow; valid until flow_apply),
+				   or NULL (start) */
 	bool idempotent;        /* may be re-sent automatically after a transport failure (GET, and
 				   the start, which carries an idempotency key) */
 	bool secret_body;       /* the body holds a password/answer/PIN: never logged, even redacted */
@@ -202,7 +203,9 @@ struct flow {
 	struct flow_error error;      /* the last error (kind PROBLEM_NONE when none) */
 	enum flow_action inflight;    /* built by flow_build, not yet answered */
 	enum flow_action last;        /* the last action sent (what flow_build_retry sends again) */
-	bool refresh;                 /* the app should send FLOW_ACT_REFRESH (after wrong-step) */
+	bool refresh;                 /* the app should send FLOW_ACT_REFRESH (after a wrong-step
+					 naming another step than f.step; when it names f.step, the
+					 error stays for the screen: "not possible now") */
 
 	struct secret user_code;      /* typed at FLOW_CODE (case, hyphens, spaces forgiven) */
 	char idem_key[33];            /* idempotency key, one per typed (normalized) code */

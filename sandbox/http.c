@@ -186,7 +186,6 @@ struct http_server {
 	struct sandbox *sb;
 	struct MHD_Daemon *d;
 	char *cert, *key, *ca; /* PEM, NUL-terminated */
-	MHD_socket quiesced;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int in_flight;
@@ -275,7 +274,6 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 		return NULL;
 	}
 	srv->sb = sb;
-	srv->quiesced = MHD_INVALID_SOCKET;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	if (stat(tls_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -533,6 +531,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (!c->started) {
 		c->started = true;
 		snprintf(c->method, sizeof(c->method), "%s", method);
+		for (char *m = c->method; *m; m++)
+			if (*m <= ' ' || *m >= 0x7f)
+				*m = '?';
 		const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			char *end;
@@ -720,11 +721,10 @@ void http_server_stop(struct http_server *srv)
 
 	if (!srv || !srv->d)
 		return;
-	srv->quiesced = MHD_quiesce_daemon(srv->d);
 	/* MHD no longer watches the listening socket: close it, so new connections are refused. */
-	if (srv->quiesced != MHD_INVALID_SOCKET)
-		close(srv->quiesced);
-	srv->quiesced = MHD_INVALID_SOCKET;
+	MHD_socket ls = MHD_quiesce_daemon(srv->d);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += DRAIN_SECONDS;
 	pthread_mutex_lock(&srv->mu);
@@ -734,7 +734,4 @@ void http_server_stop(struct http_server *srv)
 	pthread_mutex_unlock(&srv->mu);
 	MHD_stop_daemon(srv->d);
 	srv->d = NULL;
-	if (srv->quiesced != MHD_INVALID_SOCKET)
-		close(srv->quiesced);
-	srv->quiesced = MHD_INVALID_SOCKET;
 }

@@ -15,7 +15,7 @@
 #endif
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
-#define DEFAULT_TLS_DIR "build/tls"
+#define DEFAULT_TLS_DIR "build/test-pki"
 
 enum opt_id { OPT_HELP, OPT_LISTEN, OPT_PRINT_SCENARIO, OPT_SCENARIO, OPT_STATE, OPT_TLS_DIR, OPT_VERSION };
 

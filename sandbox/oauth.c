@@ -322,7 +322,8 @@ static void device_authorization(struct sandbox *sb, const struct http_req *req,
 		oauth_error(resp, 400, "invalid_scope", "No scope requested.");
 		goto out;
 	}
-	if (sb->sc->user_code_length <= 0 || sb->sc->user_code_length > USER_CODE_MAX) {
+	if (sb->sc->user_code_length <= 0 || sb->sc->user_code_length > USER_CODE_MAX ||
+	    !sb->sc->user_code_charset || !sb->sc->user_code_charset[0] || strlen(sb->sc->user_code_charset) > 128) {
 		server_error(sb, resp);
 		goto out;
 	}

@@ -23,7 +23,8 @@ struct sc_partner {
 	size_t nscopes;
 	bool scope_choice;      /* screen 3 shown */
 	int period_days;
-	struct l10n terms;      /* intent-confirmation text; falls back to scenario->terms when ja NULL */
+	struct l10n terms;      /* intent-confirmation text: after loading always set (the partner's own
+				 * or scenario->terms), "{partner}" replaced by the partner's name */
 };
 
 struct sc_balance {

@@ -8,7 +8,7 @@ build-essential pkg-config make gcc clang gettext
 libncurses-dev
 libcurl4-openssl-dev libssl-dev
 libcjson-dev
-libp11-dev libengine-pkcs11-openssl
+libp11-dev libengine-pkcs11-openssl libp11-kit-dev
 libmicrohttpd-dev libgnutls28-dev
 libsqlite3-dev
 libcmocka-dev

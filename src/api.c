@@ -195,7 +195,8 @@ int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr)
 	return 0;
 }
 
-enum problem api_classify(int code, long verify_result, bool client_cert, const char *errbuf)
+enum problem api_classify(int code, long verify_result, bool client_cert, bool fresh_conn,
+			  const char *errbuf)
 {
 	const char *eb = errbuf ? errbuf : "";
 	switch (code) {
@@ -210,9 +211,12 @@ enum problem api_classify(int code, long verify_result, bool client_cert, const 
 	case CURLE_OPERATION_TIMEDOUT:
 		return PROBLEM_NET_TIMEOUT;
 	case CURLE_PEER_FAILED_VERIFICATION:
-		/* Under TLS 1.2 a server's "certificate expired" alert about OUR certificate comes
-		 * back as 60 too; then the server's own certificate verified fine. */
-		if (client_cert && verify_result == 0)
+		/* Under TLS 1.2 the server's "certificate expired" alert about OUR certificate comes
+		 * back as 60 too. curl then says "SSL certificate verification failed" (the server's
+		 * certificate verified: X509_V_OK), not "SSL certificate problem: <reason>"; the
+		 * verify result reads 0 or curl's initial 1 (X509_V_ERR_UNSPECIFIED). */
+		if (client_cert && !strstr(eb, "certificate problem") &&
+		    (verify_result == 0 || verify_result == 1))
 			return PROBLEM_TLS_CLIENT;
 		return PROBLEM_TLS_SERVER;
 	case CURLE_SSL_CACERT_BADFILE:
@@ -225,14 +229,16 @@ enum problem api_classify(int code, long verify_result, bool client_cert, const 
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-		/* The server refusing our certificate: an alert during the handshake (TLS 1.2) or on
-		 * the first read (TLS 1.3). */
-		if (client_cert && strstr(eb, "alert") &&
-		    (strstr(eb, "certificate") || strstr(eb, "unknown ca") ||
-		     strstr(eb, "access denied") || strstr(eb, "handshake failure")))
-			return PROBLEM_TLS_CLIENT;
+	case CURLE_GOT_NOTHING:
 		if (strstr(eb, "certificate verify failed"))
 			return PROBLEM_TLS_SERVER;
+		/* The server refusing our certificate: an alert during the handshake (TLS 1.2), or
+		 * under TLS 1.3 an alert or a closed connection on the first read/write of the new
+		 * connection (the handshake itself completed on our side). */
+		if (client_cert && strstr(eb, "alert"))
+			return PROBLEM_TLS_CLIENT;
+		if (client_cert && fresh_conn && code != CURLE_SSL_CONNECT_ERROR)
+			return PROBLEM_TLS_CLIENT;
 		return PROBLEM_NET_OTHER;
 	case CURLE_WRITE_ERROR:
 	case CURLE_OUT_OF_MEMORY:
@@ -341,7 +347,8 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 
 	if (rc != CURLE_OK) {
 		enum problem k = a->rx.over ? PROBLEM_BAD_ANSWER
-					    : api_classify((int)rc, verify, a->fn != NULL, a->errbuf);
+					    : api_classify((int)rc, verify, a->fn != NULL, connects > 0,
+							   a->errbuf);
 		char msg[CURL_ERROR_SIZE + 128];
 		if (a->rx.over)
 			snprintf(msg, sizeof msg, "answer larger than %d bytes", API_MAX_BODY);

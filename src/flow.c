@@ -992,8 +992,13 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 	case PROBLEM_SESSION_UNKNOWN:
 	case PROBLEM_SESSION_EXPIRED:
 		if (act != FLOW_ACT_START) {
+			/* The session is gone: nothing typed for it can be sent any more. */
 			f->step = FLOW_FATAL;
 			secret_clear(&f->session);
+			secret_clear(&f->login.password);
+			secret_clear(&f->question.answer);
+			for (size_t i = 0; i < f->n_accounts; i++)
+				secret_clear(&f->accounts[i].pin_input);
 		}
 		break;
 	case PROBLEM_WRONG_STEP: {
@@ -1001,8 +1006,11 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 		char *s = p_str(&q, root, "step", S_OPT | S_ID);
 		f->error.step = step_from_server(s);
 		free(s);
-		/* Where is the session? Ask (GET), then show that step. */
-		if (f->session.len)
+		/* Where is the session? Ask (GET), then show that step. When the server names the
+		 * step we show, we are in step and the request was just not possible there (e.g.
+		 * pin-result "add" with no account left): keep the error for the screen. */
+		if (f->session.len && f->error.step != f->step &&
+		    !(f->error.step == FLOW_LOGIN && f->step == FLOW_PARTNER))
 			f->refresh = true;
 		break;
 	}

@@ -297,6 +297,14 @@ static void yamada_whole_path(void **state)
 	assert_int_equal(f.accounts[1].pin, FLOW_PIN_PENDING);
 
 	/* 5: confirm */
+	/* nothing left to add: the server refuses in this very step; no refresh, error kept */
+	send_and_apply(&f, FLOW_ACT_PIN_ADD, 409, PROB,
+		       "{\"type\":\"urn:renkei:problem:wrong-step\",\"status\":409,"
+		       "\"step\":\"pin_result\"}");
+	assert_int_equal(f.error.kind, PROBLEM_WRONG_STEP);
+	assert_int_equal(f.error.step, FLOW_PIN_RESULT);
+	assert_false(f.refresh);
+	assert_int_equal(f.step, FLOW_PIN_RESULT);
 	b = build(&f, FLOW_ACT_PIN_CONFIRM, &r);
 	assert_string_equal(r.path, "/consent/v1/session/pin-result");
 	assert_string_equal(jstr(b, "action"), "confirm");

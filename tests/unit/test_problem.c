@@ -95,43 +95,58 @@ static void unknown_and_malformed_types(void **state)
 static void curl_classification(void **state)
 {
 	(void)state;
-	assert_int_equal(api_classify(CURLE_OK, 0, false, ""), PROBLEM_NONE);
-	assert_int_equal(api_classify(CURLE_COULDNT_CONNECT, 0, false, "Connection refused"),
+	/* api_classify(code, verify_result, client_cert, fresh_conn, errbuf) */
+	assert_int_equal(api_classify(CURLE_OK, 0, false, false, ""), PROBLEM_NONE);
+	assert_int_equal(api_classify(CURLE_COULDNT_CONNECT, 0, false, true, "Connection refused"),
 			 PROBLEM_NET_CONNECT);
-	assert_int_equal(api_classify(CURLE_COULDNT_RESOLVE_HOST, 0, false, ""),
+	assert_int_equal(api_classify(CURLE_COULDNT_CONNECT, 0, true, true, ""), PROBLEM_NET_CONNECT);
+	assert_int_equal(api_classify(CURLE_COULDNT_RESOLVE_HOST, 0, false, false, ""),
 			 PROBLEM_NET_CONNECT);
-	assert_int_equal(api_classify(CURLE_OPERATION_TIMEDOUT, 0, true, ""), PROBLEM_NET_TIMEOUT);
-	/* the server's certificate did not verify */
-	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 19, false,
-				      "SSL certificate problem: self-signed certificate in chain"),
+	assert_int_equal(api_classify(CURLE_OPERATION_TIMEDOUT, 0, true, true, ""),
+			 PROBLEM_NET_TIMEOUT);
+	/* the server's certificate did not verify (seen: verify result 20) */
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 20, false, true,
+				      "SSL certificate problem: unable to get local issuer certificate"),
 			 PROBLEM_TLS_SERVER);
-	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 10, true, ""),
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 20, true, true,
+				      "SSL certificate problem: unable to get local issuer certificate"),
 			 PROBLEM_TLS_SERVER);
-	assert_int_equal(api_classify(CURLE_SSL_CACERT_BADFILE, 0, false, ""), PROBLEM_TLS_SERVER);
-	/* TLS 1.2: the server's alert about our expired certificate comes back as 60 */
-	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 0, true,
+	assert_int_equal(api_classify(CURLE_SSL_CACERT_BADFILE, 0, false, true, ""),
+			 PROBLEM_TLS_SERVER);
+	/* TLS 1.2: the server's alert about our expired certificate comes back as 60 (seen here:
+	 * verify result 1, "SSL certificate verification failed") */
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 1, true, true,
 				      "SSL certificate verification failed"),
 			 PROBLEM_TLS_CLIENT);
-	/* TLS 1.3: the rejection shows on the first read */
-	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true,
-				      "OpenSSL SSL_read: error:0A000418:SSL routines::tlsv1 alert "
-				      "unknown ca, errno 0"),
+	assert_int_equal(api_classify(CURLE_PEER_FAILED_VERIFICATION, 1, false, true,
+				      "SSL certificate verification failed"),
+			 PROBLEM_TLS_SERVER);
+	/* TLS 1.2: an untrusted client certificate: alert during the handshake (seen: 35) */
+	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 1, true, true,
+				      "OpenSSL/3.0.19: error:0A000418:SSL routines::tlsv1 alert "
+				      "unknown ca"),
 			 PROBLEM_TLS_CLIENT);
-	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true,
+	/* TLS 1.3: the rejection shows on the first read or write of the new connection */
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true, true,
 				      "error:0A000412:SSL routines::sslv3 alert bad certificate"),
 			 PROBLEM_TLS_CLIENT);
-	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, false, "Connection reset by peer"),
+	assert_int_equal(api_classify(CURLE_SEND_ERROR, 1, true, true,
+				      "getpeername() failed with errno 107: Transport endpoint is "
+				      "not connected"),
+			 PROBLEM_TLS_CLIENT);
+	/* the same on a reused connection, or without a certificate: a network failure */
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true, false, "Connection reset by peer"),
 			 PROBLEM_NET_OTHER);
-	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, true, "Connection reset by peer"),
+	assert_int_equal(api_classify(CURLE_RECV_ERROR, 0, false, true, "Connection reset by peer"),
 			 PROBLEM_NET_OTHER);
-	assert_int_equal(api_classify(CURLE_SSL_CERTPROBLEM, 0, true, ""), PROBLEM_TLS_CLIENT);
-	assert_int_equal(api_classify(CURLE_SSL_CLIENTCERT, 0, false, ""), PROBLEM_TLS_CLIENT);
-	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, false,
+	assert_int_equal(api_classify(CURLE_SSL_CERTPROBLEM, 0, true, true, ""), PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_SSL_CLIENTCERT, 0, false, true, ""), PROBLEM_TLS_CLIENT);
+	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, true, true,
 				      "error:0A000086:SSL routines::certificate verify failed"),
 			 PROBLEM_TLS_SERVER);
-	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, false, "wrong version number"),
+	assert_int_equal(api_classify(CURLE_SSL_CONNECT_ERROR, 0, true, true, "wrong version number"),
 			 PROBLEM_NET_OTHER);
-	assert_int_equal(api_classify(CURLE_GOT_NOTHING, 0, false, NULL), PROBLEM_NET_OTHER);
+	assert_int_equal(api_classify(CURLE_GOT_NOTHING, 0, false, false, NULL), PROBLEM_NET_OTHER);
 }
 
 int main(void)

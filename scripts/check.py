@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""What `make check` runs: every build and every test, each step with a header, all steps even when
+one fails. The last line is `check: N passed, N failed` (`, N skipped` when some were skipped);
+exit status 1 when anything failed.
+
+Steps
+  build-gcc     make all                                   (a build counts as one check)
+  build-clang   make CC=clang B=build/clang all
+  unit-asan     make B=build/asan SAN=... unit, then scripts/run-unit.py on build/asan/tests/test_*
+  po            make check-po                              (one check per catalog)
+  pytest        /usr/bin/python3 -m pytest -q tests/       (sandbox and terminal tests, against build/)
+
+Environment: MAKE (default make), JOBS (default: number of CPUs), CHECK_STEPS=a,b (run only those).
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKE = os.environ.get("MAKE", "make")
+JOBS = os.environ.get("JOBS", str(os.cpu_count() or 2))
+PYTHON = "/usr/bin/python3"
+SAN = "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+TAIL = 150
+
+totals = {"passed": 0, "failed": 0, "skipped": 0}
+summary = []
+
+
+def header(title):
+    print("\n=== %s %s" % (title, "=" * max(3, 90 - len(title))), flush=True)
+
+
+def run(argv, show="on-failure", env=None):
+    """Run argv from the repository root with no stdin. show: "always" streams the output,
+    "on-failure" prints its last lines only when it fails. Returns (status, output)."""
+    print("$ " + " ".join(argv), flush=True)
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.Popen(argv, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=e)
+    lines = []
+    for raw in p.stdout:
+        ln = raw.decode("utf-8", "replace").rstrip("\n")
+        lines.append(ln)
+        if show == "always":
+            print(ln, flush=True)
+    rc = p.wait()
+    if show == "on-failure" and rc != 0:
+        shown = lines[-TAIL:]
+        if len(lines) > TAIL:
+            print("... (%d lines before)" % (len(lines) - TAIL))
+        print("\n".join(shown), flush=True)
+    return rc, "\n".join(lines)
+
+
+def record(step, passed, failed, skipped=0, note=""):
+    totals["passed"] += passed
+    totals["failed"] += failed
+    totals["skipped"] += skipped
+    s = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        s += ", %d skipped" % skipped
+    summary.append((step, s + (" (%s)" % note if note else ""), failed == 0))
+    print("--- %s: %s%s" % (step, s, " (%s)" % note if note else ""), flush=True)
+
+
+def counts(text, prefix=None):
+    """Parse the last 'N passed, N failed[, N skipped]' line (optionally 'prefix: ...')."""
+    found = None
+    for ln in text.splitlines():
+        m = re.match(r"^\s*(?:(\w+): )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", ln)
+        if m and (prefix is None or m.group(1) == prefix):
+            found = (int(m.group(2)), int(m.group(3)), int(m.group(4) or 0))
+    return found
+
+
+def step_build(name, extra):
+    header("%s: make %s all" % (name, " ".join(extra)))
+    rc, _ = run([MAKE, "-j" + JOBS] + extra + ["all"])
+    record(name, 1 if rc == 0 else 0, 0 if rc == 0 else 1, note="" if rc == 0 else "build failed")
+
+
+def step_unit():
+    name = "unit-asan"
+    header("%s: unit tests under ASan+UBSan in build/asan" % name)
+    # -k: a unit test that does not build fails alone; the ones that built still run.
+    rc, _ = run([MAKE, "-k", "-j" + JOBS, "B=build/asan", "SAN=" + SAN, "unit"])
+    build_failed = 1 if rc != 0 else 0
+    bins = []
+    for src in sorted((ROOT / "tests/unit").glob("test_*.c")):
+        b = ROOT / "build/asan/tests" / src.stem
+        # Only binaries built from the current source (a failed build leaves the old one behind).
+        if b.is_file() and os.access(b, os.X_OK) and b.stat().st_mtime >= src.stat().st_mtime:
+            bins.append(str(b.relative_to(ROOT)))
+        elif build_failed:
+            print("not built: %s" % b.relative_to(ROOT))
+    if not bins:
+        print("(no unit test binary to run)")
+        record(name, 0, build_failed, note="build failed" if build_failed else "")
+        return
+    rc, out = run([PYTHON, "scripts/run-unit.py"] + bins, show="always",
+                  env={"ASAN_OPTIONS": "detect_leaks=1",
+                       "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"})
+    c = counts(out, "unit")
+    if c is None:
+        record(name, 0, 1 + build_failed, note="run-unit.py printed no total (exit %d)" % rc)
+        return
+    p, f, s = c
+    if rc != 0 and f == 0:
+        f = 1
+    record(name, p, f + build_failed, s, note="build failed" if build_failed else "")
+
+
+def step_po():
+    name = "po"
+    header("%s: make check-po" % name)
+    rc, out = run([MAKE, "check-po"], show="always")
+    m = re.search(r"po: (\d+) catalogs checked", out)
+    n = int(m.group(1)) if m else 0
+    if rc != 0:
+        record(name, 0, 1, note="msgfmt --check failed")
+    else:
+        record(name, n, 0)
+
+
+def step_pytest():
+    name = "pytest"
+    header("%s: sandbox and terminal tests against build/" % name)
+    rc, out = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no",
+                   "--import-mode=importlib", "-rfE", "tests/"],
+                  show="always", env={"PYTHONDONTWRITEBYTECODE": "1"})
+    if rc == 5:  # no tests collected
+        record(name, 0, 0, note="no tests collected")
+        return
+    c = {"passed": 0, "failed": 0, "skipped": 0}
+    last = None
+    for ln in out.splitlines():
+        if re.search(r"\b\d+ (passed|failed|skipped|errors?|xfailed|xpassed|deselected)\b", ln) and \
+                re.search(r"\bin [\d.]+s\b", ln):
+            last = ln
+    if last is None:
+        record(name, 0, 1, note="pytest exit %d and no summary line" % rc)
+        return
+    for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", last):
+        n = int(n)
+        if word in ("passed", "xpassed"):
+            c["passed"] += n
+        elif word in ("failed", "error", "errors"):
+            c["failed"] += n
+        else:
+            c["skipped"] += n
+    if rc != 0 and c["failed"] == 0:
+        c["failed"] = 1
+    record(name, c["passed"], c["failed"], c["skipped"], note="" if rc in (0, 1) else "pytest exit %d" % rc)
+
+
+STEPS = {
+    "build-gcc": lambda: step_build("build-gcc", ["CC=gcc"]),
+    "build-clang": lambda: step_build("build-clang", ["CC=clang", "B=build/clang"]),
+    "unit-asan": step_unit,
+    "po": step_po,
+    "pytest": step_pytest,
+}
+
+
+def main():
+    only = [s for s in os.environ.get("CHECK_STEPS", "").split(",") if s]
+    t0 = time.monotonic()
+    for key, fn in STEPS.items():
+        if only and key not in only:
+            continue
+        try:
+            fn()
+        except Exception as e:  # a broken step is a failure, the others still run
+            record(key, 0, 1, note="check.py error: %r" % e)
+    header("summary (%.0fs)" % (time.monotonic() - t0))
+    for step, s, ok in summary:
+        print("%-12s %s%s" % (step, s, "" if ok else "   <-- FAILED"))
+    closing = "check: %d passed, %d failed" % (totals["passed"], totals["failed"])
+    if totals["skipped"]:
+        closing += ", %d skipped" % totals["skipped"]
+    print(closing, flush=True)
+    return 1 if totals["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
