@@ -159,6 +159,11 @@ check-po:
 	@$(PYTHON) -m pytest -q -p no:cacheprovider tests/test_po.py
 	@echo "po: $(words $(PO)) catalogs checked"
 
+# Regenerate tests/golden/*.txt (every screen, ja and en, captured at 80x24); review the diff.
+golden: all
+	RENKEI_GOLDEN_UPDATE=1 RENKEI_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --import-mode=importlib tests/e2e/test_golden.py
+
 # Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
 # untranslated or fuzzy: translate them, then make check-po).
 pot:

@@ -23,6 +23,7 @@
 #define TERMS_MAX_CHARS 20000
 #define SCOPES_MAX 32     /* the consent endpoints take at most 32 scopes per request */
 #define SCOPE_ID_MAX 32
+#define PARTNERS_MAX 1000  /* each carries its own copy of the terms */
 #define ANSWER_MAX_CHARS 64
 #define PASSWORD_MAX 128
 #define MEMO_MAX_CHARS 64
@@ -646,6 +647,8 @@ static bool parse_partners(struct ctx *c, const cJSON *root, struct scenario *sc
 	if (!get_array(c, root, "partners", true, 1, &arr, &n))
 		return false;
 	s = push(c, "partners");
+	if (n > PARTNERS_MAX)
+		return fail(c, "has more than %d partners", PARTNERS_MAX);
 	sc->partners = xcalloc(c, n, sizeof(*sc->partners));
 	if (!sc->partners)
 		return false;
@@ -732,8 +735,8 @@ static bool get_amount(struct ctx *c, const cJSON *obj, char **out)
 	if (!v)
 		return fail(c, "is required");
 	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble != (double)(long long)v->valuedouble || v->valuedouble > 1e15 ||
-		    v->valuedouble < -1e15)
+		if (v->valuedouble > 1e15 || v->valuedouble < -1e15 ||
+		    v->valuedouble != (double)(long long)v->valuedouble)
 			return fail(c, "must be a whole number here; write fractions as a string, e.g. \"12.50\"");
 		snprintf(buf, sizeof(buf), "%lld", (long long)v->valuedouble);
 	} else if (cJSON_IsString(v)) {
@@ -1007,26 +1010,54 @@ static int idref_cmp(const void *a, const void *b)
 	return x->j < y->j ? -1 : x->j > y->j;
 }
 
-static bool check_unique_ids(struct ctx *c, struct scenario *sc)
+/* The second occurrence of a repeated key that comes first in the file (an index into the sorted
+ * r), or SIZE_MAX; r[result - 1] is an earlier occurrence. */
+static size_t first_dup(const struct idref *r, size_t n)
 {
-	size_t n = 0, k = 0, best = SIZE_MAX;
-	struct idref *r;
+	size_t best = SIZE_MAX;
+	for (size_t k = 1; k < n; k++)
+		if (strcmp(r[k - 1].id, r[k].id) == 0 &&
+		    (best == SIZE_MAX || r[k].i < r[best].i || (r[k].i == r[best].i && r[k].j < r[best].j)))
+			best = k;
+	return best;
+}
 
-	for (size_t i = 0; i < sc->ncustomers; i++)
+/* A certificate key shared by two customers: the first entry of another customer in a run of
+ * equal keys (index into the sorted r), or SIZE_MAX; its run starts at *other. */
+static size_t shared_cert(const struct idref *r, size_t n, size_t *other)
+{
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && strcmp(r[a].id, r[b].id) == 0; b++)
+			if (r[b].i != r[a].i) {
+				*other = a;
+				return b;
+			}
+		while (b < n && strcmp(r[a].id, r[b].id) == 0)
+			b++;
+	}
+	return SIZE_MAX;
+}
+
+static bool check_unique(struct ctx *c, struct scenario *sc)
+{
+	size_t n = 0, ncert = 0, k = 0, best, other = 0;
+	struct idref *r;
+	char **keys;
+
+	for (size_t i = 0; i < sc->ncustomers; i++) {
 		n += sc->customers[i].naccounts;
-	r = xcalloc(c, n, sizeof(*r));
-	if (!r)
+		ncert += sc->customers[i].ncertificates;
+	}
+	/* account ids, in the whole scenario */
+	k = n > ncert ? n : ncert;
+	if (!(r = xcalloc(c, k > sc->ncustomers ? k : sc->ncustomers, sizeof(*r))))
 		return false;
+	k = 0;
 	for (size_t i = 0; i < sc->ncustomers; i++)
 		for (size_t j = 0; j < sc->customers[i].naccounts; j++)
 			r[k++] = (struct idref){sc->customers[i].accounts[j].id, i, j};
 	qsort(r, n, sizeof(*r), idref_cmp);
-	/* report the second occurrence that comes first in the file, naming the one before it */
-	for (k = 1; k < n; k++)
-		if (strcmp(r[k - 1].id, r[k].id) == 0 &&
-		    (best == SIZE_MAX || r[k].i < r[best].i || (r[k].i == r[best].i && r[k].j < r[best].j)))
-			best = k;
-	if (best != SIZE_MAX) {
+	if ((best = first_dup(r, n)) != SIZE_MAX) {
 		char where[64];
 		snprintf(where, sizeof(where), "customers[%zu].accounts[%zu]", r[best - 1].i, r[best - 1].j);
 		push(c, "customers");
@@ -1038,18 +1069,12 @@ static bool check_unique_ids(struct ctx *c, struct scenario *sc)
 		free(r);
 		return false;
 	}
-	free(r);
 
-	r = xcalloc(c, sc->ncustomers, sizeof(*r));
-	if (!r)
-		return false;
+	/* login ids */
 	for (size_t i = 0; i < sc->ncustomers; i++)
 		r[i] = (struct idref){sc->customers[i].login_id, i, 0};
 	qsort(r, sc->ncustomers, sizeof(*r), idref_cmp);
-	for (k = 1; k < sc->ncustomers; k++)
-		if (strcmp(r[k - 1].id, r[k].id) == 0 && (best == SIZE_MAX || r[k].i < r[best].i))
-			best = k;
-	if (best != SIZE_MAX) {
+	if ((best = first_dup(r, sc->ncustomers)) != SIZE_MAX) {
 		size_t first = r[best - 1].i;
 		push(c, "customers");
 		pushi(c, r[best].i);
@@ -1058,8 +1083,50 @@ static bool check_unique_ids(struct ctx *c, struct scenario *sc)
 		free(r);
 		return false;
 	}
+
+	/* certificates: one customer each, by fingerprint and by subject + serial */
+	keys = xcalloc(c, ncert, sizeof(char *));
+	if (!keys) {
+		free(r);
+		return false;
+	}
+	best = SIZE_MAX;
+	for (int pass = 0; pass < 2 && best == SIZE_MAX && !c->failed; pass++) {
+		k = 0;
+		for (size_t i = 0; i < sc->ncustomers; i++)
+			for (size_t j = 0; j < sc->customers[i].ncertificates; j++) {
+				const struct sc_certificate *ce = &sc->customers[i].certificates[j];
+				if (pass == 0 && ce->sha256) {
+					r[k++] = (struct idref){ce->sha256, i, j};
+				} else if (pass == 1 && ce->subject && ce->serial) {
+					size_t len = strlen(ce->subject) + strlen(ce->serial) + 2;
+					char *key = malloc(len);
+					if (!key) {
+						fail(c, "out of memory");
+						break;
+					}
+					snprintf(key, len, "%s\n%s", ce->subject, ce->serial);
+					keys[k] = key;
+					r[k++] = (struct idref){key, i, j};
+				}
+			}
+		if (c->failed)
+			break;
+		qsort(r, k, sizeof(*r), idref_cmp);
+		best = shared_cert(r, k, &other);
+		if (best != SIZE_MAX) {
+			push(c, "customers");
+			pushi(c, r[best].i);
+			push(c, "certificates");
+			pushi(c, r[best].j);
+			fail(c, "this certificate also belongs to customers[%zu]", r[other].i);
+		}
+	}
+	for (k = 0; k < ncert; k++)
+		free(keys[k]);
+	free(keys);
 	free(r);
-	return true;
+	return !c->failed;
 }
 
 static bool parse_customers(struct ctx *c, const cJSON *root, struct scenario *sc)
@@ -1081,22 +1148,7 @@ static bool parse_customers(struct ctx *c, const cJSON *root, struct scenario *s
 		pop(c, s2);
 	}
 	pop(c, s);
-	/* A certificate names one customer only. */
-	for (i = 0; i < sc->ncustomers; i++)
-		for (size_t j = 0; j < sc->customers[i].ncertificates; j++) {
-			const struct sc_certificate *ce = &sc->customers[i].certificates[j];
-			const struct sc_customer *other =
-				scenario_customer_by_cert(sc, ce->subject, ce->serial, ce->sha256);
-			if (other && other != &sc->customers[i]) {
-				push(c, "customers");
-				pushi(c, i);
-				push(c, "certificates");
-				pushi(c, j);
-				return fail(c, "this certificate also belongs to customers[%zu]",
-					    (size_t)(other - sc->customers));
-			}
-		}
-	return check_unique_ids(c, sc);
+	return check_unique(c, sc);
 }
 
 /* --- whole scenario ----------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "exitcodes.h"
 #include "forms.h"
 #include "i18n.h"
+#include "p11.h"
 #include "trace.h"
 #include "ui.h"
 
@@ -25,6 +26,9 @@ struct app {
 	char *accounts_text; /* permission: account lines */
 	char cert_label[512];/* certificate login: the chosen certificate */
 	bool quit;           /* the user chose to leave */
+	struct p11 *p11;     /* certificate login: the PKCS#11 module, once opened */
+	bool card_removed;   /* the token went away mid-flow: the flow was cancelled */
+	bool checking_card;
 };
 
 /* ---- words ---------------------------------------------------------------------------------- */
@@ -251,7 +255,7 @@ static const char *msg_text(void *ctx)
 static const char *cert_text(void *ctx)
 {
 	struct app *a = ctx;
-	return a->cert_label;
+	return a->cert_label[0] ? a->cert_label : _("（未選択）");
 }
 
 struct rowctx {
@@ -312,8 +316,30 @@ static const char *row_pin_shown(void *ctx)
 
 /* Send what flow_build made; apply the answer. Offers a retry on transport failures (everything
  * typed is kept by the flow). Returns 0 when an answer (good or problem) was applied. */
+static void card_removed(struct app *a);
+
+/* Kiosk: back to the start, wiping everything of the previous customer (token login included). */
+static void reset(struct app *a)
+{
+	flow_reset(&a->f);
+	if (a->p11) {
+		api_set_ssl_ctx_cb(a->api, NULL, NULL);
+		p11_close(a->p11);
+		a->p11 = NULL;
+	}
+	a->cert_label[0] = '\0';
+}
+
 static int send_req(struct app *a, struct flow_req *req)
 {
+	if (a->p11 && p11_selected(a->p11) >= 0 && !a->checking_card) {
+		struct p11_err pe = {0};
+		if (p11_token_present(a->p11, &pe) == 0) {
+			flow_req_free(req);
+			card_removed(a);
+			return -1;
+		}
+	}
 	for (;;) {
 		struct api_resp resp;
 		struct api_err err;
@@ -416,7 +442,7 @@ static void leave(struct app *a, const struct ui_action *act)
 		if (!a->opt->kiosk || act->kind != UI_ACT_TIMEOUT)
 			a->quit = true;
 		else
-			flow_reset(&a->f);
+			reset(a);
 		return;
 	}
 	ask_cancel(a);
@@ -433,7 +459,7 @@ static void screen_code(struct app *a)
 		return;
 	}
 	if (act.kind == UI_ACT_TIMEOUT) {
-		flow_reset(&a->f);
+		reset(a);
 		return;
 	}
 	if (act.kind == UI_ACT_BACK && a->opt->kiosk)
@@ -465,6 +491,186 @@ static void screen_partner(struct app *a)
 	}
 }
 
+/* The token went away (card pulled out): cancel the session over the connection we still have,
+ * wipe everything, tell the customer. Kiosks then return to the start. */
+static void card_removed(struct app *a)
+{
+	a->checking_card = true;
+	if (a->f.session.len > 0 && !flow_is_final(&a->f))
+		do_action(a, FLOW_ACT_CANCEL);
+	a->checking_card = false;
+	api_set_ssl_ctx_cb(a->api, NULL, NULL);
+	p11_close(a->p11);
+	a->p11 = NULL;
+	a->cert_label[0] = '\0';
+	ui_message(_("電子証明書ログイン"),
+		   _("ICカードが取り外されたため、手続きを中止しました。入力された内容は消去しました。最初からやり直してください。"));
+	a->card_removed = true;
+	if (a->opt->kiosk)
+		reset(a);
+	else
+		a->quit = true;
+}
+
+struct pinctx {
+	struct app *app;
+	char token[512];
+	char status[512];
+};
+
+static const char *pin_token(void *ctx)
+{
+	return ((struct pinctx *)ctx)->token;
+}
+
+static const char *pin_status(void *ctx)
+{
+	return ((struct pinctx *)ctx)->status;
+}
+
+/* Ask the token's PIN and log in. 0 when logged in, -1 when the customer gave up or it failed. */
+static int token_login(struct app *a, size_t idx)
+{
+	const struct p11_cert *c = p11_get(a->p11, idx);
+	struct p11_err pe = {0};
+	if (!c->login_required) {
+		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
+			return 0;
+		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		return -1;
+	}
+	if (c->protected_auth_path) {
+		ui_message(_("電子証明書ログイン"),
+			   _("「OK」を押したあと、カードリーダーのキーでPINを入力してください。"));
+		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
+			return 0;
+		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		return -1;
+	}
+	struct pinctx pc = {.app = a};
+	/* TRANSLATORS: token PIN screen: the token's label and the certificate's name */
+	snprintf(pc.token, sizeof pc.token, _("ICカード：%s　証明書：%s"), c->token_label, c->info.name);
+	if (c->pin_flags & P11_PIN_FINAL_TRY)
+		snprintf(pc.status, sizeof pc.status, "%s", _("注意：あと1回PINを間違えるとICカードがロックされます。"));
+	else if (c->pin_flags & P11_PIN_COUNT_LOW)
+		snprintf(pc.status, sizeof pc.status, "%s", _("注意：PINの入力誤りがあります。残りの試行回数が少なくなっています。"));
+	struct secret pin = SECRET_INIT;
+	int rc = -1;
+	for (;;) {
+		const struct ui_binding b[] = {
+			UI_FUNC("partner", partner_name, a),
+			UI_FUNC("token", pin_token, &pc),
+			UI_FUNC("status", pin_status, &pc),
+			UI_SECRET("pin", &pin),
+		};
+		struct ui_action act;
+		if (run_form(a, "token_pin", b, 4, &act, NULL) < 0 || !is_button(&act, "ok"))
+			break;
+		int lr = p11_login(a->p11, idx, pin.buf ? pin.buf : "", pin.len, &pe);
+		secret_clear(&pin);
+		if (lr == 0) {
+			rc = 0;
+			break;
+		}
+		if (pe.kind == P11_ERR_PIN_INCORRECT || pe.kind == P11_ERR_PIN_INVALID) {
+			snprintf(pc.status, sizeof pc.status, "%s", p11_err_message(&pe));
+			continue;
+		}
+		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		break;
+	}
+	secret_free(&pin);
+	return rc;
+}
+
+static void prep_cert(struct app *a, struct ui_screen *s)
+{
+	/* Nothing chosen yet: the cursor starts on 「電子証明書ログイン」. */
+	if (a->cert_label[0] == '\0')
+		ui_screen_focus(s, "choose", 0);
+}
+
+/* The certificate chooser: every certificate on every token, with what the customer checks. */
+static void cert_choose(struct app *a)
+{
+	struct p11_err pe = {0};
+	api_set_ssl_ctx_cb(a->api, NULL, NULL); /* the TLS context must not hold a key we drop */
+	a->cert_label[0] = '\0';
+	if (!a->p11) {
+		a->p11 = p11_open(a->opt->pkcs11_module, &pe);
+		if (!a->p11) {
+			ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+			return;
+		}
+	} else if (p11_refresh(a->p11, &pe) < 0) {
+		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		return;
+	}
+	size_t n = p11_count(a->p11);
+	if (n == 0) {
+		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		return;
+	}
+	struct ui_choice *ch = calloc(n, sizeof *ch);
+	char (*labels)[256] = calloc(n, sizeof *labels);
+	char (*details)[1536] = calloc(n, sizeof *details);
+	if (!ch || !labels || !details) {
+		free(ch);
+		free(labels);
+		free(details);
+		return;
+	}
+	time_t now = time(NULL);
+	size_t initial = 0;
+	bool have_initial = false;
+	if (a->opt->pkcs11_uri) {
+		int u = p11_find_uri(a->p11, a->opt->pkcs11_uri, &pe);
+		if (u >= 0) {
+			initial = (size_t)u;
+			have_initial = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct p11_cert *c = p11_get(a->p11, i);
+		bool usable = p11_cert_usable(c, now);
+		enum cert_validity v = certinfo_validity(&c->info, now);
+		const char *mark = v == CERT_EXPIRED ? _("【期限切れ】")
+				   : v == CERT_NOT_YET_VALID ? _("【有効期間前】")
+				   : v == CERT_VALIDITY_UNKNOWN ? _("【有効期間不明】") : "";
+		snprintf(labels[i], sizeof labels[i], "%s%s  %s ～ %s  (%s)", mark, c->info.name,
+			 c->info.not_before_date, c->info.not_after_date, c->token_label);
+		snprintf(details[i], sizeof details[i], "%s %s\n%s %s\n%s %s ～ %s\n%s %s\n%s %s%s%s",
+			 _("発行先："), c->info.subject, _("発行者："), c->info.issuer, _("有効期間："),
+			 c->info.not_before_date, c->info.not_after_date, _("シリアル番号："), c->info.serial,
+			 _("トークン："), c->token_label, usable ? "" : "\n",
+			 usable ? "" : _("この証明書は有効期間外のため選択できません。"));
+		ch[i].label = labels[i];
+		ch[i].detail = details[i];
+		ch[i].disabled = !usable;
+		if (!have_initial && usable) {
+			initial = i;
+			have_initial = true;
+		}
+	}
+	int sel = ui_choose(_("電子証明書の選択"),
+			    _("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"), ch, n, initial);
+	free(ch);
+	free(labels);
+	free(details);
+	if (sel < 0)
+		return;
+	if (token_login(a, (size_t)sel) < 0)
+		return;
+	const struct p11_cert *c = p11_get(a->p11, (size_t)sel);
+	if (api_set_ssl_ctx_cb(a->api, p11_ssl_ctx_install, a->p11) < 0) {
+		ui_message(_("電子証明書ログイン"), _("電子証明書を通信に設定できませんでした。"));
+		return;
+	}
+	/* TRANSLATORS: the chosen certificate: name, issuer, last day of validity */
+	snprintf(a->cert_label, sizeof a->cert_label, _("%s（発行者：%s、有効期限：%s）"), c->info.name,
+		 c->info.issuer_name, c->info.not_after_date);
+}
+
 static void screen_login(struct app *a)
 {
 	struct ui_action act;
@@ -474,10 +680,15 @@ static void screen_login(struct app *a)
 			UI_FUNC("certificate", cert_text, a),
 			UI_SECRET("password", &a->f.login.password),
 		};
-		if (run_form(a, "login_certificate", b, 3, &act, NULL) < 0)
+		if (run_form(a, "login_certificate", b, 3, &act, prep_cert) < 0)
 			return;
 		if (is_button(&act, "choose")) {
-			ui_message(_("電子証明書ログイン"), _("電子証明書を読み取れませんでした。ID・パスワード方式をご利用ください。"));
+			cert_choose(a);
+			return;
+		}
+		if (is_button(&act, "login") && a->cert_label[0] == '\0') {
+			ui_message(_("電子証明書ログイン"),
+				   _("「電子証明書ログイン」ボタンを押して、電子証明書を選択してください。"));
 			return;
 		}
 	} else {
@@ -622,8 +833,13 @@ static void screen_pins(struct app *a)
 	free_table(&t);
 	if (rc < 0)
 		return;
-	if (is_button(&act, "register"))
+	if (is_button(&act, "register")) {
+		/* A PIN typed in a row means that row is meant: tick it for the customer. */
+		for (size_t i = 0; i < a->f.n_accounts; i++)
+			if (a->f.accounts[i].pin_input.len > 0 && flow_account_selectable(&a->f.accounts[i]))
+				a->f.accounts[i].selected = true;
 		do_action(a, FLOW_ACT_PINS);
+	}
 	else
 		leave(a, &act);
 }
@@ -758,7 +974,7 @@ static void screen_final(struct app *a)
 	}
 	a->f.error = saved;
 	if (a->opt->kiosk && act.kind != UI_ACT_EOF && act.kind != UI_ACT_QUIT) {
-		flow_reset(&a->f);
+		reset(a);
 		return;
 	}
 	a->quit = true;
@@ -841,10 +1057,11 @@ int app_run(const struct options *o)
 		}
 	}
 	ui_end();
-	int code = flow_exit_code(&a.f);
+	int code = a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
 	trace_event(a.tr, "app-end");
 	trace_close(a.tr);
-	api_free(a.api);
+	api_free(a.api); /* before p11_close: the TLS context holds the token's key */
+	p11_close(a.p11);
 	free(a.scopes_text);
 	free(a.accounts_text);
 	flow_free(&a.f);

@@ -104,8 +104,9 @@ class Golden:
             if extra:
                 self.problems.append("golden files no screen was captured for (stale? run `make golden`): %s"
                                      % ", ".join(extra))
-        assert not self.problems, "%d golden screen(s) differ:\n%s" % (
-            len(self.problems), "\n".join(self.problems))
+        if self.problems:
+            pytest.fail("%d golden screen(s) differ (%s):\n%s" % (
+                len(self.problems), self.lang, "\n".join(self.problems)), pytrace=False)
 
 
 def has(s, text):

@@ -349,6 +349,21 @@ def test_refresh(sandbox):
     expect_oauth_error(refresh(sb, "nope", "mieru-demo"), "invalid_grant")
 
 
+def test_expired_access_token_is_401_and_refresh_renews(sandbox, run_sandbox, tmp_path):
+    sb = sandbox(scenario=scenario_with(run_sandbox, tmp_path, access_token_ttl=1))
+    t0 = time.monotonic()
+    tok = grant(sb, "sato02")
+    assert tok["expires_in"] == 1
+    while time.monotonic() < t0 + 2.1:  # the token's lifetime (whole seconds on the server)
+        time.sleep(0.05)
+    r = sb.get("/v1/accounts", bearer=tok["access_token"])
+    expect_problem(r, 401, "token-invalid")
+    assert 'error="invalid_token"' in r.headers.get("www-authenticate", "")
+    r = refresh(sb, tok["refresh_token"])
+    assert r.status == 200, r
+    assert sb.get("/v1/accounts", bearer=r.json["access_token"]).status == 200
+
+
 @pytest.mark.parametrize("which", ["access_token", "refresh_token"])
 def test_revocation_ends_the_whole_grant(sandbox, which):
     sb = sandbox()

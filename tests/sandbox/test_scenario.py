@@ -95,7 +95,12 @@ def _bad_date(sc):
     return "customers[0].accounts[0].transactions[0].date: "
 
 
-BAD = [_pin_letters, _pin_length, _missing_client_id, _negative_interval, _wrong_type,
+def _unknown_member(sc):
+    sc["partners"][0]["colour"] = "red"
+    return "partners[0].colour: "
+
+
+BAD = [_unknown_member, _pin_letters, _pin_length, _missing_client_id, _negative_interval, _wrong_type,
        _partner_scope_unknown, _duplicate_account, _duplicate_login, _bad_account_type, _no_ja,
        _amount_not_decimal, _bad_date]
 

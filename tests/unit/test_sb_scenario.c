@@ -518,6 +518,14 @@ static void errors_values(void **state)
 			  "customers[1].certificates[0].sha256: must be 64 hexadecimal digits (colons allowed)");
 	expect_edit_error("customers[1].certificates[0]", "{\"subject\": \"CN=u1\", \"serial\": \"0x0010\"}",
 			  "customers[1].certificates[0]: this certificate also belongs to customers[0]");
+	expect_edit_error("customers[0].certificates[0]",
+			  "{\"sha256\": \"abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}",
+			  "customers[1].certificates[0]: this certificate also belongs to customers[0]");
+	expect_edit_ok("customers[0].certificates", "[{\"subject\": \"CN=u1\", \"serial\": \"10\"}, "
+						    "{\"subject\": \"CN=u1\", \"serial\": \"0x10\"}]");
+	expect_edit_error("customers[0].accounts[0].balances[0].amount", "1e300",
+			  "customers[0].accounts[0].balances[0].amount: must be a whole number here; write fractions "
+			  "as a string, e.g. \"12.50\"");
 }
 
 static void errors_references(void **state)
