@@ -131,8 +131,9 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c FORCE
 FORCE:
 
 # make fuzz: build every tests/fuzz/fuzz_*.c and run each for FUZZ_TIME seconds on its corpus
-# $(B)/fuzz/corpus/NAME, seeded from the directories in FUZZ_SEEDS_NAME; a finding stops the run
-# with the end of the log ($(B)/fuzz/NAME.log) and the input saved as $(B)/fuzz/NAME-crash-*.
+# $(B)/fuzz/corpus/NAME, seeded from the directories in FUZZ_SEEDS_NAME; a finding shows the end of
+# the log ($(B)/fuzz/NAME.log), saves the input as $(B)/fuzz/NAME-crash-*, and fails make fuzz
+# after the other targets ran.
 FUZZ_TIME ?= 20
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SEEDS_fuzz_forms    := forms
@@ -142,7 +143,7 @@ fuzz_run = mkdir -p $(B)/fuzz/corpus/$2 && echo "fuzz: $2, $(FUZZ_TIME) s" && \
      >$(B)/fuzz/$2.log 2>&1; then grep '^Done' $(B)/fuzz/$2.log; \
   else tail -40 $(B)/fuzz/$2.log; echo "fuzz: $2 FAILED (log: $(B)/fuzz/$2.log)"; false; fi
 fuzz: $(FUZZ_BIN)
-	@$(foreach f,$(FUZZ_BIN),$(call fuzz_run,$(f),$(notdir $(f))) && ) true
+	@st=0; $(foreach f,$(FUZZ_BIN),{ $(call fuzz_run,$(f),$(notdir $(f))); } || st=1;) exit $$st
 
 # --- tests ------------------------------------------------------------------------------------
 # Unit tests run in a separate ASan/UBSan build tree; the terminal and sandbox tests use build/.

@@ -26,6 +26,7 @@ enum problem {
 	PROBLEM_CERTIFICATE_REQUIRED,   /* certificate-required 401 */
 	PROBLEM_CERTIFICATE_UNKNOWN,    /* certificate-unknown 401 */
 	PROBLEM_CERTIFICATE_MISMATCH,   /* certificate-mismatch 403 */
+	PROBLEM_CERTIFICATE_INVALID,    /* certificate-invalid 401 */
 	PROBLEM_WRONG_ANSWER,           /* wrong-answer 401 (tries_left) */
 	PROBLEM_SCOPE_REQUIRED,         /* scope-required 422 */
 	PROBLEM_SCOPE_UNKNOWN,          /* scope-unknown 422 (scope) */

@@ -1244,11 +1244,15 @@ static void login(struct ctx *c, struct sess *s)
 		return;
 	}
 	if (by_cert) {
+		if (c->req->client_cert_present_but_invalid) {
+			problem(c, 401, "certificate-invalid",
+				"The client certificate did not verify against the bank's client CA "
+				"(expired, not yet valid, or from another issuer).");
+			return;
+		}
 		if (!c->req->client_cert_sha256) {
 			problem(c, 401, "certificate-required",
-				c->req->client_cert_present_but_invalid
-					? "The client certificate did not verify against the bank's client CA."
-					: "Certificate login needs a client certificate on the connection.");
+				"Certificate login needs a client certificate on the connection.");
 			return;
 		}
 		cu = scenario_customer_by_cert(c->sc, c->req->client_cert_subject, c->req->client_cert_serial,
@@ -1543,6 +1547,23 @@ static void pin_result(struct ctx *c, struct sess *s)
 	if (!members_ok(c, c->body, "", ms, 1))
 		return;
 	const char *action = str_member(c->body, "action");
+	if (s->step == ST_PINS) {
+		/* protocol §4.8: in step pins, "confirm" is accepted once nothing is left to register
+		 * and at least one account is covered (the others were registered or locked). */
+		if (strcmp(action, "confirm") != 0 || count_accounts(c, s, selectable) != 0 ||
+		    count_accounts(c, s, covered) == 0) {
+			if (!c->failed)
+				wrong_step(c, s, "Register a PIN first, or cancel.");
+			return;
+		}
+		advance(c, s, ST_PIN_RESULT);
+		answer(c, s, 200, NULL);
+		return;
+	}
+	if (s->step != ST_PIN_RESULT) {
+		wrong_step(c, s, NULL);
+		return;
+	}
 	if (strcmp(action, "add") == 0) {
 		if (count_accounts(c, s, selectable) == 0) {
 			if (!c->failed)
@@ -1663,7 +1684,7 @@ static const struct route routes[] = {
 	{"/session/answer", "POST", ST_QUESTION, true, answer_question},
 	{"/session/scopes", "POST", ST_SCOPES, true, choose_scopes},
 	{"/session/pins", "POST", ST_PINS, true, register_pins},
-	{"/session/pin-result", "POST", ST_PIN_RESULT, true, pin_result},
+	{"/session/pin-result", "POST", ST_LIVE, true, pin_result},
 	{"/session/back", "POST", ST_PERMISSION, true, go_back},
 	{"/session/decision", "POST", ST_PERMISSION, true, decide},
 };

@@ -140,6 +140,9 @@ const char *app_error_text(const struct flow *f, char *buf, size_t size)
 	case PROBLEM_CERTIFICATE_UNKNOWN:
 		snprintf(buf, size, "%s", _("この電子証明書はご登録がありません。別の証明書を選ぶか、ID・パスワード方式をご利用ください。"));
 		break;
+	case PROBLEM_CERTIFICATE_INVALID:
+		snprintf(buf, size, "%s", _("この電子証明書は有効期間外か、当金融機関が発行したものではありません。別の証明書を選んでください。"));
+		break;
 	case PROBLEM_CERTIFICATE_MISMATCH:
 		snprintf(buf, size, "%s", _("ログインに使った電子証明書と異なる証明書で接続されました。最初からやり直してください。"));
 		break;
@@ -816,8 +819,33 @@ static void prep_pins(struct app *a, struct ui_screen *s)
 	}
 }
 
+/* Nothing left to register (the rest registered or locked) but some account covered: the
+ * customer may go on with those (protocol §4.8) instead of being stuck. */
+static bool pins_dead_end(const struct app *a)
+{
+	size_t covered = 0;
+	for (size_t i = 0; i < a->f.n_accounts; i++) {
+		if (flow_account_selectable(&a->f.accounts[i]))
+			return false;
+		if (a->f.accounts[i].pin != FLOW_PIN_UNREGISTERED)
+			covered++;
+	}
+	return covered > 0;
+}
+
 static void screen_pins(struct app *a)
 {
+	if (pins_dead_end(a)) {
+		char buf[512], q[1024];
+		app_error_text(&a->f, buf, sizeof buf);
+		snprintf(q, sizeof q, "%s%s%s", buf, buf[0] ? "\n\n" : "",
+			 _("照会用暗証番号を登録できる口座はもうありません。登録済みの口座で手続きを続けますか？"));
+		if (ui_confirm(_("照会用暗証番号登録"), q, true))
+			do_action(a, FLOW_ACT_PIN_CONFIRM);
+		else
+			ask_cancel(a);
+		return;
+	}
 	struct table_build t = {0};
 	if (build_table(a, &t, true) < 0) {
 		free_table(&t);

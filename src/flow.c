@@ -1044,6 +1044,7 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 	case PROBLEM_CERTIFICATE_REQUIRED:
 	case PROBLEM_CERTIFICATE_UNKNOWN:
 	case PROBLEM_CERTIFICATE_MISMATCH:
+	case PROBLEM_CERTIFICATE_INVALID:
 	case PROBLEM_METHOD_UNAVAILABLE:
 		break;
 	default:
@@ -1157,8 +1158,9 @@ static bool step_allows(const struct flow *f, enum flow_action a)
 	case FLOW_ACT_ANSWER: return f->step == FLOW_QUESTION;
 	case FLOW_ACT_SCOPES: return f->step == FLOW_SCOPES;
 	case FLOW_ACT_PINS: return f->step == FLOW_PINS;
-	case FLOW_ACT_PIN_ADD:
-	case FLOW_ACT_PIN_CONFIRM: return f->step == FLOW_PIN_RESULT;
+	case FLOW_ACT_PIN_ADD: return f->step == FLOW_PIN_RESULT;
+	/* protocol §4.8: also from pins once nothing is left to register */
+	case FLOW_ACT_PIN_CONFIRM: return f->step == FLOW_PIN_RESULT || f->step == FLOW_PINS;
 	case FLOW_ACT_BACK:
 	case FLOW_ACT_ALLOW:
 	case FLOW_ACT_DENY: return f->step == FLOW_PERMISSION;

@@ -265,7 +265,7 @@ int options_parse_config(struct options *o, const char *name, const char *text, 
 			char **slot = (char **)((char *)&tmp + d->off);
 			if (fresh[idx]) {
 				free(fresh[idx]);
-				*slot = NULL;
+				fresh[idx] = NULL;
 			}
 			*slot = NULL;
 			if (set_value(&tmp, d, val, where, err) < 0) {

@@ -287,7 +287,7 @@ def check_placeholders(root):
 
 
 # Language-neutral msgids allowed in ASCII ("English" is the F2 key naming the other language).
-ASCII_MSGIDS = {"OK", "English"}
+ASCII_MSGIDS = {"OK", "PIN", "English"}
 _CONVERSION = re.compile(r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|j|z|t|L)?[a-zA-Z%]")
 
 

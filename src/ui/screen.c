@@ -371,20 +371,71 @@ static int entry_width(const struct ui_screen *s, const struct form_item *it)
 	return w > avail ? (avail > 1 ? avail : 1) : w;
 }
 
-/* table column widths into w[] (ncols) */
-static void table_widths(const struct form_item *it, int total, int *w)
+/* Table column widths into w[] (ncols), from what the columns hold in the current language: a
+ * fixed column gets max(its form width, its widest heading or cell); the shared column (width 0)
+ * gets the rest. When that is narrower than its widest cell (English is longer), the fixed columns
+ * give back room down to their widest cell, never cutting an account number for a heading. */
+static void table_widths(const struct form_item *it, const struct ui_table *t, int total, int *w)
 {
-	int fixed = 0, flex = 0;
-	for (size_t c = 0; c < it->ncols; c++) {
-		if (it->cols[c].width)
-			fixed += it->cols[c].width;
-		else
+	int want[16], min[16], keep[16], need_flex = 0, flex = 0, sum = 0;
+	size_t nc = it->ncols < 16 ? it->ncols : 16;
+	for (size_t c = 0; c < nc; c++) {
+		const struct form_column *col = &it->cols[c];
+		int head = col->label ? (int)ui_width(_(col->label)) : 0, cells = 0;
+		if (col->kind == FORM_CHECKBOX) {
+			cells = 3;
+		} else if (is_entry(col->kind)) {
+			cells = col->max > 0 ? col->max + 1 : 8;
+			if (col->width && col->width < cells)
+				cells = col->width;
+		} else {
+			for (size_t r = 0; t && r < t->nrows; r++) {
+				const char *v = bstr(cell(t, r, col->bind));
+				int vw = v ? (int)ui_width(v) : 0;
+				if (vw > cells)
+					cells = vw;
+			}
+		}
+		if (cells < 1)
+			cells = 1;
+		if (col->width) {
+			want[c] = col->width > head ? col->width : head;
+			if (cells > want[c])
+				want[c] = cells;
+			min[c] = cells;
+			keep[c] = head > cells ? head : cells; /* the heading stays whole, if possible */
+			sum += want[c];
+		} else {
+			want[c] = min[c] = keep[c] = 0;
 			flex++;
+			int n = head > cells ? head : cells;
+			if (n > need_flex)
+				need_flex = n;
+		}
 	}
-	int left = total - fixed - (int)(it->ncols - 1);
-	for (size_t c = 0; c < it->ncols; c++) {
+	int gaps = (int)nc - 1;
+	int left = total - sum - gaps;
+	/* give room back, the largest slack first, until the shared column fits: first down to
+	 * whole headings, then down to the widest cell */
+	for (int phase = 0; phase < 2; phase++) {
+		const int *floor = phase == 0 ? keep : min;
+		while (flex && left < need_flex) {
+			size_t best = nc;
+			int slack = 0;
+			for (size_t c = 0; c < nc; c++)
+				if (it->cols[c].width && want[c] - floor[c] > slack) {
+					slack = want[c] - floor[c];
+					best = c;
+				}
+			if (best == nc)
+				break;
+			want[best]--;
+			left++;
+		}
+	}
+	for (size_t c = 0; c < nc; c++) {
 		if (it->cols[c].width)
-			w[c] = it->cols[c].width;
+			w[c] = want[c];
 		else
 			w[c] = flex ? (left > flex ? left / flex : 1) : 1;
 	}
@@ -607,7 +658,7 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 	const struct ui_table *t = item_table(s, it);
 	int x0 = X0 + it->indent, W = content_w() - it->indent;
 	int w[16];
-	table_widths(it, W, w);
+	table_widths(it, t, W, w);
 	int y = sy(s, st->vy);
 	/* heading */
 	if (y >= 0) {

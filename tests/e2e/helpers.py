@@ -51,10 +51,6 @@ JA = {
 _BORDER = set("xX|│┃║")
 
 
-def seconds_left(deadline):
-    return max(0.05, deadline - time.monotonic())
-
-
 # ---------------------------------------------------------------------------------------------
 # Screen reading
 
@@ -187,6 +183,8 @@ def wait_screen(t, *texts, timeout=5.0, title_is=None, height=None):
     def ok(s):
         if title_is is not None and title(s) != title_is:
             return False
+        if not key_bar(s, h):  # still being drawn (the key bar comes last)
+            return False
         return all(has(s, x, h) for x in texts)
     try:
         return t.wait_for(ok, timeout=timeout)
@@ -198,10 +196,6 @@ def wait_screen(t, *texts, timeout=5.0, title_is=None, height=None):
 def wait_error(t, text, timeout=5.0):
     """Wait until the error line (row H-2) holds text (white space ignored)."""
     return t.wait_for(lambda s: squash(text) in squash(error_line(s, t.height)), timeout=timeout)
-
-
-def wait_raw(t, text, timeout=5.0):
-    return t.wait_for(text, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,10 +339,21 @@ def type_code(t, code):
     t.send("Enter")
 
 
+def wait_partner(t, partner_name, lang="ja", timeout=5.0):
+    """The partner confirmation screen (renkei's screen 0 addition; its wording is not fixed by
+    screens.md): the partner's name and the buttons ID・パスワード方式 / 電子証明書方式 / 中止."""
+    tr = en if lang == "en" else (lambda m: m)
+    buttons = [button(tr(b)) for b in ("ID・パスワード方式", "電子証明書方式", "中止")]
+
+    def ok(s):
+        return key_bar(s, t.height) and has(s, partner_name) and all(b in s for b in buttons)
+    return t.wait_for(ok, timeout=timeout)
+
+
 def to_partner(t, user_code, partner_name):
     wait_screen(t, "コード", title_is=JA["title"])
     type_code(t, user_code)
-    return wait_screen(t, partner_name + " がお客様の口座情報へのアクセスを求めています。")
+    return wait_partner(t, partner_name)
 
 
 def choose_password(t):

@@ -4,11 +4,11 @@ over HTTPS, the partner played with curl. Labels are checked exactly as shared/d
 
 import re
 
-from e2e.helpers import (typ, ANSWER, demo_scenario, scroll_terms_to_end, EXIT_ALLOWED, EXIT_DENIED, EXIT_LOCKED, JA, PASSWORDS, Partner,
+from e2e.helpers import (wait_partner, ANSWER, demo_scenario, scroll_terms_to_end, EXIT_ALLOWED, EXIT_DENIED, EXIT_LOCKED, JA, PASSWORDS, Partner,
                          assert_texts, button, checkbox_state, choose_password, cursor, error_line,
                          fill_pin_rows, focus_row_of, has, has_button, key_bar, lines, login,
                          start_client, subtitle, table_row, title, to_partner, wait_error,
-                         wait_screen, yamada_to_pins)
+                         wait_screen, yamada_to_pins, typ)
 
 KAKEIBO = "デモ家計簿株式会社"
 MIERU = "ミエル会計株式会社"
@@ -35,9 +35,8 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     t.send("Enter")
 
     # partner confirmation: which partner is asking
-    s = wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    s = wait_partner(t, KAKEIBO)
     assert title(s) == JA["title"], s
-    assert_texts(s, ["ログイン方式を選択してください。"])
     for b in ("ID・パスワード方式", "電子証明書方式", "中止"):
         assert has_button(s, b), (b, s)
     s = choose_password(t)

@@ -16,8 +16,8 @@ import unicodedata
 import pytest
 
 from e2e.helpers import has as frame_has
-from e2e.helpers import (typ, en, squash, EXIT_DENIED, EXIT_ERROR, EXIT_LOCKED, PASSWORDS, ROOT, Partner,
-                         focus_row_of, start_client)
+from e2e.helpers import (en, squash, EXIT_DENIED, EXIT_ERROR, EXIT_LOCKED, PASSWORDS, ROOT, Partner,
+                         focus_row_of, start_client, typ)
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("RENKEI_GOLDEN_UPDATE") == "1"
@@ -124,7 +124,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
         # (dialog text: its lines are wrapped between the dialog's borders; the start is enough)
         "help": tr("連携先アプリの画面に表示されている8文字のコード（例：WDJB-MJHT）を入力してください。"
                    "大文字・小文字、ハイフンや空白は区別しません。バーコードリーダーでも入力できます。")[:14],
-        "partner": tr("ログイン方式を選択してください。"),
+        "partner": "[ %s ]" % tr("電子証明書方式"),
         "confirm": tr("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。")[:14],
         "cert": tr("「電子証明書ログイン」ボタンを押し、証明書情報を確認のうえ該当の証明書を選択してください。"),
         "login": tr("「ログインID」、「ログインパスワード」を入力して、「API連携」ボタンを押してください。"),

@@ -1,9 +1,9 @@
 """Network loss: the bank's server goes away while the customer types. The client offers a retry and
 keeps everything typed; a server that comes back (same port, same state) takes the retry."""
 
-from e2e.helpers import (typ, EXIT_ERROR, JA, PASSWORDS, Partner, choose_password,
-                         error_line, focus_row_of, has, has_button, squash, start_client, title,
-                         to_partner, wait_screen)
+from e2e.helpers import (EXIT_ERROR, JA, PASSWORDS, Partner, choose_password,
+                         error_line, focus_row_of, has_button, squash, start_client, title,
+                         to_partner, wait_screen, typ)
 
 KAKEIBO = "デモ家計簿株式会社"
 MSG_CONNECT = "銀行のサーバーに接続できませんでした。入力内容はそのままです。"

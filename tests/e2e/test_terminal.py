@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from e2e.helpers import (typ, field_row, ANSWER, EXIT_ALLOWED, EXIT_DENIED, JA, PASSWORDS, Partner, assert_texts,
+from e2e.helpers import (wait_partner, ANSWER, EXIT_ALLOWED, EXIT_DENIED, JA, PASSWORDS, Partner, assert_texts,
                          checkbox_state, choose_password, cjk_in, cursor, demo_scenario, en,
-                         fill_pin_rows, flat, has, has_button, key_bar, lines, login,
-                         scroll_terms_to_end, squash, start_client, subtitle, table_row, title,
-                         to_partner, wait_screen, yamada_to_pins)
+                         field_row, fill_pin_rows, has, has_button, key_bar, lines, login,
+                         scroll_terms_to_end, start_client, subtitle, table_row, to_partner, typ,
+                         wait_screen, yamada_to_pins)
 
 KAKEIBO = "デモ家計簿株式会社"
 KAKEIBO_EN = "Demo Kakeibo Inc."
@@ -49,7 +49,7 @@ def test_english_flow(sandbox, curl, term):
     typ(t, partner.user_code)
     t.send("Enter")
 
-    s = wait_en(t, "{partner} がお客様の口座情報へのアクセスを求めています。")
+    s = wait_partner(t, KAKEIBO_EN, "en")
     for b in ("ID・パスワード方式", "電子証明書方式", "中止"):
         assert has_button(s, en(b)), (b, s)
     assert not no_japanese_but(s, ["F2 日本語"]), "untranslated text:\n" + s
@@ -116,7 +116,7 @@ def test_english_pin_tables_readable(sandbox, curl, term):
     wait_en(t, "コード", title_msgid=JA["title"])
     typ(t, partner.user_code)
     t.send("Enter")
-    wait_en(t, "{partner} がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO_EN, "en")
     t.send("Enter")
     wait_en(t, "ログインID", title_msgid=JA["title"])
     login(t, "yamada01", PASSWORDS["yamada01"])
@@ -159,9 +159,9 @@ def test_f2_switch_keeps_what_was_typed(sandbox, curl, term):
     assert "F2 日本語" in key_bar(s), s
     typ(t, partner.user_code[4:])
     t.send("Enter")
-    s = wait_en(t, "{partner} がお客様の口座情報へのアクセスを求めています。")
+    s = wait_partner(t, KAKEIBO_EN, "en")
     t.send("F2")
-    s = wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。", title_is=JA["title"])
+    s = wait_partner(t, KAKEIBO)
     s = choose_password(t)
     typ(t, "yamada01")
     t.send("Enter")
@@ -253,7 +253,7 @@ def test_help_f1_and_back(sandbox, curl, term):
     assert partner.user_code[:4] in s, s
     typ(t, partner.user_code[4:])
     t.send("Enter")
-    wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO)
 
 
 def _first_screens(t, partner):
@@ -262,7 +262,7 @@ def _first_screens(t, partner):
     assert "F1 ヘルプ" in s, s
     typ(t, partner.user_code)
     t.send("Enter")
-    wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO)
     s = choose_password(t)
     assert subtitle(s) == "連携先：" + KAKEIBO, s
     login(t, "yamada01", PASSWORDS["yamada01"])
@@ -287,10 +287,10 @@ def test_no_color(sandbox, curl, term):
     sb = sandbox()
     partner = Partner(curl, sb)
     t = start_client(term, sb, env={"NO_COLOR": "1"})
-    s = wait_screen(t, "コード", title_is=JA["title"])
+    wait_screen(t, "コード", title_is=JA["title"])
     typ(t, partner.user_code)
     t.send("Enter")
-    wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO)
     e = t.screen(escapes=True)
     colors = [m for m in SGR.findall(e) if any(p.startswith(("3", "4", "9", "10")) and p not in ("39", "49")
                                                for p in m.split(";"))]
@@ -327,7 +327,7 @@ def test_vt100_shift_tab(sandbox, curl, term):
     wait_screen(t, "コード", title_is=JA["title"])
     typ(t, partner.user_code)
     t.send("Enter")
-    wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO)
     s = choose_password(t)
     typ(t, "yamada")
     t.send("Tab")
@@ -349,7 +349,7 @@ def test_focus_visible_with_colors(sandbox, curl, term):
     wait_screen(t, "コード", title_is=JA["title"])
     typ(t, partner.user_code)
     t.send("Enter")
-    wait_screen(t, KAKEIBO + " がお客様の口座情報へのアクセスを求めています。")
+    wait_partner(t, KAKEIBO)
     e = t.screen(escapes=True)
     ln = [x for x in e.split("\n") if "ID・パスワード方式" in x][0]
     assert _sgr_before(ln, "ID・パスワード方式") != _sgr_before(ln, "中止"), \

@@ -128,7 +128,7 @@ def test_untrusted_or_expired_certificate_never_logs_in(sandbox, pki, curl, name
         s = r.json["session"]
         r = sb.post("/consent/v1/session/login", bearer=s, cert=cert, key=key,
                     json={"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 401 and r.problem in ("certificate-required", "certificate-unknown"), r
+    assert r.status == 401 and r.problem in ("certificate-invalid", "certificate-unknown"), r
 
 
 def test_no_client_ca_means_no_certificate_login(sandbox, pki_no_client_ca):

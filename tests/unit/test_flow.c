@@ -697,6 +697,7 @@ static void every_problem_type(void **state)
 		{"wrong-credentials", 401, PROBLEM_WRONG_CREDENTIALS},
 		{"login-locked", 403, PROBLEM_LOGIN_LOCKED},
 		{"certificate-required", 401, PROBLEM_CERTIFICATE_REQUIRED},
+		{"certificate-invalid", 401, PROBLEM_CERTIFICATE_INVALID},
 		{"certificate-unknown", 401, PROBLEM_CERTIFICATE_UNKNOWN},
 		{"certificate-mismatch", 403, PROBLEM_CERTIFICATE_MISMATCH},
 		{"wrong-answer", 401, PROBLEM_WRONG_ANSWER},

@@ -96,6 +96,10 @@ static void config_errors(void **state)
 	const char *bad4 = "timeout = many\n";
 	assert_int_equal(options_parse_config(&o, "f.conf", bad4, strlen(bad4), &e), -1);
 	assert_non_null(strstr(e.msg, "f.conf:1: timeout"));
+	/* a repeated key whose last value is bad (found by fuzz_config: was a double free) */
+	const char rep[] = "lang==\nlang====\nlang=";
+	assert_int_equal(options_parse_config(&o, "f.conf", rep, sizeof rep - 1, &e), -1);
+	assert_null(o.lang);
 	const char nul[] = "server = a\0b\n";
 	assert_int_equal(options_parse_config(&o, "f.conf", nul, sizeof nul - 1, &e), -1);
 	options_free(&o);

@@ -83,6 +83,7 @@ struct opts {
 	const char *cert;   /* client certificate sha256 */
 	const char *ctype;  /* default application/json when a body is given */
 	const char *peer;
+	bool bad_cert;      /* a certificate was presented but did not verify */
 };
 
 static void call(struct fixture *f, const char *method, const char *path, const char *body, const struct opts *o,
@@ -109,6 +110,7 @@ static void call(struct fixture *f, const char *method, const char *path, const 
 		req.client_cert_subject = "CN=test";
 		req.client_cert_serial = "1";
 	}
+	req.client_cert_present_but_invalid = o && o->bad_cert;
 	req.host = "127.0.0.1:8443";
 	req.peer_addr = o && o->peer ? o->peer : "127.0.0.1";
 	http_dispatch(&f->sb, &req, &resp);
@@ -691,6 +693,8 @@ static void certificate_login(void **state)
 	o.auth = c1.auth = c2.auth = tok;
 	req_expect(f, "POST", "/consent/v1/session/login", body, &o, 401, "certificate-required");
 	req_expect(f, "POST", "/consent/v1/session/login", body, &c2, 401, "certificate-unknown");
+	struct opts bad = {.auth = tok, .bad_cert = true};
+	req_expect(f, "POST", "/consent/v1/session/login", body, &bad, 401, "certificate-invalid");
 	req_expect(f, "POST", "/consent/v1/session/login",
 		   "{\"method\":\"certificate\",\"login_id\":\"suzuki03\",\"password\":\"Kaede-2026\"}", &c1, 400,
 		   "bad-request");
