@@ -176,17 +176,29 @@ if [ "$interactive" = no ]; then
 fi
 
 say "Demo customers (sandbox data, docs: shared design demo-scenario):"
-say "   yamada01 / Sakura-2026  (question: 証券名 -> ひまわり証券; PINs 1234 and 5678)"
+say "   yamada01 / Sakura-2026  (answer ひまわり証券; PINs 1234, 5678)"
 say "   sato02   / Momiji-2026  (no question, PIN already registered)"
+say "   suzuki03 / Kaede-2026   (電子証明書方式, token PIN 123456; PIN 2468)"
 say "   tanaka04 / Ume-2026     (locked)"
 say ""
 printf 'Press Enter to open renkei, the customer'"'"'s side, with this code... '
 read -r _ || true
 
+# The demo smart card: a SoftHSM2 token of our own (never the system's) with suzuki03's certificate.
+P11_ARGS=""
+if [ -f /usr/lib/softhsm/libsofthsm2.so ] &&
+	TOK=$(sh scripts/mktoken.sh "$PKI" "$WORK/token" 2>"$WORK/token.log" | tail -n 1); then
+	export "${TOK?}"
+	P11_ARGS="--pkcs11-module /usr/lib/softhsm/libsofthsm2.so"
+else
+	say "(the demo token could not be made, see $WORK/token.log: certificate login will say so)"
+fi
+
 poll >"$WORK/partner.log" 2>&1 &
 POLL_PID=$!
 set +e
-"$B/renkei" --server "$URL" --cacert "$PKI/ca.crt" --user-code "$USER_CODE"
+# shellcheck disable=SC2086
+"$B/renkei" --server "$URL" --cacert "$PKI/ca.crt" --user-code "$USER_CODE" $P11_ARGS
 rc=$?
 set -e
 say ""
