@@ -466,9 +466,11 @@ class Term:
             "echo $? > %s.tmp && mv %s.tmp %s\n" % (st, st, st))
         tenv = dict(os.environ)
         tenv["TERM"] = "xterm-256color"
+        tenv["LANG"] = "C.UTF-8"  # tmux itself in UTF-8: line drawing captured as ┌─┐, not lqk
+        tenv.pop("LC_ALL", None)
         tenv.pop("TMUX", None)
         self._tenv = tenv
-        r = subprocess.run(["tmux", "-S", self.sock, "-f", str(conf), "new-session", "-d", "-s", "t",
+        r = subprocess.run(["tmux", "-u", "-S", self.sock, "-f", str(conf), "new-session", "-d", "-s", "t",
                             "-x", str(width), "-y", str(height), "sh " + shlex.quote(str(script))],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=tenv, timeout=20)
         assert r.returncode == 0, "tmux new-session failed: %s" % r.stderr

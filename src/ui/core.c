@@ -218,6 +218,10 @@ int ui_init(unsigned flags)
 		return -1;
 	have_tio = tcgetattr(STDIN_FILENO, &saved_tio) == 0;
 	headless = false;
+	/* Japanese needs a UTF-8 terminal anyway: draw lines with Unicode box characters rather than
+	 * the terminal's alternate character set, which some emulators (and screen captures) get wrong.
+	 * The user's own setting wins. */
+	setenv("NCURSES_NO_UTF8_ACS", "1", 0);
 	scr = newterm(NULL, stdout, stdin);
 	if (!scr)
 		return -1;

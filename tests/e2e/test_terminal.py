@@ -105,10 +105,10 @@ def test_english_flow(sandbox, curl, term):
     assert len(partner.accounts()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG renkei-en-pin-table: forms/pins.form and pin_result.form fix "
-                   "the 選択/登録状態 columns at 4/9 columns; in English the cells are cut "
-                   "('Sele', 'Not regis', 'Registere' without its '*') and the account column "
-                   "loses the account number ('... Ordinary 20000')")
+@pytest.mark.xfail(strict=True, reason="BUG renkei-en-pin-table: at 80x24 in English the PIN tables "
+                   "(forms/pins.form, pin_result.form and the table layout in src/ui/screen.c) cut "
+                   "headings and cells: 'Sele' for Select, 'Inquiry PI' for Inquiry PIN (earlier "
+                   "builds also cut 'Not regis', 'Registere' without its '*', account numbers)")
 def test_english_pin_tables_readable(sandbox, curl, term):
     sb = sandbox()
     partner = Partner(curl, sb)
@@ -129,8 +129,10 @@ def test_english_pin_tables_readable(sandbox, curl, term):
     fill_pin_rows(t, ["1234", "5678"])
     t.wait_for(lambda x: sum(ln.count("●●●●") for ln in lines(x)) == 2)
     problems = []
+    heading = [ln for ln in lines(s) if en("登録状態") in ln and en("口座メモ") in ln]
+    heading = heading[0] if heading else ""
     for word in ("選択", "登録状態", "照会用口座", "口座メモ", "照会用暗証番号"):
-        if en(word) not in s:
+        if not re.search(r"(^|\s)" + re.escape(en(word)) + r"(\s|$)", heading):
             problems.append("PIN table heading %r cut" % en(word))
     for n in ("2000002", "1111111", "1000014"):
         if not table_row(s, n):
