@@ -119,6 +119,8 @@ const char *app_error_text(const struct flow *f, char *buf, size_t size)
 			snprintf(buf, size, "%s", _("コードの入力誤りが続いたため、受付を一時停止しています。しばらく待ってからお試しください。"));
 		break;
 	case PROBLEM_SESSION_UNKNOWN:
+		snprintf(buf, size, "%s", _("銀行のサーバーに手続きの記録が見つかりませんでした。お手数ですが、最初からやり直してください。"));
+		break;
 	case PROBLEM_SESSION_EXPIRED:
 		snprintf(buf, size, "%s", _("一定時間操作がなかったため、手続きが終了しました。最初からやり直してください。"));
 		break;
@@ -586,6 +588,13 @@ static int token_login(struct app *a, size_t idx)
 	return rc;
 }
 
+static void prep_login(struct app *a, struct ui_screen *s)
+{
+	/* After a wrong password the ID is kept and the password was wiped: retype only that. */
+	if (a->f.error.kind == PROBLEM_WRONG_CREDENTIALS && a->f.login.login_id.len > 0)
+		ui_screen_focus(s, "password", 0);
+}
+
 static void prep_cert(struct app *a, struct ui_screen *s)
 {
 	/* Nothing chosen yet: the cursor starts on 「電子証明書ログイン」. */
@@ -700,7 +709,7 @@ static void screen_login(struct app *a)
 			UI_SECRET("login_id", &a->f.login.login_id),
 			UI_SECRET("password", &a->f.login.password),
 		};
-		if (run_form(a, "login_password", b, 3, &act, NULL) < 0)
+		if (run_form(a, "login_password", b, 3, &act, prep_login) < 0)
 			return;
 	}
 	if (is_button(&act, "login")) {
@@ -880,12 +889,16 @@ static void screen_pin_result(struct app *a)
 		a->quit = true;
 		return;
 	}
+	bool can_add = false;
+	for (size_t i = 0; i < a->f.n_accounts; i++)
+		can_add = can_add || flow_account_selectable(&a->f.accounts[i]);
 	const struct ui_binding b[] = {
 		UI_FUNC("partner", partner_name, a),
 		UI_TABLE("accounts", &t.table),
+		UI_BOOL("can_add", &can_add),
 	};
 	struct ui_action act;
-	int rc = run_form(a, "pin_result", b, 2, &act, NULL);
+	int rc = run_form(a, "pin_result", b, 3, &act, NULL);
 	free_table(&t);
 	if (rc < 0)
 		return;
@@ -987,6 +1000,9 @@ static void screen_final(struct app *a)
 		break;
 	}
 	app_error_text(&a->f, a->msg, sizeof a->msg);
+	if (a->f.step == FLOW_LOCKED) /* the form's heading already says it is locked */
+		snprintf(a->msg, sizeof a->msg, "%s",
+			 _("安全のため、このログインIDではAPI連携の手続きを続けられません。"));
 	struct flow_error saved = a->f.error;
 	flow_clear_error(&a->f); /* the message is in the body, not on the error line */
 	const struct ui_binding b[] = {

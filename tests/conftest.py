@@ -491,10 +491,10 @@ class Term:
             if k in TMUX_KEYS or _MODIFIED_KEY.match(k):
                 self.tmux("send-keys", "-t", "t", k)
             else:
-                self.tmux("send-keys", "-t", "t", "-l", k)
+                self.tmux("send-keys", "-t", "t", "-l", "--", k)
 
     def type(self, text):
-        self.tmux("send-keys", "-t", "t", "-l", text)
+        self.tmux("send-keys", "-t", "t", "-l", "--", text)
 
     def screen(self, escapes=False):
         """The visible screen as text (lines joined with \\n); escapes=True keeps SGR codes (-e)."""

@@ -190,7 +190,10 @@ static void setup_common(unsigned flags)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
-	set_escdelay(40);
+	/* Shift-Tab as xterm-likes send it, also where the terminfo entry (vt100) has no kcbt */
+	define_key("\033[Z", KEY_BTAB);
+	/* long enough for an escape sequence split over SSH, short enough for Esc to feel immediate */
+	set_escdelay(100);
 	colors = false;
 	if (!(flags & UI_INIT_NO_COLOR) && !(nc && *nc) && has_colors()) {
 		if (start_color() == OK) {
@@ -352,7 +355,7 @@ int ui_put(int y, int x, const char *s, size_t n, int maxcols, attr_t a)
 		buf[0] = wc;
 		buf[1] = 0;
 		cchar_t cc;
-		if (setcchar(&cc, buf, a, 0, NULL) == OK) {
+		if (setcchar(&cc, buf, a & ~A_COLOR, (short)PAIR_NUMBER(a), NULL) == OK) {
 			if (w == 0)
 				wadd_wch(stdscr, &cc); /* combining: ncurses attaches it to the previous cell */
 			else

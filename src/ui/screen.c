@@ -334,9 +334,10 @@ static int content_w(void)
 {
 	return COLS - 2 * X0;
 }
+/* rows: 0 title, 1 frame top, content, frame bottom, two error rows, key bar */
 static int content_h(void)
 {
-	return LINES - 5;
+	return LINES - 6;
 }
 
 static const char *button_text(const struct form_item *it, char *buf, size_t n)
@@ -385,7 +386,8 @@ static void table_widths(const struct form_item *it, const struct ui_table *t, i
 		if (col->kind == FORM_CHECKBOX) {
 			cells = 3;
 		} else if (is_entry(col->kind)) {
-			cells = col->max > 0 ? col->max + 1 : 8;
+			/* room for a short PIN and the cursor; longer input scrolls in the cell */
+			cells = col->max > 0 && col->max < 6 ? col->max + 1 : 7;
 			if (col->width && col->width < cells)
 				cells = col->width;
 		} else {
@@ -810,7 +812,7 @@ static void paint(struct ui_screen *s)
 	int tw = (int)ui_width(title);
 	ui_puts(0, tw < COLS ? (COLS - tw) / 2 : 0, title, COLS, ta);
 	/* frame, the subtitle in its top edge */
-	ui_box(1, 0, LINES - 3, COLS);
+	ui_box(1, 0, LINES - 4, COLS);
 	if (f->subtitle) {
 		char *sub = ui_expand(_(f->subtitle), get_placeholder, s);
 		if (sub) {
@@ -909,13 +911,11 @@ static void paint(struct ui_screen *s)
 		mvaddch(Y0, COLS - 1, ui_ascii() ? '^' : ACS_UARROW);
 	if (total > s->view + content_h())
 		mvaddch(Y0 + content_h() - 1, COLS - 1, ui_ascii() ? 'v' : ACS_DARROW);
-	/* error line */
-	int ey = LINES - 2;
-	if (s->error) {
-		ui_puts(ey, 1, s->error, COLS - 2, ui_attr(UIC_ERROR));
-	} else if (s->error_msgid) {
+	/* error lines: a message wraps onto the second row rather than being cut */
+	char *t = NULL;
+	const char *msg = s->error;
+	if (!msg && s->error_msgid) {
 		const char *arg = s->error_arg ? _(s->error_arg) : "";
-		char *t = NULL;
 		/* {label} only */
 		const char *m = _(s->error_msgid);
 		const char *p = strstr(m, "{label}");
@@ -925,9 +925,20 @@ static void paint(struct ui_screen *s)
 			if (t)
 				snprintf(t, n, "%.*s%s%s", (int)(p - m), m, arg, p + 7);
 		}
-		ui_puts(ey, 1, t ? t : m, COLS - 2, ui_attr(UIC_ERROR));
-		free(t);
+		msg = t ? t : m;
 	}
+	if (msg) {
+		size_t n = strlen(msg), at = 0;
+		for (int ey = LINES - 3; ey <= LINES - 2 && at < n; ey++) {
+			size_t skip = 0, l = ui_wrap_line(msg + at, n - at, (size_t)(COLS - 2), &skip);
+			if (l == 0 && skip == 0)
+				break;
+			ui_puts(ey, 1, msg + at, ey == LINES - 2 ? COLS - 2 : (int)ui_width_n(msg + at, l),
+				ui_attr(UIC_ERROR));
+			at += l + skip;
+		}
+	}
+	free(t);
 	/* key bar */
 	const char *keys[16];
 	size_t nk = 0;

@@ -5,8 +5,8 @@ Import from a test module with `from e2e.helpers import ...` (tests/ is on sys.p
 puts it there). Fixtures come from tests/conftest.py: pki, sandbox, curl, term.
 
 Screen model (80x24, docs/forms.md "Layout rules"): row 0 the title bar, row 1 the frame's top edge
-(it carries the subtitle 連携先：...), the frame's inside, its bottom edge, row H-2 the error line,
-row H-1 the key bar. Text wraps inside the frame, so label checks compare text with all white
+(it carries the subtitle 連携先：...), the frame's inside, its bottom edge (row H-4), rows H-3 and
+H-2 the error message (wrapped onto the second row when long), row H-1 the key bar. Text wraps inside the frame, so label checks compare text with all white
 space removed (flat()), which is exact up to white space and line breaks.
 """
 
@@ -73,7 +73,8 @@ def title(screen):
 
 
 def error_line(screen, height=24):
-    return row(screen, height - 2).strip()
+    """The error message: rows H-3 and H-2 joined (a long message wraps onto the second row)."""
+    return (row(screen, height - 3).strip() + " " + row(screen, height - 2).strip()).strip()
 
 
 def key_bar(screen, height=24):
@@ -84,7 +85,7 @@ def frame_rows(screen, height=24):
     """The rows inside the frame (without the border columns), as drawn."""
     ls = lines(screen)
     out = []
-    for ln in ls[2:height - 3]:
+    for ln in ls[2:height - 4]:
         t = ln.rstrip()
         if t[:1] in _BORDER:
             t = t[1:]
@@ -194,7 +195,7 @@ def wait_screen(t, *texts, timeout=5.0, title_is=None, height=None):
 
 
 def wait_error(t, text, timeout=5.0):
-    """Wait until the error line (row H-2) holds text (white space ignored)."""
+    """Wait until the error rows (H-3, H-2) hold text (white space ignored)."""
     return t.wait_for(lambda s: squash(text) in squash(error_line(s, t.height)), timeout=timeout)
 
 

@@ -120,9 +120,6 @@ def test_too_many_wrong_codes_rate_limited(sandbox, curl, term):
     assert "[ 中止 ]" not in s, s
 
 
-@pytest.mark.xfail(strict=True, reason="BUG renkei-ui-error-line: src/ui/screen.c paint() draws the error "
-                   "on one row cut at COLS-2; messages wider than 78 columns lose their end "
-                   "(e.g. ...もう一度入|力してください。)")
 def test_error_messages_shown_whole_at_80x24(sandbox, curl, term, tmp_path):
     sb = sandbox()
     partner = Partner(curl, sb)

@@ -105,10 +105,6 @@ def test_english_flow(sandbox, curl, term):
     assert len(partner.accounts()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG renkei-en-pin-table: at 80x24 in English the PIN tables "
-                   "(forms/pins.form, pin_result.form and the table layout in src/ui/screen.c) cut "
-                   "headings and cells: 'Sele' for Select, 'Inquiry PI' for Inquiry PIN (earlier "
-                   "builds also cut 'Not regis', 'Registere' without its '*', account numbers)")
 def test_english_pin_tables_readable(sandbox, curl, term):
     sb = sandbox()
     partner = Partner(curl, sb)
@@ -319,9 +315,6 @@ def _sgr_before(line, label):
     return last
 
 
-@pytest.mark.xfail(strict=True, reason="BUG renkei-vt100-btab: TERM=vt100 has no kcbt, and the client does not "
-                   "define ESC [ Z itself: Shift-Tab from a modern terminal under TERM=vt100 is read as "
-                   "Esc + '[Z' (typed into the field or cancelling a dialog)")
 def test_vt100_shift_tab(sandbox, curl, term):
     sb = sandbox()
     partner = Partner(curl, sb)
@@ -340,10 +333,6 @@ def test_vt100_shift_tab(sandbox, curl, term):
     assert "[Z" not in s and "●" not in s, s
 
 
-@pytest.mark.xfail(strict=True, reason="BUG renkei-color-pair: src/ui/core.c ui_put() passes the attributes "
-                   "(with COLOR_PAIR bits) to setcchar() with pair 0, so colour pairs are dropped: with "
-                   "colours on (the default) the focused button looks like the others and the title "
-                   "and key bar text lose their colours")
 def test_focus_visible_with_colors(sandbox, curl, term):
     sb = sandbox()
     partner = Partner(curl, sb)
