@@ -24,7 +24,7 @@ void trace_request(struct trace *t, const struct flow_req *r, const struct flow 
 void trace_event(struct trace *t, const char *what);
 
 /* Replace, in place, the value of every member whose name is secret (password, answer, pin,
- * pins, session, token, access_token, refresh_token, device_code, login_id, idempotency_key,
+ * pins, session, token, access_token, refresh_token, device_code, login_id, idempotency_key, user_code,
  * authorization) with "[redacted]", at any depth. obj is a cJSON *. */
 void trace_redact(void *cjson_obj);
 

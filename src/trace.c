@@ -18,7 +18,7 @@ struct trace {
 
 static const char *const secret_names[] = {
 	"password", "answer", "pin", "pins", "session", "token", "access_token",
-	"refresh_token", "device_code", "login_id", "idempotency_key", "authorization",
+	"refresh_token", "device_code", "login_id", "idempotency_key", "user_code", "authorization",
 	"token_pin", "secret",
 };
 
