@@ -136,6 +136,8 @@ void ui_screen_free(struct ui_screen *s);
 int ui_screen_run(struct ui_screen *s, struct ui_action *out);
 /* Error line text, already translated (copied); NULL clears it. Pressing a button clears it. */
 void ui_screen_set_error(struct ui_screen *s, const char *text);
+/* The same, made at every paint by fn(ctx) (so a language switch re-translates it; "" = none). */
+void ui_screen_set_error_fn(struct ui_screen *s, const char *(*fn)(void *ctx), void *ctx);
 /* Focus an item by id (row: the table row for tables, else 0). 0 or -1 (no such focusable item). */
 int ui_screen_focus(struct ui_screen *s, const char *id, size_t row);
 /* Change an item's flags at run time (e.g. FORM_F_MASKED on the answer field when the server says

@@ -21,6 +21,7 @@ struct app {
 	struct api *api;
 	struct trace *tr;
 	char msg[512];       /* message bound on the error/locked screens */
+	char errline[512];   /* the error line, made at paint time */
 	char period[128];    /* permission: period line */
 	char *scopes_text;   /* permission: scope lines */
 	char *accounts_text; /* permission: account lines */
@@ -397,6 +398,12 @@ static void ask_cancel(struct app *a)
 
 /* ---- screens -------------------------------------------------------------------------------- */
 
+static const char *error_line_text(void *ctx)
+{
+	struct app *a = ctx;
+	return app_error_text(&a->f, a->errline, sizeof a->errline);
+}
+
 /* Show form `name` with bindings until the user acts. The error line shows f.error. */
 static int run_form(struct app *a, const char *name, const struct ui_binding *b, size_t nb,
 		    struct ui_action *act, void (*prep)(struct app *, struct ui_screen *))
@@ -416,7 +423,7 @@ static int run_form(struct app *a, const char *name, const struct ui_binding *b,
 		return -1;
 	}
 	if (a->f.error.kind != PROBLEM_NONE)
-		ui_screen_set_error(s, app_error_text(&a->f, err, sizeof err));
+		ui_screen_set_error_fn(s, error_line_text, a);
 	if (prep)
 		prep(a, s);
 	if (a->opt->kiosk)
@@ -649,11 +656,12 @@ static void cert_choose(struct app *a)
 		const char *mark = v == CERT_EXPIRED ? _("【期限切れ】")
 				   : v == CERT_NOT_YET_VALID ? _("【有効期間前】")
 				   : v == CERT_VALIDITY_UNKNOWN ? _("【有効期間不明】") : "";
-		snprintf(labels[i], sizeof labels[i], "%s%s  %s ～ %s  (%s)", mark, c->info.name,
-			 c->info.not_before_date, c->info.not_after_date, c->token_label);
-		snprintf(details[i], sizeof details[i], "%s %s\n%s %s\n%s %s ～ %s\n%s %s\n%s %s%s%s",
+		char period[96];
+		snprintf(period, sizeof period, _("%s 〜 %s"), c->info.not_before_date, c->info.not_after_date);
+		snprintf(labels[i], sizeof labels[i], "%s%s  %s  (%s)", mark, c->info.name, period, c->token_label);
+		snprintf(details[i], sizeof details[i], "%s %s\n%s %s\n%s %s\n%s %s\n%s %s%s%s",
 			 _("発行先："), c->info.subject, _("発行者："), c->info.issuer, _("有効期間："),
-			 c->info.not_before_date, c->info.not_after_date, _("シリアル番号："), c->info.serial,
+			 period, _("シリアル番号："), c->info.serial,
 			 _("トークン："), c->token_label, usable ? "" : "\n",
 			 usable ? "" : _("この証明書は有効期間外のため選択できません。"));
 		ch[i].label = labels[i];

@@ -12,6 +12,7 @@
 
 #include "exitcodes.h"
 #include "i18n.h"
+#include "ui_text.h"
 
 enum opt_kind { OPT_STR, OPT_BOOL, OPT_LONG };
 
@@ -49,7 +50,7 @@ static const struct opt_def opt_table[] = {
 	{"timeout", NULL, OPT_LONG, S(timeout), true, N_("秒"), N_("1回の通信のタイムアウト（秒）"), 1, 600},
 	{"trace", "RENKEI_TRACE", OPT_STR, S(trace), true, N_("ファイル"),
 	 N_("サポート用の通信記録（秘密情報は記録しない）を書くファイル"), 0, 0},
-	{"user-code", NULL, OPT_STR, S(user_code), false, N_("コード"), N_("連携先が表示したコード（例 WDJB-MJHT）"), 0, 0},
+	{"user-code", NULL, OPT_STR, S(user_code), false, N_("コード文字列"), N_("連携先が表示したコード（例 WDJB-MJHT）"), 0, 0},
 	{"version", NULL, OPT_BOOL, S(version), false, NULL, N_("バージョンを表示して終了"), 0, 0},
 };
 #undef S
@@ -364,7 +365,9 @@ void options_usage(FILE *f, const char *prog)
 									     : "");
 		else
 			snprintf(left, sizeof left, "--%s", d->name);
-		fprintf(f, "  %-28s %s\n", left, _(d->help));
+		/* pad by display width: Japanese placeholders are two columns a character */
+		size_t w = ui_width(left);
+		fprintf(f, "  %s%*s %s\n", left, w < 28 ? (int)(28 - w) : 0, "", _(d->help));
 	}
 	fprintf(f, "\n%s\n", _("終了コード:"));
 	fprintf(f, "  %d  %s\n", EXIT_ALLOWED, _("許可されました"));

@@ -38,6 +38,8 @@ struct ui_screen {
 	struct stop want; /* focus to restore after a relayout */
 	bool have_want;
 	char *error;               /* caller's text */
+	const char *(*error_fn)(void *); /* or the caller's text made at paint time (follows F2) */
+	void *error_ctx;
 	const char *error_msgid;   /* runner's own message, translated at paint */
 	const char *error_arg;     /* msgid put into {label} of error_msgid */
 	int idle_ms;
@@ -171,7 +173,18 @@ void ui_screen_set_error(struct ui_screen *s, const char *text)
 {
 	free(s->error);
 	s->error = text && *text ? strdup(text) : NULL;
+	s->error_fn = NULL;
 	s->error_msgid = NULL;
+	s->dirty = true;
+}
+
+void ui_screen_set_error_fn(struct ui_screen *s, const char *(*fn)(void *ctx), void *ctx)
+{
+	free(s->error);
+	s->error = NULL;
+	s->error_msgid = NULL;
+	s->error_fn = fn;
+	s->error_ctx = ctx;
 	s->dirty = true;
 }
 
@@ -913,7 +926,9 @@ static void paint(struct ui_screen *s)
 		mvaddch(Y0 + content_h() - 1, COLS - 1, ui_ascii() ? 'v' : ACS_DARROW);
 	/* error lines: a message wraps onto the second row rather than being cut */
 	char *t = NULL;
-	const char *msg = s->error;
+	const char *msg = s->error_fn ? s->error_fn(s->error_ctx) : s->error;
+	if (msg && !*msg)
+		msg = NULL;
 	if (!msg && s->error_msgid) {
 		const char *arg = s->error_arg ? _(s->error_arg) : "";
 		/* {label} only */
@@ -954,7 +969,8 @@ static void paint(struct ui_screen *s)
 		if (k == FORM_TABLE)
 			k = f->items[fo->item].cols[fo->col].kind;
 		if (k == FORM_CHECKBOX)
-			KEY("Space", N_("選択"));
+			/* TRANSLATORS: key bar: what Space does on a check box */
+			KEY("Space", N_("チェック"));
 		else if (k == FORM_TEXTBLOCK)
 			KEY("PgUp/PgDn", N_("スクロール"));
 	}
@@ -1027,6 +1043,8 @@ static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action
 	if (!button_enabled(s, it)) {
 		free(s->error);
 		s->error = NULL;
+	s->error_fn = NULL;
+		s->error_fn = NULL;
 		s->error_msgid = it->refused ? it->refused : N_("このボタンは今は押せません。");
 		s->error_arg = NULL;
 		s->dirty = true;
@@ -1042,6 +1060,9 @@ static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action
 				continue;
 			free(s->error);
 			s->error = NULL;
+	s->error_fn = NULL;
+			s->error_fn = NULL;
+		s->error_fn = NULL;
 			/* TRANSLATORS: {label} is the field's label, e.g. ログインID. */
 			s->error_msgid = N_("「{label}」を入力してください。");
 			s->error_arg = e->label;
@@ -1054,6 +1075,7 @@ static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action
 	}
 	free(s->error);
 	s->error = NULL;
+	s->error_fn = NULL;
 	s->error_msgid = NULL;
 	s->dirty = true;
 	out->kind = (it->flags & FORM_F_CANCEL) ? UI_ACT_BACK : UI_ACT_BUTTON;
