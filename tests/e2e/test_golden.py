@@ -17,7 +17,7 @@ import pytest
 
 from e2e.helpers import has as frame_has
 from e2e.helpers import (en, squash, EXIT_DENIED, EXIT_ERROR, EXIT_LOCKED, PASSWORDS, ROOT, Partner,
-                         focus_row_of, start_client, typ)
+                         error_line, focus_row_of, start_client, typ)
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("RENKEI_GOLDEN_UPDATE") == "1"
@@ -171,7 +171,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     t.send("Enter")
     typ(t, "wrong")
     t.send("Enter")
-    g.check("login-wrong-password", stable(t, lambda s: "yamada01" in s and has(s.split("\n")[22], W["wrong"])))
+    g.check("login-wrong-password", stable(t, lambda s: "yamada01" in s and has(error_line(s), W["wrong"])))
     focus_row_of(t, W["pwlabel"])
     typ(t, PASSWORDS["yamada01"])
     t.send("Enter")
@@ -194,7 +194,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     t.send("Enter")
     g.check("permission", stable(t, lambda s: has(s, W["permission"])))
     t.send("Tab", "Tab", "Tab", "Enter")  # 許可 without the checkbox: refused
-    g.check("permission-refused", stable(t, lambda s: has(s.split("\n")[22], W["refused"])))
+    g.check("permission-refused", stable(t, lambda s: has(error_line(s), W["refused"])))
     t.send("BTab", "BTab", "Space", "Enter")
     g.check("done", stable(t, lambda s: has(s, W["done"])))
     t.send("Enter")
