@@ -1124,7 +1124,8 @@ static void trace_redacts(void **state)
 			assert_string_equal(jstr(j, "path"), "/consent/v1/sessions");
 			assert_string_equal(jstr(j, "step"), "partner");
 			cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "body");
-			assert_string_equal(jstr(b, "user_code"), "WDJBMJHT");
+			assert_string_equal(jstr(b, "user_code"), "[redacted]");
+			assert_null(strstr(line, "WDJBMJHT"));
 			assert_string_equal(jstr(b, "idempotency_key"), "[redacted]");
 			assert_non_null(cJSON_GetObjectItemCaseSensitive(j, "time"));
 		} else if (n == 2) {
