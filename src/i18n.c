@@ -39,9 +39,19 @@ void i18n_init(const char *argv0)
 			char *slash = strrchr(exe, '/');
 			if (slash) {
 				*slash = '\0';
+				/* the build tree (build/locale), then an installed prefix (bin/../share/locale),
+				 * so a binary installed under another PREFIX than it was built for still
+				 * finds its catalogs */
 				int w = snprintf(buf, sizeof buf, "%s/locale", exe);
 				if (w > 0 && (size_t)w < sizeof buf && dir_exists(buf))
 					dir = buf;
+				if (!dir) {
+					w = snprintf(buf, sizeof buf, "%s/../share/locale/en/LC_MESSAGES/renkei.mo", exe);
+					if (w > 0 && (size_t)w < sizeof buf && access(buf, R_OK) == 0) {
+						snprintf(buf, sizeof buf, "%s/../share/locale", exe);
+						dir = buf;
+					}
+				}
 			}
 		}
 	}
