@@ -165,6 +165,10 @@ golden: all
 	RENKEI_GOLDEN_UPDATE=1 RENKEI_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --import-mode=importlib tests/e2e/test_golden.py
 
+# Speed and memory figures (sandbox requests and flows, client start-up, RSS, connections); no thresholds.
+bench: all
+	RENKEI_BUILD=$(B) $(PYTHON) scripts/bench.py
+
 # Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
 # untranslated or fuzzy: translate them, then make check-po).
 pot:
