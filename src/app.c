@@ -364,7 +364,7 @@ static int send_req(struct app *a, struct flow_req *req)
 			if (flow_build(&a->f, FLOW_ACT_REFRESH, req) == 0)
 				continue;
 		}
-		if (rc != 0 && a->f.error.can_retry && problem_is_transport(a->f.error.kind)) {
+		if (rc != 0 && !a->checking_card && a->f.error.can_retry && problem_is_transport(a->f.error.kind)) {
 			char buf[512], q[768];
 			app_error_text(&a->f, buf, sizeof buf);
 			snprintf(q, sizeof q, "%s\n\n%s", buf, _("もう一度送信しますか？"));
@@ -508,10 +508,14 @@ static void screen_partner(struct app *a)
 static void card_removed(struct app *a)
 {
 	a->checking_card = true;
+	/* over the connection we still have (a session bound to the certificate needs it) ... */
+	if (a->f.session.len > 0 && !flow_is_final(&a->f))
+		do_action(a, FLOW_ACT_CANCEL);
+	/* ... else, without the card, over a new connection (enough before the certificate login) */
+	api_set_ssl_ctx_cb(a->api, NULL, NULL);
 	if (a->f.session.len > 0 && !flow_is_final(&a->f))
 		do_action(a, FLOW_ACT_CANCEL);
 	a->checking_card = false;
-	api_set_ssl_ctx_cb(a->api, NULL, NULL);
 	p11_close(a->p11);
 	a->p11 = NULL;
 	a->cert_label[0] = '\0';
@@ -613,17 +617,19 @@ static void prep_cert(struct app *a, struct ui_screen *s)
 static void cert_choose(struct app *a)
 {
 	struct p11_err pe = {0};
-	api_set_ssl_ctx_cb(a->api, NULL, NULL); /* the TLS context must not hold a key we drop */
-	a->cert_label[0] = '\0';
 	if (!a->p11) {
 		a->p11 = p11_open(a->opt->pkcs11_module, &pe);
 		if (!a->p11) {
 			ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
 			return;
 		}
-	} else if (p11_refresh(a->p11, &pe) < 0) {
-		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
-		return;
+	} else if (p11_selected(a->p11) < 0 || p11_count(a->p11) == 0) {
+		/* nothing chosen yet: look again (a card may have been inserted meanwhile); with a
+		 * certificate chosen, keep its login so that cancelling the chooser keeps it */
+		if (p11_refresh(a->p11, &pe) < 0) {
+			ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+			return;
+		}
 	}
 	size_t n = p11_count(a->p11);
 	if (n == 0) {
@@ -678,7 +684,11 @@ static void cert_choose(struct app *a)
 	free(labels);
 	free(details);
 	if (sel < 0)
-		return;
+		return; /* cancelled: whatever was chosen before stays */
+	if (p11_selected(a->p11) == sel && a->cert_label[0])
+		return; /* the same certificate again: already logged in */
+	api_set_ssl_ctx_cb(a->api, NULL, NULL); /* the TLS context must not hold a key we drop */
+	a->cert_label[0] = '\0';
 	if (token_login(a, (size_t)sel) < 0)
 		return;
 	const struct p11_cert *c = p11_get(a->p11, (size_t)sel);
@@ -686,9 +696,9 @@ static void cert_choose(struct app *a)
 		ui_message(_("電子証明書ログイン"), _("電子証明書を通信に設定できませんでした。"));
 		return;
 	}
-	/* TRANSLATORS: the chosen certificate: name, issuer, last day of validity */
-	snprintf(a->cert_label, sizeof a->cert_label, _("%s（発行者：%s、有効期限：%s）"), c->info.name,
-		 c->info.issuer_name, c->info.not_after_date);
+	/* TRANSLATORS: the chosen certificate: name, last day of validity, issuer */
+	snprintf(a->cert_label, sizeof a->cert_label, _("%s（有効期限：%s、発行者：%s）"), c->info.name,
+		 c->info.not_after_date, c->info.issuer_name);
 }
 
 static void screen_login(struct app *a)

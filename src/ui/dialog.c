@@ -64,7 +64,7 @@ static void paint(struct dlg *d)
 		}
 		dh = maxd + 1;
 	}
-	int maxh = LINES - 4;
+	int maxh = LINES - 2; /* over the title and key bar if need be, never cutting the details */
 	int h = 2 + th + (th ? 1 : 0) + (d->note || d->nchoices ? 2 : 0) + (lh ? lh + 1 + dh : 0) + 1 + 2;
 	if (h > maxh) {
 		/* shrink the list first, then the detail */
