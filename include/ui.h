@@ -165,6 +165,11 @@ struct ui_choice {
 	bool disabled;
 };
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial);
+/* The same, but F2 switches the language and returns UI_CHOOSE_LANG with the highlighted index in
+ * *cur, so the caller rebuilds its (translated) texts and calls again with initial = *cur. */
+#define UI_CHOOSE_LANG (-2)
+int ui_choose_ex(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial,
+		 size_t *cur);
 
 /* ---- tests without a terminal ----------------------------------------------------------------- */
 

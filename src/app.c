@@ -648,38 +648,49 @@ static void cert_choose(struct app *a)
 	time_t now = time(NULL);
 	size_t initial = 0;
 	bool have_initial = false;
-	if (a->opt->pkcs11_uri) {
+	if (p11_selected(a->p11) >= 0) {
+		initial = (size_t)p11_selected(a->p11);
+		have_initial = true;
+	} else if (a->opt->pkcs11_uri) {
 		int u = p11_find_uri(a->p11, a->opt->pkcs11_uri, &pe);
 		if (u >= 0) {
 			initial = (size_t)u;
 			have_initial = true;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct p11_cert *c = p11_get(a->p11, i);
-		bool usable = p11_cert_usable(c, now);
-		enum cert_validity v = certinfo_validity(&c->info, now);
-		const char *mark = v == CERT_EXPIRED ? _("【期限切れ】")
-				   : v == CERT_NOT_YET_VALID ? _("【有効期間前】")
-				   : v == CERT_VALIDITY_UNKNOWN ? _("【有効期間不明】") : "";
-		char period[96];
-		snprintf(period, sizeof period, _("%s 〜 %s"), c->info.not_before_date, c->info.not_after_date);
-		snprintf(labels[i], sizeof labels[i], "%s%s  %s  (%s)", mark, c->info.name, period, c->token_label);
-		snprintf(details[i], sizeof details[i], "%s %s\n%s %s\n%s %s\n%s %s\n%s %s%s%s",
-			 _("発行先："), c->info.subject, _("発行者："), c->info.issuer, _("有効期間："),
-			 period, _("シリアル番号："), c->info.serial,
-			 _("トークン："), c->token_label, usable ? "" : "\n",
-			 usable ? "" : _("この証明書は有効期間外のため選択できません。"));
-		ch[i].label = labels[i];
-		ch[i].detail = details[i];
-		ch[i].disabled = !usable;
-		if (!have_initial && usable) {
-			initial = i;
-			have_initial = true;
+	int sel;
+	for (;;) { /* built again after F2, in the other language */
+		for (size_t i = 0; i < n; i++) {
+			const struct p11_cert *c = p11_get(a->p11, i);
+			bool usable = p11_cert_usable(c, now);
+			enum cert_validity v = certinfo_validity(&c->info, now);
+			const char *mark = v == CERT_EXPIRED ? _("【期限切れ】")
+					   : v == CERT_NOT_YET_VALID ? _("【有効期間前】")
+					   : v == CERT_VALIDITY_UNKNOWN ? _("【有効期間不明】") : "";
+			char period[96];
+			snprintf(period, sizeof period, _("%s 〜 %s"), c->info.not_before_date, c->info.not_after_date);
+			snprintf(labels[i], sizeof labels[i], "%s%s  %s  (%s)", mark, c->info.name, period,
+				 c->token_label);
+			snprintf(details[i], sizeof details[i], "%s %s\n%s %s\n%s %s\n%s %s\n%s %s%s%s",
+				 _("発行先："), c->info.subject, _("発行者："), c->info.issuer, _("有効期間："),
+				 period, _("シリアル番号："), c->info.serial, _("トークン："), c->token_label,
+				 usable ? "" : "\n", usable ? "" : _("この証明書は有効期間外のため選択できません。"));
+			ch[i].label = labels[i];
+			ch[i].detail = details[i];
+			ch[i].disabled = !usable;
+			if (!have_initial && usable) {
+				initial = i;
+				have_initial = true;
+			}
 		}
+		size_t cur = initial;
+		sel = ui_choose_ex(_("電子証明書の選択"),
+				   _("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"), ch, n,
+				   initial, &cur);
+		if (sel != UI_CHOOSE_LANG)
+			break;
+		initial = cur;
 	}
-	int sel = ui_choose(_("電子証明書の選択"),
-			    _("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"), ch, n, initial);
 	free(ch);
 	free(labels);
 	free(details);

@@ -19,6 +19,7 @@ struct dlg {
 	const struct ui_choice *choices;
 	size_t nchoices, sel, top;
 	const char *note; /* msgid shown in bold under the text (e.g. refusal), or NULL */
+	bool lang_return; /* F2 returns UI_CHOOSE_LANG so the caller re-translates its texts */
 };
 
 static int wrap_count(const char *t, int cols)
@@ -180,6 +181,8 @@ static int run(struct dlg *d)
 				break;
 			case KEY_F(2):
 				i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
+				if (d->lang_return)
+					return UI_CHOOSE_LANG;
 				break;
 			case KEY_LEFT:
 			case KEY_BTAB:
@@ -235,14 +238,24 @@ void ui_message(const char *title, const char *text)
 
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial)
 {
+	return ui_choose_ex(title, text, c, n, initial, NULL);
+}
+
+int ui_choose_ex(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial,
+		 size_t *cur)
+{
 	static const char *const b[] = {N_("OK"), N_("キャンセル")};
 	if (n == 0)
 		return -1;
 	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 2, .choices = c,
-			.nchoices = n, .sel = initial < n ? initial : 0};
+			.nchoices = n, .sel = initial < n ? initial : 0, .lang_return = cur != NULL};
 	d.focus = d.nbuttons;
 	for (;;) {
 		int r = run(&d);
+		if (r == UI_CHOOSE_LANG) {
+			*cur = d.sel;
+			return UI_CHOOSE_LANG;
+		}
 		if (r != 0)
 			return -1;
 		if (!c[d.sel].disabled)

@@ -166,7 +166,7 @@ def highlight(t, needle, max_moves=8):
     s = t.screen()
     for key in ("Down", "Up"):
         for _ in range(max_moves):
-            if needle in (selected(s) or ""):
+            if (selected(s) or "").startswith(needle):
                 return s
             before = selected(s)
             t.send(key)
@@ -174,7 +174,7 @@ def highlight(t, needle, max_moves=8):
                 s = t.wait_for(lambda x: selected(x) != before, timeout=1.5)
             except AssertionError:
                 break  # at the end of the list
-    assert needle in (selected(s) or ""), "no chooser entry with %r:\n%s" % (needle, s)
+    assert (selected(s) or "").startswith(needle), "no chooser entry starting %r:\n%s" % (needle, s)
     return s
 
 
@@ -546,9 +546,6 @@ def test_chooser_in_english(sandbox, curl, term, pki, token_conf):
     t.wait_for(lambda x: on_row(x, en(NOT_SELECTABLE)))
 
 
-@pytest.mark.xfail(strict=True, reason="client bug: F2 in the certificate chooser re-translates only the "
-                   "buttons; title, text, list and details stay in the old language (cert_choose formats "
-                   "them once) and the key bar is not redrawn")
 def test_chooser_language_switch(sandbox, curl, term, token_conf):
     sb = sandbox()
     partner = Partner(curl, sb)
