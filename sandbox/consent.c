@@ -1189,7 +1189,11 @@ static bool session_auth(struct ctx *c, struct sess *s)
 		session_problem(c, "session-unknown", "No such consent session.");
 		return false;
 	}
-	if (s->cert[0] && (!c->req->client_cert_sha256 || !secret_equal(c->req->client_cert_sha256, s->cert))) {
+	/* protocol §4.5: bound to the login certificate; only a cancel (which can only deny) is taken
+	 * without it, so a client whose card was pulled can still end the request */
+	bool cancel = strcmp(c->req->method, "DELETE") == 0;
+	if (s->cert[0] && !cancel &&
+	    (!c->req->client_cert_sha256 || !secret_equal(c->req->client_cert_sha256, s->cert))) {
 		problem(c, 403, "certificate-mismatch",
 			"This session is bound to the client certificate it logged in with.");
 		return false;

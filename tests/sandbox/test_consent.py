@@ -68,6 +68,21 @@ def test_tanaka04_is_locked(sandbox):
     expect_problem(start(sb, da["user_code"], expect=None), 409, "user-code-used")
 
 
+def test_cancel_of_a_certificate_session_without_the_certificate(sandbox, pki):
+    """§4.5: the one request a certificate-bound session takes without its certificate is the
+    cancel (a client whose card was pulled out must still be able to deny)."""
+    sb = sandbox()
+    cert, key = pki / "clients/suzuki03.crt", pki / "clients/suzuki03.key"
+    da, c = new_consent(sb, cert=cert, key=key)
+    r = c.post("/login", {"method": "certificate", "password": "Kaede-2026"})
+    assert r.status == 200 and c.step == "scopes", r
+    expect_problem(sb.request("POST", "/consent/v1/session/scopes", bearer=c.session,
+                              json={"scopes": ["balance"]}), 403, "certificate-mismatch")
+    r = sb.request("DELETE", "/consent/v1/session", bearer=c.session)
+    assert r.status == 200 and r.json["step"] == "denied", r
+    expect_oauth_error(token_request(sb, da["device_code"]), "access_denied")
+
+
 def test_suzuki03_certificate_login_full_path(sandbox, pki):
     sb = sandbox()
     cert, key = pki / "clients/suzuki03.crt", pki / "clients/suzuki03.key"
