@@ -493,37 +493,48 @@ static int set_device_status(struct sandbox *sb, const char *hash, const char *s
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Begin a transaction and look up the row of a secret stored hashed (sql binds the hash as ?1).
+ * 1: *st is on the row (the caller finalizes it and ends the transaction); 0: no such row, answered
+ * invalid_grant (unknown) and rolled back; -1: a server error, answered and rolled back. */
+static int find_hashed(struct sandbox *sb, struct http_resp *resp, const char *secret, const char *sql,
+		       const char *unknown, sqlite3_stmt **st, char h[65])
+{
+	db_hash(secret, h);
+	if (db_begin(&sb->db) != 0) {
+		server_error(sb, resp);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(sb->db.h, sql, -1, st, NULL) != SQLITE_OK) {
+		server_error(sb, resp);
+		return -1;
+	}
+	sqlite3_bind_text(*st, 1, h, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_finalize(*st);
+	*st = NULL;
+	if (rc != SQLITE_DONE) {
+		server_error(sb, resp);
+		return -1;
+	}
+	db_rollback(&sb->db);
+	oauth_error(resp, 400, "invalid_grant", unknown);
+	return 0;
+}
+
 static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,
 			      const char *device_code, long long now)
 {
-	char h[65];
 	sqlite3_stmt *st;
+	char h[65];
 	int rc;
 
-	db_hash(device_code, h);
-	if (db_begin(&sb->db) != 0) {
-		server_error(sb, resp);
+	if (find_hashed(sb, resp, device_code,
+			"SELECT client_id, expires_at, interval, last_poll, status, grant_id FROM device_auth"
+			" WHERE device_code_hash = ?",
+			"Unknown device_code.", &st, h) <= 0)
 		return;
-	}
-	if (sqlite3_prepare_v2(sb->db.h,
-			       "SELECT client_id, expires_at, interval, last_poll, status, grant_id FROM device_auth"
-			       " WHERE device_code_hash = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
-		server_error(sb, resp);
-		return;
-	}
-	sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE) {
-			server_error(sb, resp);
-			return;
-		}
-		db_rollback(&sb->db);
-		oauth_error(resp, 400, "invalid_grant", "Unknown device_code.");
-		return;
-	}
 	bool same_client = strcmp((const char *)sqlite3_column_text(st, 0), client_id) == 0;
 	long long expires_at = sqlite3_column_int64(st, 1);
 	long long interval = sqlite3_column_int64(st, 2);
@@ -628,34 +639,14 @@ static bool same_scope_set(const char *asked, const char *granted)
 static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,
 			  const char *refresh, const char *scope, long long now)
 {
-	char h[65];
 	sqlite3_stmt *st;
-	int rc;
+	char h[65];
 
-	db_hash(refresh, h);
-	if (db_begin(&sb->db) != 0) {
-		server_error(sb, resp);
+	if (find_hashed(sb, resp, refresh,
+			"SELECT t.grant_id, t.expires_at, g.client_id, g.scopes, g.expires_at, g.revoked"
+			" FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ? AND t.kind = 'refresh'",
+			"Unknown refresh_token.", &st, h) <= 0)
 		return;
-	}
-	if (sqlite3_prepare_v2(sb->db.h,
-			       "SELECT t.grant_id, t.expires_at, g.client_id, g.scopes, g.expires_at, g.revoked"
-			       " FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ? AND t.kind = 'refresh'",
-			       -1, &st, NULL) != SQLITE_OK) {
-		server_error(sb, resp);
-		return;
-	}
-	sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE) {
-			server_error(sb, resp);
-			return;
-		}
-		db_rollback(&sb->db);
-		oauth_error(resp, 400, "invalid_grant", "Unknown refresh_token.");
-		return;
-	}
 	long long grant_id = sqlite3_column_int64(st, 0);
 	long long texp = sqlite3_column_int64(st, 1);
 	bool same_client = strcmp((const char *)sqlite3_column_text(st, 2), client_id) == 0;
