@@ -332,11 +332,11 @@ def test_wrong_token_pin_then_right(sandbox, curl, term, pki, fresh_token):
     open_chooser(t)
     highlight(t, "鈴木花子  ")
     t.send("Enter")
-    token_pin(t, "654321")
+    token_pin(t, "111111")
     s = t.wait_for(lambda x: has(x, MSG_PIN_WRONG) and "ICカードのPIN入力" in x)
     # SoftHSM2 sets CKF_USER_PIN_COUNT_LOW after a wrong PIN (it never locks): the tries state
     assert has(s, MSG_PIN_WRONG_LOW), s
-    assert "654321" not in s, s
+    assert "111111" not in s and "●" not in s, "PIN shown or not cleared after the error:\n" + s
     token_pin(t, TOKEN_PIN)
     cert_chosen(t, pki)
     type_password(t, PASSWORD)
@@ -370,6 +370,13 @@ def test_no_token_clear_message_then_card_inserted(sandbox, curl, term, pki, emp
     t.send("Enter")
     s = wait_screen(t, "（未選択）", "電子証明書ログイン")
     assert MSG_NO_TOKEN[:10] not in s and not t.exited(), s
+    # again, and this time Esc closes the message
+    focus_choose(t)
+    t.send("Enter")
+    wait_dialog(t, MSG_NO_TOKEN)
+    t.send("Escape")
+    s = t.wait_for(lambda x: not on_row(x, MSG_NO_TOKEN[:20]) and "（未選択）" in x)
+    assert CHOOSER not in s and not t.exited(), s
     # the customer inserts the card and tries again: the chooser now lists it
     assert _mktoken(pki, empty_store.parent) == empty_store
     focus_choose(t)
