@@ -96,54 +96,29 @@ unit: $(UNIT_BIN)
 $(B)/ui-demo: tests/ui_demo.c $(B)/librenkei.a
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS)
 
-# libFuzzer target for the forms parser (clang only; run: build/fuzz/fuzz_forms -max_total_time=30)
-$(B)/fuzz/fuzz_forms: tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c include/forms.h
-	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ \
-	  tests/fuzz/fuzz_forms.c src/forms.c $(B)/gen/forms_data.c
-
-# libFuzzer target for server answers through flow_apply (clang only; run:
-# build/fuzz/fuzz_envelope -max_total_time=30)
-$(B)/fuzz/fuzz_envelope: tests/fuzz/fuzz_envelope.c src/flow.c src/problem.c src/secret.c include/flow.h
-	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-	  $(shell $(PKG_CONFIG) --cflags libcjson) -o $@ tests/fuzz/fuzz_envelope.c src/flow.c \
-	  src/problem.c src/secret.c $(shell $(PKG_CONFIG) --libs libcjson)
-
-# libFuzzer target for the sandbox's scenario files (clang only; run:
-# build/fuzz/fuzz_scenario -max_total_time=60 DIR sandbox/scenarios tests/sandbox/scenarios)
-$(B)/fuzz/fuzz_scenario: tests/fuzz/fuzz_scenario.c sandbox/scenario.c sandbox/scenario.h $(B)/gen/scenario_data.c
-	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isandbox \
-	  $(shell $(PKG_CONFIG) --cflags libcjson) -o $@ tests/fuzz/fuzz_scenario.c sandbox/scenario.c \
-	  $(B)/gen/scenario_data.c $(shell $(PKG_CONFIG) --libs libcjson)
-
-# Any other tests/fuzz/fuzz_*.c without a rule of its own: linked with both libraries, built for
-# fuzzing in $(B)/fuzz/lib (clang, -fsanitize=fuzzer-no-link,address,undefined).
+# libFuzzer targets: every tests/fuzz/fuzz_*.c, built with clang -fsanitize=fuzzer,address,undefined
+# against the library objects compiled for fuzzing in $(B)/fuzz/lib (clang, -fsanitize=fuzzer-no-link,
+# address,undefined): fuzz_scenario and fuzz_sb_* link the sandbox's library, the others the client's.
+# Run one by hand: build/fuzz/fuzz_forms -max_total_time=30 build/fuzz/corpus/fuzz_forms forms
 FUZZ_LIB_B := $(B)/fuzz/lib
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c FORCE
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SB    := $(B)/fuzz/fuzz_scenario $(filter $(B)/fuzz/fuzz_sb_%,$(FUZZ_BIN))
+fuzz_libs   = $(if $(filter $1,$(FUZZ_SB)),$(FUZZ_LIB_B)/libsandbox.a $(SANDBOX_LIBS),$(FUZZ_LIB_B)/librenkei.a $(CLIENT_LIBS))
+$(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a &: FORCE
 	@$(MAKE) --no-print-directory CC=clang B=$(FUZZ_LIB_B) SAN="-fsanitize=fuzzer-no-link,address,undefined" \
 	  $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isandbox -I$(FUZZ_LIB_B)/gen \
-	  $(CLIENT_CFLAGS) $(SANDBOX_CFLAGS) -o $@ $< $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a \
-	  $(CLIENT_LIBS) $(SANDBOX_LIBS)
+	  $(CLIENT_CFLAGS) $(SANDBOX_CFLAGS) -o $@ $< $(call fuzz_libs,$@)
 FORCE:
 
-# make fuzz: build every tests/fuzz/fuzz_*.c and run each for FUZZ_TIME seconds on its corpus
-# $(B)/fuzz/corpus/NAME, seeded from the directories in FUZZ_SEEDS_NAME; a finding shows the end of
-# the log ($(B)/fuzz/NAME.log), saves the input as $(B)/fuzz/NAME-crash-*, and fails make fuzz
-# after the other targets ran.
-FUZZ_TIME ?= 20
-FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SEEDS_fuzz_forms    := forms
-FUZZ_SEEDS_fuzz_scenario := sandbox/scenarios tests/sandbox/scenarios
-fuzz_run = mkdir -p $(B)/fuzz/corpus/$2 && echo "fuzz: $2, $(FUZZ_TIME) s" && \
-  if $1 -max_total_time=$(FUZZ_TIME) -artifact_prefix=$(B)/fuzz/$2- $(B)/fuzz/corpus/$2 $(FUZZ_SEEDS_$2) \
-     >$(B)/fuzz/$2.log 2>&1; then grep '^Done' $(B)/fuzz/$2.log; \
-  else tail -40 $(B)/fuzz/$2.log; echo "fuzz: $2 FAILED (log: $(B)/fuzz/$2.log)"; false; fi
+# make fuzz [FUZZ_SECONDS=20]: build every fuzz target and run each for FUZZ_SECONDS on its seeds
+# (scripts/fuzz.sh: tests/fuzz/corpus/NAME, forms/, the scenario files); one line per target; a
+# finding prints the log's end, keeps the input as $(B)/fuzz/fuzz_NAME-crash-*, and fails.
+FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BIN)
-	@st=0; $(foreach f,$(FUZZ_BIN),{ $(call fuzz_run,$(f),$(notdir $(f))); } || st=1;) exit $$st
+	@sh scripts/fuzz.sh $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 # --- tests ------------------------------------------------------------------------------------
 # Unit tests run in a separate ASan/UBSan build tree; the terminal and sandbox tests use build/.
@@ -166,8 +141,11 @@ golden: all
 	  --import-mode=importlib tests/e2e/test_golden.py
 
 # Speed and memory figures (sandbox requests and flows, client start-up, RSS, connections); no thresholds.
-bench: all
+bench: all $(B)/bench/width
 	RENKEI_BUILD=$(B) $(PYTHON) scripts/bench.py
+$(B)/bench/width: tests/bench/width.c $(B)/librenkei.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS)
 
 # Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
 # untranslated or fuzzy: translate them, then make check-po).

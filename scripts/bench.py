@@ -1,25 +1,34 @@
 #!/usr/bin/python3
 """make bench: speed and memory figures for renkei and renkei-sandbox (prints them; no thresholds).
 
-Run from the source tree after `make` (the Makefile rule depends on `all`):
+Run from the source tree after `make` (the Makefile rule builds `all` and build/bench/width first):
     /usr/bin/python3 scripts/bench.py            RENKEI_BUILD=DIR picks another build tree (default build/)
 
-Figures
-  1. sandbox: GET /.well-known/oauth-authorization-server, 500 requests on one keep-alive TLS
-     connection, and 200 requests with a new TLS connection each (the handshake cost).
-  2. sandbox: the whole yamada01 consent flow (device authorization .. token) on one connection,
-     20 rounds (a fresh in-memory sandbox every 5 rounds; later rounds follow the steps the server
-     returns, so they skip the PIN steps once yamada01's PINs are registered).
-  3. client: start-up to the first screen at 80x24 in tmux (median of 5), then one sato02 flow with
-     partner mieru-demo: the client's peak RSS (VmHWM) on the done screen and its TCP connections to
-     the sandbox (distinct client ports seen by polling ss during the flow, and those open at the end).
-  4. callgrind instruction count of `renkei --version` (when valgrind is installed).
-Stdlib only; loopback only; every server started here is stopped by PID.
+Figures (everything on 127.0.0.1 over HTTPS with the test PKI; every sandbox started here gets a free
+port and is stopped by PID; every loop is bounded; the whole run takes well under 2 minutes):
+  1. sandbox, metadata: GET /.well-known/oauth-authorization-server, 1000 requests on ONE keep-alive
+     TLS connection (requests/s, p50/p95 latency, TLS handshakes counted on our side), then 200
+     requests with a new TLS connection each (the handshake's cost).
+  2. sandbox, consent: the whole yamada01 flow (device authorization, session, login, answer, scopes,
+     PINs, PIN result, decision, token: 9 requests) on ONE keep-alive TLS connection, 20 rounds, each
+     on a fresh in-memory sandbox so that every round registers the PINs (flow time, requests/s,
+     per-request p50/p95, the slowest endpoints, handshakes per flow, the sandbox's start-up).
+  3. client in tmux at 80x24: start-up to the first screen (median of 5); then the whole yamada01 /
+     kakeibo-demo flow through the real screens (tests/e2e/helpers.py drives them): time to the
+     done screen, peak RSS (VmHWM read while the done screen is shown), the TCP connections the
+     client opened (the client talks to the sandbox through a counting TCP relay; TLS passes through
+     untouched, so this is also its number of TLS handshakes; cross-checked by polling
+     /proc/net/tcp for distinct client ports), and those still open at the done screen.
+  4. callgrind: instructions of ui_width() (include/ui_text.h) over a fixed Japanese text
+     (build/bench/width, tests/bench/width.c), and of `renkei --version`.
+Stdlib + the tests' own helpers (tests/conftest.py, tests/e2e/helpers.py; Debian's python3-pytest).
+Exit status 1 when a part could not be measured (its row says why); the figures are never judged.
 """
 
 import http.client
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -38,8 +47,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("RENKEI_BUILD", "build"))
 if not BUILD.is_absolute():
     BUILD = ROOT / BUILD
+os.environ["RENKEI_BUILD"] = str(BUILD)  # the tests' helpers read it at import
 SANDBOX_BIN = BUILD / "renkei-sandbox"
 CLIENT_BIN = BUILD / "renkei"
+WIDTH_BIN = BUILD / "bench" / "width"
 PKI = ROOT / "build" / "test-pki"
 CACERT = PKI / "ca.crt"
 
@@ -47,14 +58,21 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 YAMADA = ("yamada01", "Sakura-2026")
 YAMADA_ANSWER = "ひまわり証券"
 YAMADA_PINS = {"2000002": "1234", "1111111": "5678"}
-SATO = ("sato02", "Momiji-2026")
 
-ROWS = []          # (section, what, figure)
+META = "/.well-known/oauth-authorization-server"
+META_KEEPALIVE_N = 1000
+META_NEWCONN_N = 200
+FLOW_ROUNDS = 20
+STARTUP_RUNS = 5
+WIDTH_ROUNDS = 200
+
+ROWS = []          # (part, measure, figure)
+FAILED = []        # parts that could not be measured
 _cleanup = []      # callables run at exit, last first
 
 
-def row(section, what, figure):
-    ROWS.append((section, what, figure))
+def row(part, what, figure):
+    ROWS.append((part, what, figure))
 
 
 def pct(values, p):
@@ -62,8 +80,12 @@ def pct(values, p):
     s = sorted(values)
     if not s:
         return float("nan")
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
+    k = max(0, min(len(s) - 1, -(-p * len(s) // 100) - 1))
+    return s[int(k)]
+
+
+def ms(s):
+    return s * 1000.0
 
 
 def poll(pred, timeout, step=0.005):
@@ -85,24 +107,27 @@ class Sandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="sb-", dir=workdir))
         self.out = self.dir / "stdout"
         self.err = self.dir / "stderr"
+        self.cacert = CACERT
+        t0 = time.perf_counter()
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
             self.proc = subprocess.Popen([str(SANDBOX_BIN), "--listen", "127.0.0.1:0", "--tls-dir", str(PKI)],
                                          stdin=subprocess.DEVNULL, stdout=o, stderr=e, cwd=str(ROOT))
         self.pid = self.proc.pid
         _cleanup.append(self.stop)
-        self.url = None
 
         def ready():
             data = self.out.read_bytes()
             if b"\n" in data:
                 return data.split(b"\n", 1)[0].decode().strip()
             if self.proc.poll() is not None:
-                raise SystemExit("bench: sandbox exited (%d) before printing its URL:\n%s"
-                                 % (self.proc.returncode, self.err.read_text("utf-8", "replace")))
+                raise RuntimeError("sandbox exited (%d) before printing its URL:\n%s"
+                                   % (self.proc.returncode, self.err.read_text("utf-8", "replace")))
             return None
-        self.url = poll(ready, 10)
+        self.url = poll(ready, 10, 0.002)
+        self.startup = time.perf_counter() - t0
         if not self.url or not re.fullmatch(r"https://127\.0\.0\.1:\d+", self.url):
-            raise SystemExit("bench: sandbox gave no URL: %r" % self.url)
+            self.stop()
+            raise RuntimeError("sandbox gave no URL: %r" % self.url)
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self):
@@ -121,6 +146,8 @@ class Sandbox:
 
 
 _CTX = None
+HANDSHAKES = [0]   # TLS handshakes made by this script (every connect of a Conn)
+TLS_VERSION = [None]
 
 
 def ssl_ctx():
@@ -130,8 +157,21 @@ def ssl_ctx():
     return _CTX
 
 
+class Conn(http.client.HTTPSConnection):
+    """http.client's HTTPS connection counting its TLS handshakes (http.client reconnects silently
+    when the server closed a keep-alive connection: the count shows it)."""
+
+    def connect(self):
+        super().connect()
+        HANDSHAKES[0] += 1
+        TLS_VERSION[0] = self.sock.version()
+
+    def local_port(self):
+        return self.sock.getsockname()[1] if self.sock else None
+
+
 def connect(sb):
-    return http.client.HTTPSConnection("127.0.0.1", sb.port, timeout=30, context=ssl_ctx())
+    return Conn("127.0.0.1", sb.port, timeout=30, context=ssl_ctx())
 
 
 def request(conn, method, path, body=None, form=None, bearer=None):
@@ -158,75 +198,80 @@ def request(conn, method, path, body=None, form=None, bearer=None):
     return r.status, js, dt
 
 
-def ms(s):
-    return s * 1000.0
+def lat_figure(n, total, lat):
+    return "%6.0f req/s   p50 %5.2f ms   p95 %5.2f ms" % (n / total, ms(pct(lat, 50)), ms(pct(lat, 95)))
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. Metadata requests
 
-META = "/.well-known/oauth-authorization-server"
-
-
 def bench_metadata(workdir):
     sb = Sandbox(workdir)
     try:
+        h0 = HANDSHAKES[0]
         conn = connect(sb)
-        request(conn, "GET", META)  # the handshake, not counted
+        conn.connect()
         lat = []
         t0 = time.perf_counter()
-        for _ in range(500):
+        for _ in range(META_KEEPALIVE_N):
             st, _, dt = request(conn, "GET", META)
             if st != 200:
-                raise SystemExit("bench: metadata answered %d" % st)
+                raise RuntimeError("metadata answered %d" % st)
             lat.append(dt)
         total = time.perf_counter() - t0
         conn.close()
-        row("sandbox", "metadata, keep-alive (500 req)", "%7.0f req/s  p50 %.2f ms  p95 %.2f ms"
-            % (500 / total, ms(pct(lat, 50)), ms(pct(lat, 95))))
+        row("sandbox", "metadata GET, one keep-alive connection (%d req)" % META_KEEPALIVE_N,
+            lat_figure(META_KEEPALIVE_N, total, lat))
+        row("sandbox", "  TLS handshakes for those %d requests" % META_KEEPALIVE_N,
+            "%d  (%s)" % (HANDSHAKES[0] - h0, TLS_VERSION[0]))
 
         lat = []
+        h0 = HANDSHAKES[0]
         t0 = time.perf_counter()
-        for _ in range(200):
+        for _ in range(META_NEWCONN_N):
             c0 = time.perf_counter()
             conn = connect(sb)
             st, _, _ = request(conn, "GET", META)
             conn.close()
             if st != 200:
-                raise SystemExit("bench: metadata answered %d" % st)
+                raise RuntimeError("metadata answered %d" % st)
             lat.append(time.perf_counter() - c0)
         total = time.perf_counter() - t0
-        row("sandbox", "metadata, new TLS connection each (200 req)", "%7.0f req/s  p50 %.2f ms  p95 %.2f ms"
-            % (200 / total, ms(pct(lat, 50)), ms(pct(lat, 95))))
+        row("sandbox", "metadata GET, new TLS connection each (%d req)" % META_NEWCONN_N,
+            lat_figure(META_NEWCONN_N, total, lat))
+        row("sandbox", "  TLS handshakes for those %d requests" % META_NEWCONN_N, "%d" % (HANDSHAKES[0] - h0))
     finally:
         sb.stop()
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. The yamada01 consent flow
+# 2. The yamada01 consent flow on one connection
 
 def consent_round(sb):
-    """One flow on one connection; returns (total seconds, [per-request seconds], [steps])."""
+    """One whole flow on one connection. Returns (seconds from the first request to the token,
+    [(endpoint, seconds)], TLS handshakes, seconds of the connect + handshake before it)."""
+    h0 = HANDSHAKES[0]
     conn = connect(sb)
+    c0 = time.perf_counter()
+    conn.connect()  # TCP + TLS handshake, timed apart from the requests
+    hs_time = time.perf_counter() - c0
     lat = []
-    steps = []
 
-    def call(method, path, **kw):
+    def call(name, method, path, **kw):
         st, js, dt = request(conn, method, path, **kw)
-        lat.append(dt)
+        lat.append((name, dt))
         return st, js
 
     try:
         t0 = time.perf_counter()
-        st, da = call("POST", "/oauth/device_authorization",
+        st, da = call("device_authorization", "POST", "/oauth/device_authorization",
                       form={"client_id": "kakeibo-demo", "scope": "balance transactions"})
         assert st == 200, (st, da)
-        st, env = call("POST", "/consent/v1/sessions", body={"user_code": da["user_code"]})
+        st, env = call("sessions", "POST", "/consent/v1/sessions", body={"user_code": da["user_code"]})
         assert st == 201, (st, env)
         session = env["session"]
         for _ in range(10):
             step = env["step"]
-            steps.append(step)
             data = env.get("data") or {}
             if step == "login":
                 body = {"method": "password", "login_id": YAMADA[0], "password": YAMADA[1]}
@@ -249,59 +294,64 @@ def consent_round(sb):
                 break
             else:
                 raise AssertionError("unexpected step %s: %s" % (step, env))
-            st, env = call("POST", "/consent/v1/session" + path, body=body, bearer=session)
+            st, env = call(path[1:], "POST", "/consent/v1/session" + path, body=body, bearer=session)
             assert st == 200, (path, st, env)
         assert env["step"] == "done", env
-        st, tok = call("POST", "/oauth/token", form={"grant_type": DEVICE_GRANT,
-                                                     "device_code": da["device_code"],
-                                                     "client_id": "kakeibo-demo"})
+        st, tok = call("token", "POST", "/oauth/token", form={"grant_type": DEVICE_GRANT,
+                                                              "device_code": da["device_code"],
+                                                              "client_id": "kakeibo-demo"})
         assert st == 200 and tok.get("access_token"), (st, tok)
         total = time.perf_counter() - t0
     finally:
         conn.close()
-    return total, lat, steps
+    return total, lat, HANDSHAKES[0] - h0, hs_time
 
 
 def bench_consent(workdir):
-    totals_first, totals_later, lat_all = [], [], []
-    nreq_first = nreq_later = 0
+    totals, lat_all, hs, starts, hs_times = [], [], [], [], []
+    nreq = set()
     t_start = time.monotonic()
-    rounds = 0
-    for block in range(4):
+    for _ in range(FLOW_ROUNDS):
         if time.monotonic() - t_start > 40:
             break
         sb = Sandbox(workdir)
+        starts.append(sb.startup)
         try:
-            for i in range(5):
-                total, lat, steps = consent_round(sb)
-                rounds += 1
-                lat_all += lat
-                if i == 0:
-                    totals_first.append(total)
-                    nreq_first = len(lat)
-                else:
-                    totals_later.append(total)
-                    nreq_later = len(lat)
+            total, lat, h, hst = consent_round(sb)
         finally:
             sb.stop()
-    row("sandbox", "yamada01 flow, first on a sandbox (%d req, %d rounds)" % (nreq_first, len(totals_first)),
-        "total p50 %.1f ms  (min %.1f, max %.1f)" % (ms(statistics.median(totals_first)),
-                                                    ms(min(totals_first)), ms(max(totals_first))))
-    if totals_later:
-        row("sandbox", "yamada01 flow, PINs registered (%d req, %d rounds)" % (nreq_later, len(totals_later)),
-            "total p50 %.1f ms  (min %.1f, max %.1f)" % (ms(statistics.median(totals_later)),
-                                                        ms(min(totals_later)), ms(max(totals_later))))
-    row("sandbox", "yamada01 flow, per request (%d rounds, %d req)" % (rounds, len(lat_all)),
-        "p50 %.2f ms  p95 %.2f ms  max %.2f ms" % (ms(pct(lat_all, 50)), ms(pct(lat_all, 95)),
-                                                  ms(max(lat_all))))
+        totals.append(total)
+        lat_all += lat
+        hs.append(h)
+        hs_times.append(hst)
+        nreq.add(len(lat))
+    n = len(totals)
+    per_req = [dt for _, dt in lat_all]
+    row("sandbox", "yamada01 consent flow, one connection (%s req, %d rounds)"
+        % ("/".join(str(x) for x in sorted(nreq)), n),
+        "flow p50 %.1f ms   p95 %.1f ms   (%.0f flows/s)" % (ms(pct(totals, 50)), ms(pct(totals, 95)),
+                                                            1.0 / statistics.median(totals)))
+    row("sandbox", "  its requests (%d)" % len(per_req), lat_figure(len(per_req), sum(totals), per_req))
+    by = {}
+    for name, dt in lat_all:
+        by.setdefault(name, []).append(dt)
+    slow = sorted(by.items(), key=lambda kv: -statistics.median(kv[1]))[:3]
+    row("sandbox", "  slowest endpoints (p50)",
+        ",  ".join("%s %.2f ms" % (k, ms(statistics.median(v))) for k, v in slow))
+    row("sandbox", "  TLS handshakes per flow", "%s  (connect + handshake p50 %.2f ms, not in the flow time)"
+        % ("/".join(str(x) for x in sorted(set(hs))), ms(pct(hs_times, 50))))
+    row("sandbox", "sandbox start-up to its URL (%d starts)" % len(starts),
+        "p50 %.1f ms   max %.1f ms" % (ms(pct(starts, 50)), ms(max(starts))))
 
 
 # ---------------------------------------------------------------------------------------------
 # 3. The client in tmux
 
 class Tmux:
-    def __init__(self, workdir):
-        self.dir = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))  # short path: socket name limit
+    """One tmux server at 80x24; each start-up run gets a window of its own."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="rk-bench-tm-", dir="/tmp"))  # short: socket name limit
         self.sock = str(self.dir / "sock")
         conf = self.dir / "tmux.conf"
         conf.write_text("set -g status off\nset -g remain-on-exit on\nset -sg escape-time 0\n")
@@ -310,7 +360,6 @@ class Tmux:
         env["TERM"] = "xterm-256color"
         self.env = env
         self.server_pid = None
-        # The session's first window only waits; each client run gets a window of its own.
         self.run("-u", "-f", str(conf), "new-session", "-d", "-s", "b", "-x", "80", "-y", "24", "cat")
         _cleanup.append(self.close)
         self.server_pid = int(self.run("display-message", "-p", "#{pid}").strip())
@@ -319,7 +368,7 @@ class Tmux:
         r = subprocess.run(["tmux", "-S", self.sock] + list(args), stdin=subprocess.DEVNULL,
                            capture_output=True, env=self.env, timeout=20)
         if check and r.returncode != 0:
-            raise SystemExit("bench: tmux %s failed: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
+            raise RuntimeError("tmux %s failed: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
         return r.stdout.decode("utf-8", "replace")
 
     def close(self):
@@ -342,43 +391,61 @@ def client_script(workdir, argv):
     cfg.mkdir(exist_ok=True)
     env = {"LANG": "C.UTF-8", "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/tmp"),
            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_CONFIG_HOME": str(cfg)}
-    script = Path(tempfile.mkstemp(prefix="run-", suffix=".sh", dir=workdir)[1])
+    fd, name = tempfile.mkstemp(prefix="run-", suffix=".sh", dir=workdir)
+    os.close(fd)
+    script = Path(name)
     script.write_text("cd %s || exit 127\nexec env -i %s %s\n" % (
         shlex.quote(str(ROOT)), " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(env.items())),
         " ".join(shlex.quote(str(a)) for a in argv)))
     return script
 
 
-class Window:
-    def __init__(self, tm, script):
-        self.tm = tm
+def bench_startup(workdir):
+    sb = Sandbox(workdir)
+    tm = Tmux()
+    try:
+        size = tm.run("display-message", "-p", "-t", "b", "#{window_width}x#{window_height}").strip()
+        client = client_script(workdir, [CLIENT_BIN, "--server", sb.url, "--cacert", CACERT])
+        # the same measure for a shell that only prints such a screen: tmux's and the polling's share
+        base = Path(workdir) / "baseline.sh"
+        base.write_text("printf 'コード'; i=0; while [ $i -lt 23 ]; do echo; i=$((i+1)); done; "
+                        "printf 'F1 ヘルプ'; exec cat\n")
+        client_t = startup_times(tm, client)
+        base_t = startup_times(tm, base)
+        row("client", "start-up to the first screen (%s, %d runs)" % (size, len(client_t)),
+            "p50 %.1f ms   min %.1f   max %.1f" % (ms(statistics.median(client_t)), ms(min(client_t)),
+                                                   ms(max(client_t))))
+        row("client", "  the same for a shell printing a screen (tmux, polling)",
+            "p50 %.1f ms" % ms(statistics.median(base_t)))
+    finally:
+        tm.close()
+        sb.stop()
+
+
+def startup_times(tm, script):
+    """Seconds from tmux new-window to the first screen drawn (its key bar, the last row, is there)."""
+    times = []
+    for _ in range(STARTUP_RUNS):
+        t0 = time.perf_counter()
         out = tm.run("new-window", "-d", "-P", "-F", "#{window_id} #{pane_pid}", "-t", "b:",
                      "sh " + shlex.quote(str(script)))
         wid, pid = out.split()
-        self.target = wid
-        self.pid = int(pid)
-
-    def screen(self):
-        return self.tm.run("capture-pane", "-p", "-t", self.target)
-
-    def wait(self, text, timeout=10):
-        s = poll(lambda: (lambda sc: sc if text in sc else None)(self.screen()), timeout)
-        if s is None:
-            raise SystemExit("bench: timed out waiting for %r; screen:\n%s" % (text, self.screen()))
-        return s
-
-    def keys(self, *k):
-        self.tm.run("send-keys", "-t", self.target, *k)
-
-    def type(self, text):
-        self.tm.run("send-keys", "-t", self.target, "-l", "--", text)
-
-    def close(self):
         try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.tm.run("kill-window", "-t", self.target, check=False)
+            # the first screen is drawn when its key bar (the last row) is there
+            def drawn():
+                s = tm.run("capture-pane", "-p", "-t", wid)
+                ls = s.rstrip("\n").split("\n")
+                return "コード" in s and len(ls) >= 24 and ls[23].strip()
+            if not poll(drawn, 10, 0.002):
+                raise RuntimeError("no first screen within 10 s:\n" + tm.run("capture-pane", "-p", "-t", wid))
+            times.append(time.perf_counter() - t0)
+        finally:
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            tm.run("kill-window", "-t", wid, check=False)
+    return times
 
 
 def vm_hwm_kb(pid):
@@ -389,17 +456,95 @@ def vm_hwm_kb(pid):
     return None
 
 
-def client_ports(pid, port):
-    """Local ports of the client's established TCP connections to 127.0.0.1:port (ss -p)."""
-    r = subprocess.run(["ss", "-tnpH", "state", "established", "dst", "127.0.0.1:%d" % port],
-                       capture_output=True, text=True, timeout=5)
+def tcp_peers(port):
+    """Client-side ports of the TCP sockets to or from 127.0.0.1:port that are not listening, read
+    from /proc/net/tcp (what `ss -tan` shows, without starting a process each time). A closed
+    connection may vanish at once (no TIME_WAIT was seen here), so this is polled during the flow."""
     out = set()
-    for ln in r.stdout.splitlines():
-        if "pid=%d," % pid in ln:
-            m = re.search(r"127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:%d\b" % port, ln)
-            if m:
-                out.add(int(m.group(1)))
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for ln in f:
+                    p = ln.split()
+                    lp = int(p[1].rsplit(":", 1)[1], 16)
+                    rp = int(p[2].rsplit(":", 1)[1], 16)
+                    if p[3] == "0A":  # LISTEN
+                        continue
+                    if lp == port:
+                        out.add(rp)
+                    elif rp == port:
+                        out.add(lp)
+        except OSError:
+            pass
     return out
+
+
+class CountingProxy:
+    """A TCP relay on 127.0.0.1 (a free port) to the sandbox, counting the connections it accepts:
+    the exact number of TCP connections (and TLS handshakes: TLS passes through untouched) the
+    client opened. Threads end when the proxy is closed."""
+
+    def __init__(self, target_port):
+        import socket
+        self.socket = socket
+        self.target = ("127.0.0.1", target_port)
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.ls.settimeout(0.05)
+        self.port = self.ls.getsockname()[1]
+        self.accepted = 0
+        self.stop_ev = threading.Event()
+        self.socks = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+        _cleanup.append(self.close)
+
+    def _pump(self, a, b):
+        try:
+            while not self.stop_ev.is_set():
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                b.shutdown(self.socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.stop_ev.is_set():
+            try:
+                c, _ = self.ls.accept()
+            except OSError:  # timeout, or closed
+                continue
+            self.accepted += 1
+            c.settimeout(None)
+            u = self.socket.create_connection(self.target, timeout=10)
+            u.settimeout(None)
+            self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                th = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                th.start()
+                self.threads.append(th)
+
+    def close(self):
+        self.stop_ev.set()
+        self.ls.close()
+        for x in self.socks:
+            try:
+                x.shutdown(self.socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+        for th in self.threads:
+            th.join(2)
+        if self.close in _cleanup:
+            _cleanup.remove(self.close)
 
 
 def open_connections(pid, port):
@@ -431,93 +576,133 @@ def open_connections(pid, port):
     return n
 
 
-def bench_client(workdir):
-    sb = Sandbox(workdir)
-    tm = Tmux(workdir)
-    try:
-        size = tm.run("display-message", "-p", "-t", "b", "#{window_width}x#{window_height}").strip()
-        # start-up to the first screen
-        times = []
-        script = client_script(workdir, [CLIENT_BIN, "--server", sb.url, "--cacert", CACERT])
-        for _ in range(5):
-            t0 = time.perf_counter()
-            w = Window(tm, script)
+def child_pid(pid, name, timeout=5):
+    """The child of pid running `name` (the pane runs sh, which runs env, which execs the client)."""
+    def find():
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            return None
+        for k in kids:
             try:
-                w.wait("コード", 10)
-                times.append(time.perf_counter() - t0)
-            finally:
-                w.close()
-        row("client", "start-up to the first screen (%s, median of 5)" % size,
-            "%.1f ms  (min %.1f, max %.1f)" % (ms(statistics.median(times)), ms(min(times)), ms(max(times))))
+                if Path("/proc/%d/comm" % k).read_text().strip() == name:
+                    return k
+            except OSError:
+                pass
+        return None
+    return poll(find, timeout)
 
-        # one sato02 flow with mieru-demo
+
+def bench_client_flow(workdir):
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest                      # noqa: E402 - Term: a program in a private tmux server
+    from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
+
+    def term(argv, width=80, height=24, env=None, term="xterm-256color", cwd=None):
+        t = conftest.Term(list(argv), width, height, env, term, cwd, None)
+        _cleanup.append(t.close)
+        return t
+
+    sb = Sandbox(workdir)
+    proxy = CountingProxy(sb.port)
+    via = type("Via", (), {"url": "https://127.0.0.1:%d" % proxy.port, "cacert": CACERT})()
+    t = None
+    stop = threading.Event()
+    ports = set()
+    try:
         conn = connect(sb)
         st, da, _ = request(conn, "POST", "/oauth/device_authorization",
-                            form={"client_id": "mieru-demo", "scope": "balance transactions"})
+                            form={"client_id": "kakeibo-demo", "scope": "balance transactions"})
         conn.close()
         assert st == 200, (st, da)
-        script = client_script(workdir, [CLIENT_BIN, "--server", sb.url, "--cacert", CACERT,
-                                         "--user-code", da["user_code"]])
-        ports = set()
-        stop = threading.Event()
-        w = None
 
         def watch():
             while not stop.is_set():
-                if w is not None:
-                    ports.update(client_ports(w.pid, sb.port))
-                stop.wait(0.005)
+                ports.update(tcp_peers(proxy.port))
+                stop.wait(0.002)
         th = threading.Thread(target=watch, daemon=True)
-        t0 = time.perf_counter()
-        w = Window(tm, script)
         th.start()
-        try:
-            w.wait("ID・パスワード方式", 10)
-            w.keys("Enter")
-            w.wait("ログインパスワード", 10)
-            w.type(SATO[0])
-            w.keys("Enter")
-            w.type(SATO[1])
-            w.keys("Enter")
-            w.wait("許可手続きを継続する", 10)
-            w.keys("Tab", "Space")
-            # the checkbox must be set before Enter: wait until the screen changed
-            poll(lambda: re.search(r"\[[xX]\]\s*許可手続きを継続する", w.screen()), 5)
-            w.keys("Enter")
-            w.wait("完了しました", 10)
-            flow = time.perf_counter() - t0
-            hwm = vm_hwm_kb(w.pid)
-            open_end = open_connections(w.pid, sb.port)
-        finally:
-            stop.set()
-            th.join(5)
-            w.close()
-        row("client", "sato02/mieru-demo flow, start to done screen (incl. tmux)", "%.0f ms" % ms(flow))
-        row("client", "peak RSS (VmHWM) on the done screen", "%.1f MiB (%d kB)" % (hwm / 1024.0, hwm))
-        row("client", "TCP connections to the sandbox during the flow (ss poll)", "%d distinct" % len(ports))
-        row("client", "TCP connections open at the done screen (/proc)",
-            "%s" % ("?" if open_end is None else open_end))
+        t0 = time.perf_counter()
+        t = term(h.client_argv(via), width=80, height=24, env=h.client_env(), term="xterm-256color")
+        pid = child_pid(t.pane_pid, "renkei")
+        if pid is None:
+            raise RuntimeError("no renkei process under the tmux pane")
+        h.yamada_to_pins(t, da["user_code"])
+        h.fill_pin_rows(t, [YAMADA_PINS["2000002"], YAMADA_PINS["1111111"]])
+        t.wait_for(lambda x: (h.table_row(x, "1111111") or "").count("●") == 4)
+        t.send("Enter")
+        h.wait_screen(t, "口座一覧", title_is=h.JA["title_pin_result"])
+        t.send("Enter")
+        h.wait_screen(t, "※意思確認", title_is=h.JA["title_permission"])
+        t.send("Tab")
+        t.wait_for(lambda x: "Space" in h.key_bar(x))
+        t.send("Space")
+        t.wait_for(lambda x: h.checkbox_state(x, "許可手続きを継続する") is True)
+        t.send("Enter")
+        h.wait_screen(t, "API連携の利用登録が完了しました。")
+        flow = time.perf_counter() - t0
+        hwm = vm_hwm_kb(pid)
+        open_end = open_connections(pid, proxy.port)
+        t.send("Enter")
+        rc = t.wait_exit()
+        stop.set()
+        th.join(5)
+        row("client", "yamada01 flow through the screens, start to done (incl. tmux)",
+            "%.0f ms  (exit status %s)" % (ms(flow), rc))
+        row("client", "peak RSS (VmHWM) on the done screen", "%.1f MiB  (%d kB)" % (hwm / 1024.0, hwm))
+        row("client", "TCP connections opened for the whole flow (= TLS handshakes)",
+            "%d  (counted by a relay; /proc/net/tcp polling saw %d)" % (proxy.accepted, len(ports)))
+        row("client", "  of them open on the done screen (/proc)", "?" if open_end is None else "%d" % open_end)
     finally:
-        tm.close()
+        stop.set()
+        if t is not None:
+            t.close()
+            if t.close in _cleanup:
+                _cleanup.remove(t.close)
+        proxy.close()
         sb.stop()
 
 
 # ---------------------------------------------------------------------------------------------
 # 4. callgrind
 
-def bench_callgrind(workdir):
-    vg = shutil.which("valgrind")
-    if not vg:
-        row("client", "callgrind Ir of renkei --version", "(valgrind not installed)")
-        return
-    out = Path(workdir) / "callgrind.out"
-    r = subprocess.run([vg, "--tool=callgrind", "--callgrind-out-file=%s" % out, str(CLIENT_BIN), "--version"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+def callgrind(workdir, argv, extra=()):
+    out = Path(tempfile.mkstemp(prefix="callgrind-", dir=workdir)[1])
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % out] + list(extra) +
+                       [str(a) for a in argv], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, LANG="C.UTF-8"))
     m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
     if r.returncode != 0 or not m:
-        row("client", "callgrind Ir of renkei --version", "(failed: exit %d)" % r.returncode)
+        raise RuntimeError("valgrind %s: exit %d\n%s" % (argv[0], r.returncode, r.stderr[-2000:]))
+    return int(m.group(1)), r.stdout
+
+
+def bench_callgrind(workdir):
+    if not shutil.which("valgrind"):
+        row("client", "callgrind", "(valgrind is not installed)")
         return
-    row("client", "callgrind Ir of renkei --version", "{:,} instructions".format(int(m.group(1))))
+    if WIDTH_BIN.exists():
+        ir, out = callgrind(workdir, [WIDTH_BIN, WIDTH_ROUNDS],
+                            ["--collect-atstart=no", "--toggle-collect=ui_width"])
+        nbytes, nchars, cols, rounds = (int(x) for x in out.split())
+        row("client", "ui_width() over a Japanese text (%d chars, %d bytes, %d cols)" % (nchars, nbytes, cols),
+            "%s Ir per call   %.1f Ir per character" % ("{:,}".format(ir // rounds), ir / rounds / nchars))
+    else:
+        row("client", "ui_width() instructions", "(%s not built: make bench builds it)" % WIDTH_BIN)
+    ir, _ = callgrind(workdir, [CLIENT_BIN, "--version"])
+    row("client", "renkei --version, whole process", "{:,} Ir".format(ir))
+
+
+# ---------------------------------------------------------------------------------------------
+
+PARTS = [
+    ("1/5 sandbox: metadata requests", "sandbox", bench_metadata),
+    ("2/5 sandbox: yamada01 consent flows", "sandbox", bench_consent),
+    ("3/5 client: start-up in tmux", "client", bench_startup),
+    ("4/5 client: yamada01 flow in tmux", "client", bench_client_flow),
+    ("5/5 callgrind", "client", bench_callgrind),
+]
 
 
 def main():
@@ -530,16 +715,17 @@ def main():
         raise SystemExit("bench: mkcerts.sh failed:\n" + r.stdout + r.stderr)
     workdir = tempfile.mkdtemp(prefix="rk-bench-")
     t0 = time.monotonic()
-    print("renkei bench: %s, loopback, TLS (test PKI)" % BUILD, flush=True)
+    print("renkei bench: %s; %s, %d CPUs; loopback HTTPS with the test PKI"
+          % (BUILD, platform.platform(terse=True), os.cpu_count() or 0), flush=True)
     try:
-        print("bench: 1/4 sandbox: metadata requests", flush=True)
-        bench_metadata(workdir)
-        print("bench: 2/4 sandbox: yamada01 consent flows", flush=True)
-        bench_consent(workdir)
-        print("bench: 3/4 client in tmux: start-up, sato02 flow", flush=True)
-        bench_client(workdir)
-        print("bench: 4/4 callgrind: renkei --version", flush=True)
-        bench_callgrind(workdir)
+        for title, part, fn in PARTS:
+            print("bench: %s" % title, flush=True)
+            try:
+                fn(workdir)
+            except Exception as e:  # noqa: BLE001 - the other parts go on; the row says why
+                msg = str(e).strip().split("\n")
+                row(part, "%s: NOT MEASURED" % title[4:], msg[0][:100])
+                FAILED.append((title, str(e)))
     finally:
         for f in list(reversed(_cleanup)):
             try:
@@ -548,15 +734,22 @@ def main():
                 print("bench: clean-up: %s" % e, file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)
     w = max(len(x[1]) for x in ROWS)
-    print("\n%-8s  %-*s  %s" % ("part", w, "measure", "figure"))
-    print("-" * (w + 50))
-    for sec, what, fig in ROWS:
-        print("%-8s  %-*s  %s" % (sec, w, what, fig))
+    fw = max(len(x[2]) for x in ROWS)
+    print()
+    print("%-7s  %-*s  %s" % ("part", w, "measure", "figure"))
+    print("%s  %s  %s" % ("-" * 7, "-" * w, "-" * fw))
+    last = None
+    for part, what, fig in ROWS:
+        print("%-7s  %-*s  %s" % (part if part != last else "", w, what, fig))
+        last = part
     print("(bench took %.1f s)" % (time.monotonic() - t0))
+    for title, err in FAILED:
+        print("\nbench: %s could not be measured:\n%s" % (title, err), file=sys.stderr)
+    return 1 if FAILED else 0
 
 
 if __name__ == "__main__":
     def _term(signum, frame):
         raise SystemExit("bench: signal %d" % signum)
     signal.signal(signal.SIGTERM, _term)
-    main()
+    sys.exit(main())
