@@ -39,6 +39,9 @@ if not BUILD.is_absolute():
 SANDBOX_BIN = BUILD / "renkei-sandbox"
 CLIENT_BIN = BUILD / "renkei"
 PKI_DIR = ROOT / "build" / "test-pki"
+# Waits end as soon as their condition holds; the scale only lengthens how long a slow or busy
+# machine (CI) is given before a wait counts as a failure.
+TIMEOUT_SCALE = float(os.environ.get("RENKEI_TEST_TIMEOUT_SCALE", "3"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/harness importable as "harness"
 
@@ -512,7 +515,7 @@ class Term:
         except (OSError, ValueError):
             return None
 
-    def wait_for(self, text, timeout=5.0, escapes=False):
+    def wait_for(self, text, timeout=5.0, escapes=False, scale=True):
         """Wait until `text` (a str, a compiled regex, or a callable on the screen text) is on the
         screen; returns the screen. On timeout the assertion message holds the screen."""
         if isinstance(text, str):
@@ -521,14 +524,23 @@ class Term:
             pred = lambda s: text.search(s) is not None  # noqa: E731
         else:
             pred = text
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * (TIMEOUT_SCALE if scale else 1.0)
+        s = self.screen(escapes)
         while True:
-            s = self.screen(escapes)
             if pred(s):
-                return s
+                # Settled: a screen is returned only when a second capture a moment later is the
+                # same, so a test never reads a screen that ncurses/tmux is still drawing (a
+                # two-row message caught after its first row).
+                time.sleep(0.03)
+                again = self.screen(escapes)
+                if again == s:
+                    return s
+                s = again
+                continue
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.01)
+            s = self.screen(escapes)
         extra = "" if not self.exited() else " (the program exited with status %s)" % self.status()
         raise AssertionError("timed out after %gs waiting for %r%s; screen:\n%s\n%s\n%s" % (
             timeout, getattr(text, "pattern", text), extra, "-" * self.width, s, "-" * self.width))

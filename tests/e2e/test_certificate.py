@@ -171,7 +171,7 @@ def highlight(t, needle, max_moves=8):
             before = selected(s)
             t.send(key)
             try:
-                s = t.wait_for(lambda x: selected(x) != before, timeout=1.5)
+                s = t.wait_for(lambda x: selected(x) != before, timeout=1.5, scale=False)
             except AssertionError:
                 break  # at the end of the list
     assert (selected(s) or "").startswith(needle), "no chooser entry starting %r:\n%s" % (needle, s)
