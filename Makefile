@@ -42,10 +42,11 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 PO           := $(wildcard po/*.po)
 MO           := $(PO:po/%.po=$(B)/locale/%/LC_MESSAGES/renkei.mo)
+P11SHIM      := $(B)/tests/libp11shim.so
 
 .PHONY: all check unit check-unit check-po check-sandbox check-e2e demo install clean bench fuzz \
         pot golden certs token
-all: $(B)/renkei $(B)/renkei-sandbox $(MO)
+all: $(B)/renkei $(B)/renkei-sandbox $(MO) $(P11SHIM)
 
 $(B)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -85,6 +86,14 @@ $(B)/tests/test_sb_%: tests/unit/test_sb_%.c $(B)/libsandbox.a
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/librenkei.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS) $(CMOCKA_LIBS)
+
+# TEST-ONLY PKCS#11 module for the terminal tests (tests/e2e/test_reader.py): wraps SoftHSM2 and
+# simulates a PIN pad reader and the token PIN states SoftHSM2 cannot produce. Part of all because
+# make check's pytest step runs against the tree all builds; never installed.
+$(P11SHIM): tests/p11shim/shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -shared $(shell $(PKG_CONFIG) --cflags p11-kit-1) $(CFLAGS) \
+	  -o $@ $< $(LDFLAGS_ALL) -ldl -lpthread
 
 $(B)/locale/%/LC_MESSAGES/renkei.mo: po/%.po
 	@mkdir -p $(dir $@)

@@ -15,7 +15,7 @@
  *     for (;;) {
  *             struct ui_action a;
  *             ui_screen_run(s, &a);            // returns on a button, Esc, F1 (no help), timeout
- *             if (a.kind == UI_ACT_BACK) { if (ui_confirm(NULL, _("..."), false)) break; continue; }
+ *             if (a.kind == UI_ACT_BACK) { if (ui_confirm(NULL, N_("..."), false)) break; continue; }
  *             if (a.kind == UI_ACT_BUTTON && !strcmp(a.button, "login")) {
  *                     if (request_fails) { ui_screen_set_error(s, _("...")); continue; }  // all typed text kept
  *                     break;
@@ -150,15 +150,22 @@ void ui_screen_invalidate(struct ui_screen *s);
 
 /* ---- dialogs (modal, drawn over whatever is on screen; the next ui_screen_run repaints) -------- */
 
-/* Yes/no question (はい/いいえ, translated). Esc = no. title may be NULL. text is shown as given
- * (already translated), wrapped. */
+/* Dialogs translate their words at every paint, so F2 inside one re-translates it (and its key bar);
+ * title and text are msgids (NULL = none). The _fn variants make the text with fn(ctx) at every
+ * paint instead, for texts built with values (numbers, names): keep the values, translate the words
+ * in fn (e.g. snprintf(buf, size, _("..."), n)). */
+
+/* Yes/no question (はい/いいえ), text wrapped. Esc = no. */
 bool ui_confirm(const char *title, const char *text, bool default_yes);
+bool ui_confirm_fn(const char *title, const char *(*text)(void *ctx), void *ctx, bool default_yes);
 /* A message with an OK button. */
 void ui_message(const char *title, const char *text);
+void ui_message_fn(const char *title, const char *(*text)(void *ctx), void *ctx);
 
 /* A list to choose from (the certificate chooser): each choice has a one-line label and a
  * multi-line detail shown for the highlighted one; disabled choices (e.g. expired certificates) are
- * shown with their reason and cannot be chosen. Returns the index, or -1 on Esc. */
+ * shown with their reason and cannot be chosen. title and text are msgids as above; labels and
+ * details are shown as given. Returns the index, or -1 on Esc. */
 struct ui_choice {
 	const char *label;
 	const char *detail;
@@ -166,7 +173,8 @@ struct ui_choice {
 };
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial);
 /* The same, but F2 switches the language and returns UI_CHOOSE_LANG with the highlighted index in
- * *cur, so the caller rebuilds its (translated) texts and calls again with initial = *cur. */
+ * *cur, so the caller rebuilds its (translated) labels and details and calls again with
+ * initial = *cur. */
 #define UI_CHOOSE_LANG (-2)
 int ui_choose_ex(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial,
 		 size_t *cur);

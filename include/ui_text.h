@@ -38,10 +38,16 @@ bool ui_is_ambiguous(wchar_t wc);
 void ui_width_set_ambiguous_wide(bool on);
 bool ui_width_ambiguous_wide(void);
 
-/* Word/character wrapping for display: the byte length of the next line of s[0..n) that fits in
- * cols columns (at least one character). Breaks at '\n' (not included; *skip receives how many
- * bytes to skip after the line: 1 for '\n', 0 otherwise), prefers breaking after an ASCII space
- * for Latin text, and anywhere for Japanese. Leading spaces of continuation lines are skipped. */
+/* Line breaking for display (JIS X 4051 basics): the byte length of the next line of s[0..n) that
+ * fits in cols columns. *skip receives how many bytes to skip after the line: the '\n' that ends
+ * it, or the spaces it broke at (and a '\n' right after them), else 0. Breaks at spaces and
+ * between Japanese characters, but never before 、。」）ー small kana etc. (行頭禁則), after 「（
+ * (行末禁則; both push the line's last characters down, at most 3 for 禁則), nor inside a Latin run
+ * (a word, a code like WDJB-MJHT, a URL, a number) that fits on a line; a run longer than a line
+ * starts a new line and is broken hard, as is anything with no allowed break. A line is never
+ * empty unless s starts with '\n', holds at least one character (even one wider than cols),
+ * never splits a UTF-8 character or a character from its combining marks, and is at most cols
+ * wide otherwise. Leading spaces of s (indentation) are kept. */
 size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip);
 
 /* ---- text-field editing model ---------------------------------------------------------------

@@ -291,8 +291,7 @@ static void bad_request(struct ctx *c, const char *pointer, const char *detail)
 
 static void session_problem(struct ctx *c, const char *type, const char *detail)
 {
-	problem(c, 401, type, detail);
-	http_header(c->resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	sb_token_problem(c->resp, type, detail);
 }
 
 /* --- request bodies ------------------------------------------------------------------------- */
@@ -539,19 +538,15 @@ struct words {
 
 static void split_words(const char *s, struct words *w)
 {
+	size_t n;
+
 	w->n = 0;
-	for (const char *p = s ? s : ""; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n && n < WORD_MAX && w->n < LIST_MAX) {
+	for (const char *p = s ? s : ""; (n = sb_next_word(&p)) != 0; p += n) {
+		if (n < WORD_MAX && w->n < LIST_MAX) {
 			memcpy(w->w[w->n], p, n);
 			w->w[w->n][n] = '\0';
 			w->n++;
 		}
-		p += n;
 	}
 }
 
@@ -744,15 +739,9 @@ static int tries_left(int limit, int used)
 static cJSON *account_json(struct ctx *c, const struct sess *s, const struct sc_account *a)
 {
 	struct pin_state p;
-	cJSON *o = cJSON_CreateObject(), *b;
+	cJSON *o = sb_account_json(a);
 
 	get_pin(c, s, a, &p);
-	cJSON_AddStringToObject(o, "id", a->id);
-	b = cJSON_AddObjectToObject(o, "branch");
-	cJSON_AddItemToObject(b, "name", sb_l10n_json(&a->branch_name));
-	cJSON_AddStringToObject(b, "code", a->branch_code);
-	cJSON_AddStringToObject(o, "type", a->type);
-	cJSON_AddStringToObject(o, "number", a->number);
 	if (a->memo)
 		cJSON_AddStringToObject(o, "memo", a->memo);
 	else
@@ -1174,14 +1163,12 @@ static void start(struct ctx *c)
 /* The session of the Authorization header, checked (certificate binding, expiry) and touched. */
 static bool session_auth(struct ctx *c, struct sess *s)
 {
-	char tok[TOKEN_MAX], h[65];
+	char h[65];
 
-	if (!sb_bearer_token(c->req->authorization, tok, sizeof(tok))) {
+	if (!sb_bearer_hash(c->req->authorization, TOKEN_MAX, h)) {
 		session_problem(c, "session-unknown", "A consent session token is required (Authorization: Bearer).");
 		return false;
 	}
-	db_hash(tok, h);
-	explicit_bzero(tok, sizeof(tok));
 	int rc = load_by_hash(c, h, s);
 	if (rc < 0)
 		return false;
@@ -1364,14 +1351,8 @@ static void answer_question(struct ctx *c, struct sess *s)
 	advance(c, s, ST_QUESTION);
 	answer(c, s, 200, NULL);
 out:
-	if (given) {
-		explicit_bzero(given, strlen(given));
-		free(given);
-	}
-	if (want) {
-		explicit_bzero(want, strlen(want));
-		free(want);
-	}
+	sb_wipe_free(given);
+	sb_wipe_free(want);
 }
 
 static void choose_scopes(struct ctx *c, struct sess *s)

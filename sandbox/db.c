@@ -113,16 +113,12 @@ void db_hash(const char *secret, char out[65])
 	sb_hex(md, sizeof(md), out);
 }
 
-int db_random_token(char *out, size_t outlen, size_t nbytes)
+int db_random_bytes(unsigned char *buf, size_t n)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char buf[256];
-	size_t got = 0, o = 0;
+	size_t got = 0;
 
-	if (nbytes == 0 || nbytes > sizeof(buf) || outlen < (4 * nbytes + 2) / 3 + 1)
-		return -1;
-	while (got < nbytes) {
-		ssize_t r = getrandom(buf + got, nbytes - got, 0);
+	while (got < n) {
+		ssize_t r = getrandom(buf + got, n - got, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -130,6 +126,19 @@ int db_random_token(char *out, size_t outlen, size_t nbytes)
 		}
 		got += (size_t)r;
 	}
+	return 0;
+}
+
+int db_random_token(char *out, size_t outlen, size_t nbytes)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char buf[256];
+	size_t o = 0;
+
+	if (nbytes == 0 || nbytes > sizeof(buf) || outlen < (4 * nbytes + 2) / 3 + 1)
+		return -1;
+	if (db_random_bytes(buf, nbytes) != 0)
+		return -1;
 	for (size_t i = 0; i < nbytes; i += 3) {
 		unsigned v = (unsigned)buf[i] << 16;
 		size_t left = nbytes - i;

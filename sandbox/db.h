@@ -56,6 +56,8 @@ int db_exec(struct db *db, const char *sql);
 
 /* Hex SHA-256 of a secret string into out[65]. */
 void db_hash(const char *secret, char out[65]);
+/* n random bytes (getrandom) into buf. 0 or -1. */
+int db_random_bytes(unsigned char *buf, size_t n);
 /* n random bytes, base64url without padding, into out (size >= 4*n/3+2). 0 or -1. */
 int db_random_token(char *out, size_t outlen, size_t nbytes);
 

@@ -189,6 +189,7 @@ struct http_server {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int in_flight;
+	unsigned conn_timeout; /* seconds, MHD_OPTION_CONNECTION_TIMEOUT */
 	bool started; /* MHD's own log lines are shown only while starting */
 };
 
@@ -274,6 +275,7 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 		return NULL;
 	}
 	srv->sb = sb;
+	srv->conn_timeout = 30;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	if (stat(tls_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -663,6 +665,11 @@ bool http_listen_syntax_ok(const char *listen)
 	return listen && parse_listen(listen, host, sizeof(host), port, sizeof(port)) == 0;
 }
 
+void http_server_set_connection_timeout(struct http_server *srv, unsigned seconds)
+{
+	srv->conn_timeout = seconds;
+}
+
 int http_server_start(struct http_server *srv, const char *listen, char *err, size_t errlen)
 {
 	char host[200], port[8];
@@ -693,7 +700,7 @@ int http_server_start(struct http_server *srv, const char *listen, char *err, si
 	srv->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->conn_timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
 		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,

@@ -53,6 +53,9 @@ struct http_server;
 /* Read DIR/server.crt and DIR/server.key (PEM) and, when it exists, DIR/client-ca.crt (then client
  * certificates are requested and sb->client_certs is set). NULL with a message in err. */
 struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, char *err, size_t errlen);
+/* Close a connection idle for this many seconds (a keep-alive one between requests too); 30 unless
+ * set. Call before http_server_start. */
+void http_server_set_connection_timeout(struct http_server *srv, unsigned seconds);
 /* "ADDR:PORT" / "[V6]:PORT" is well formed (port 0..65535); checked before anything starts. */
 bool http_listen_syntax_ok(const char *listen);
 /* Listen on "ADDR:PORT" ("[V6]:PORT"; port 0 picks a free one) and serve; sets sb->issuer to

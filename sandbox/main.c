@@ -18,14 +18,26 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
 #define DEFAULT_TLS_DIR "build/test-pki"
+#define DEFAULT_CONNECTION_TIMEOUT 30 /* seconds an idle connection stays open */
+#define MAX_CONNECTION_TIMEOUT 3600
 
-enum opt_id { OPT_HELP, OPT_LISTEN, OPT_PRINT_SCENARIO, OPT_SCENARIO, OPT_STATE, OPT_TLS_DIR, OPT_VERSION };
+enum opt_id {
+	OPT_CONNECTION_TIMEOUT,
+	OPT_HELP,
+	OPT_LISTEN,
+	OPT_PRINT_SCENARIO,
+	OPT_SCENARIO,
+	OPT_STATE,
+	OPT_TLS_DIR,
+	OPT_VERSION
+};
 
 struct config {
 	const char *listen;
 	const char *scenario;
 	const char *state;
 	const char *tls_dir;
+	unsigned connection_timeout;
 	bool print_scenario;
 	bool help;
 	bool version;
@@ -39,6 +51,9 @@ static const struct opt {
 	enum opt_id id;
 	const char *help;
 } opts[] = {
+	{"connection-timeout", 0, "SECONDS", OPT_CONNECTION_TIMEOUT,
+	 "close a connection idle for SECONDS (a keep-alive one between requests\n"
+	 "                           too); 1 to 3600, default 30"},
 	{"help", 'h', NULL, OPT_HELP, "show this help and exit"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN,
 	 "address to listen on (default " DEFAULT_LISTEN "; port 0 picks a free one;\n"
@@ -69,7 +84,10 @@ static void usage(FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
 				 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-25s%s\n", left, opts[i].help);
+		if (strlen(left) > 25) /* too wide for the column: the help starts on the next line */
+			fprintf(f, "  %s\n%27s%s\n", left, "", opts[i].help);
+		else
+			fprintf(f, "  %-25s%s\n", left, opts[i].help);
 	}
 	fprintf(f, "\nExit status: 0 after SIGINT/SIGTERM, 1 on a start-up error, 2 on a bad command line.\n");
 }
@@ -91,6 +109,23 @@ static int bad_usage(const char *fmt, const char *what)
 	fputc('\n', stderr);
 	usage(stderr);
 	return -1;
+}
+
+/* "1".."3600", digits only; 0 when not such a number. */
+static unsigned parse_seconds(const char *s)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > MAX_CONNECTION_TIMEOUT)
+			return 0;
+	}
+	return (unsigned)v;
 }
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -133,6 +168,12 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_SCENARIO: cfg->scenario = value; break;
 		case OPT_STATE: cfg->state = value; break;
 		case OPT_TLS_DIR: cfg->tls_dir = value; break;
+		case OPT_CONNECTION_TIMEOUT:
+			cfg->connection_timeout = parse_seconds(value);
+			if (!cfg->connection_timeout)
+				return bad_usage("--connection-timeout %s: expected whole seconds from 1 to 3600",
+						 value);
+			break;
 		}
 	}
 	return 0;
@@ -140,7 +181,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {DEFAULT_LISTEN, NULL, NULL, DEFAULT_TLS_DIR, false, false, false};
+	struct config cfg = {DEFAULT_LISTEN, NULL, NULL, DEFAULT_TLS_DIR, DEFAULT_CONNECTION_TIMEOUT,
+			     false, false, false};
 	struct sandbox sb;
 	struct http_server *srv = NULL;
 	char err[1024];
@@ -191,6 +233,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "renkei-sandbox: %s\n", err);
 		goto out_sc;
 	}
+	http_server_set_connection_timeout(srv, cfg.connection_timeout);
 	if (db_open(&sb.db, cfg.state, err, sizeof(err)) != 0) {
 		fprintf(stderr, "renkei-sandbox: state %s\n", err);
 		goto out_srv;

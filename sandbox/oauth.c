@@ -1,10 +1,8 @@
 /* oauth.c: the partner's side (protocol §2): RFC 8414 metadata, the /device page, device
  * authorization (RFC 8628), the token endpoint (device code and refresh) and revocation (RFC 7009). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "sandbox.h"
 #include "util.h"
@@ -130,22 +128,6 @@ static void device_page(struct http_resp *resp)
 
 /* --- device authorization ---------------------------------------------------------------- */
 
-static int random_bytes(unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = getrandom(buf + got, n - got, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /* A uniformly random code from the scenario's charset. */
 static int random_user_code(const struct scenario *sc, char *out)
 {
@@ -154,7 +136,7 @@ static int random_user_code(const struct scenario *sc, char *out)
 	unsigned char buf[64];
 
 	while (o < len) {
-		if (random_bytes(buf, sizeof(buf)) != 0)
+		if (db_random_bytes(buf, sizeof(buf)) != 0)
 			return -1;
 		for (size_t i = 0; i < sizeof(buf) && o < len; i++)
 			if (buf[i] < limit)
@@ -238,24 +220,6 @@ static bool partner_may(const struct sc_partner *p, const char *scope)
 	return false;
 }
 
-/* word[0..wlen) is one of the space-separated words of list. */
-static bool in_list(const char *list, const char *word, size_t wlen)
-{
-	const char *p = list;
-
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n == wlen && n && strncmp(p, word, n) == 0)
-			return true;
-		p += n;
-	}
-	return false;
-}
-
 static void device_authorization(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
 	struct sb_form f;
@@ -284,33 +248,25 @@ static void device_authorization(struct sandbox *sb, const struct http_req *req,
 	}
 	if (scope) {
 		/* Every listed scope must be one the partner may ask for (RFC 6749 §3.3: space-separated). */
-		const char *p = scope;
-		while (*p) {
-			size_t n = 0;
-			if (*p == ' ') {
-				p++;
-				continue;
-			}
-			while (p[n] && p[n] != ' ')
-				n++;
+		size_t n;
+		for (const char *w = scope; (n = sb_next_word(&w)) != 0; w += n) {
 			char word[128];
 			if (n >= sizeof(word)) {
 				oauth_error(resp, 400, "invalid_scope", "Unknown scope.");
 				goto out;
 			}
-			memcpy(word, p, n);
+			memcpy(word, w, n);
 			word[n] = '\0';
 			if (!partner_may(partner, word)) {
 				oauth_error(resp, 400, "invalid_scope", "A requested scope is not available to this client.");
 				goto out;
 			}
-			p += n;
 		}
 	}
 	/* Requested set in the partner's order, each once. */
 	for (size_t i = 0; i < partner->nscopes; i++) {
 		const char *s = partner->scopes[i];
-		if (scope && !in_list(scope, s, strlen(s)))
+		if (scope && !sb_word_in(scope, s, strlen(s)))
 			continue;
 		if (strlen(scopes) + strlen(s) + 2 > sizeof(scopes))
 			break;
@@ -608,32 +564,21 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 		oauth_error(resp, 400, "authorization_pending", "The customer has not decided yet.");
 }
 
+/* Every word of the space-separated list a is in list b. */
+static bool all_words_in(const char *a, const char *b)
+{
+	size_t n;
+
+	for (const char *w = a; (n = sb_next_word(&w)) != 0; w += n)
+		if (!sb_word_in(b, w, n))
+			return false;
+	return true;
+}
+
 /* The requested scope equals the granted set (narrowing on refresh is not offered). */
 static bool same_scope_set(const char *asked, const char *granted)
 {
-	const char *p;
-
-	for (p = asked; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n && !in_list(granted, p, n))
-			return false;
-		p += n;
-	}
-	for (p = granted; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n && !in_list(asked, p, n))
-			return false;
-		p += n;
-	}
-	return true;
+	return all_words_in(asked, granted) && all_words_in(granted, asked);
 }
 
 static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,

@@ -7,6 +7,8 @@
 #include "sandbox.h"
 #include "util.h"
 
+#define TOKEN_MAX 512 /* longest Bearer value looked at */
+
 enum res_kind { RES_ACCOUNTS, RES_BALANCES, RES_TRANSACTIONS };
 
 struct access {
@@ -20,38 +22,13 @@ int resource_init(struct sandbox *sb)
 	return 0;
 }
 
-static bool word_in(const char *list, const char *word)
+/* The access token hashed to h: 1 = valid (a filled), 0 = not valid, -1 = database error. */
+static int lookup(struct sandbox *sb, const char *h, struct access *a)
 {
-	size_t wlen = strlen(word);
-
-	for (const char *p = list; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n == wlen && n && strncmp(p, word, n) == 0)
-			return true;
-		p += n;
-	}
-	return false;
-}
-
-static void token_invalid(struct http_resp *resp, const char *detail)
-{
-	http_problem(resp, 401, "token-invalid", detail, NULL);
-	http_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-}
-
-/* 1 = valid token (a filled), 0 = not valid, -1 = database error. */
-static int lookup(struct sandbox *sb, const char *token, struct access *a)
-{
-	char h[65];
 	sqlite3_stmt *st;
 	long long now = sandbox_now();
 	int ret = -1;
 
-	db_hash(token, h);
 	if (sqlite3_prepare_v2(sb->db.h,
 			       "SELECT g.scopes, g.accounts FROM tokens t JOIN grants g ON g.id = t.grant_id"
 			       " WHERE t.hash = ? AND t.kind = 'access' AND t.expires_at > ?2 AND g.revoked = 0"
@@ -72,39 +49,19 @@ static int lookup(struct sandbox *sb, const char *token, struct access *a)
 	return ret;
 }
 
-static cJSON *account_json(const struct sc_account *acc)
-{
-	cJSON *o = cJSON_CreateObject(), *b;
-
-	cJSON_AddStringToObject(o, "id", acc->id);
-	b = cJSON_AddObjectToObject(o, "branch");
-	cJSON_AddItemToObject(b, "name", sb_l10n_json(&acc->branch_name));
-	cJSON_AddStringToObject(b, "code", acc->branch_code);
-	cJSON_AddStringToObject(o, "type", acc->type);
-	cJSON_AddStringToObject(o, "number", acc->number);
-	return o;
-}
-
 static void list_accounts(struct sandbox *sb, const struct access *a, struct http_resp *resp)
 {
 	cJSON *j = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(j, "accounts");
+	size_t n;
 
-	for (const char *p = a->accounts; *p;) {
-		while (*p == ' ')
-			p++;
-		size_t n = 0;
-		while (p[n] && p[n] != ' ')
-			n++;
-		if (n) {
-			char *id = strndup(p, n);
-			const struct sc_customer *owner = NULL;
-			const struct sc_account *acc = id ? scenario_account(sb->sc, id, &owner) : NULL;
-			if (acc)
-				cJSON_AddItemToArray(arr, account_json(acc));
-			free(id);
-		}
-		p += n;
+	for (const char *w = a->accounts; (n = sb_next_word(&w)) != 0; w += n) {
+		char *id = strndup(w, n);
+		const struct sc_customer *owner = NULL;
+		const struct sc_account *acc = id ? scenario_account(sb->sc, id, &owner) : NULL;
+		if (acc)
+			cJSON_AddItemToArray(arr, sb_account_json(acc));
+		free(id);
 	}
 	http_json(resp, 200, j);
 }
@@ -179,7 +136,7 @@ static bool parse_path(const char *path, enum res_kind *kind, char *id, size_t i
 bool resource_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
 	enum res_kind kind;
-	char id[256], tok[512];
+	char id[256], h[65];
 	struct access a = {"", NULL};
 
 	if (strncmp(req->path, "/v1/", 4) != 0 && strcmp(req->path, "/v1") != 0)
@@ -193,22 +150,21 @@ bool resource_handle(struct sandbox *sb, const struct http_req *req, struct http
 		http_header(resp, "Allow", "GET, HEAD");
 		return true;
 	}
-	if (!sb_bearer_token(req->authorization, tok, sizeof(tok))) {
-		token_invalid(resp, "An access token is required (Authorization: Bearer).");
+	if (!sb_bearer_hash(req->authorization, TOKEN_MAX, h)) {
+		sb_token_problem(resp, "token-invalid", "An access token is required (Authorization: Bearer).");
 		return true;
 	}
-	int rc = lookup(sb, tok, &a);
-	explicit_bzero(tok, sizeof(tok));
+	int rc = lookup(sb, h, &a);
 	if (rc < 0) {
 		http_problem(resp, 500, "internal", NULL, NULL);
 		return true;
 	}
 	if (rc == 0) {
-		token_invalid(resp, "The access token is unknown, expired or revoked.");
+		sb_token_problem(resp, "token-invalid", "The access token is unknown, expired or revoked.");
 		return true;
 	}
 	const char *need = kind == RES_BALANCES ? "balance" : kind == RES_TRANSACTIONS ? "transactions" : NULL;
-	if (need && !word_in(a.scopes, need)) {
+	if (need && !sb_word_in(a.scopes, need, strlen(need))) {
 		char hdr[96];
 		cJSON *ext = cJSON_CreateObject();
 		cJSON_AddStringToObject(ext, "scope", need);
@@ -222,7 +178,8 @@ bool resource_handle(struct sandbox *sb, const struct http_req *req, struct http
 		goto out;
 	}
 	const struct sc_customer *owner = NULL;
-	const struct sc_account *acc = word_in(a.accounts, id) ? scenario_account(sb->sc, id, &owner) : NULL;
+	const struct sc_account *acc =
+		sb_word_in(a.accounts, id, strlen(id)) ? scenario_account(sb->sc, id, &owner) : NULL;
 	if (!acc) {
 		http_problem(resp, 404, "not-found", "No such account in this authorization.", NULL);
 		goto out;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,21 +40,32 @@ struct ctx {
 };
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
 #endif
-static bool fail(struct ctx *c, const char *fmt, ...)
+
+PRINTF_LIKE(2, 0) static bool vfail(struct ctx *c, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 
 	if (c->failed)
 		return false;
 	c->failed = true;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (c->err && c->errlen)
 		snprintf(c->err, c->errlen, "%s: %s", c->plen ? c->path : "(top level)", msg);
+	return false;
+}
+
+/* Record the first error, at the current path; always false. */
+PRINTF_LIKE(2, 3) static bool fail(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(c, fmt, ap);
+	va_end(ap);
 	return false;
 }
 
@@ -64,6 +76,18 @@ static size_t push(struct ctx *c, const char *name)
 	if (n > 0)
 		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n : sizeof(c->path) - 1;
 	return saved;
+}
+
+/* fail() at the member name of the current path (a member read and found wrong afterwards). */
+PRINTF_LIKE(3, 4) static bool fail_at(struct ctx *c, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	push(c, name);
+	va_start(ap, fmt);
+	vfail(c, fmt, ap);
+	va_end(ap);
+	return false;
 }
 
 static size_t pushi(struct ctx *c, size_t i)
@@ -167,6 +191,16 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* Append item to the comma-separated list in buf[size] that is o bytes long (", " before every item
+ * but the first; items are never empty); returns the new length, >= size once truncated. */
+static size_t list_append(char *buf, size_t size, size_t o, const char *item)
+{
+	if (o >= size)
+		return o;
+	int n = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", item);
+	return n < 0 ? size : o + (size_t)n;
+}
+
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define HEX_CHARS "0123456789abcdefABCDEF"
 
@@ -211,13 +245,8 @@ static bool check_object(struct ctx *c, const cJSON *obj, const char *const *all
 		size_t s = push(c, m->string);
 		if (!known) {
 			char list[256] = "";
-			size_t o = 0;
-			for (size_t i = 0; allowed[i] && o < sizeof(list); i++) {
-				int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
-				if (n < 0)
-					break;
-				o += (size_t)n;
-			}
+			for (size_t i = 0, o = 0; allowed[i]; i++)
+				o = list_append(list, sizeof(list), o, allowed[i]);
 			return fail(c, "unknown member (expected one of: %s)", list);
 		}
 		for (const cJSON *p = obj->child; p != m; p = p->next)
@@ -235,6 +264,52 @@ static const cJSON *member(const cJSON *obj, const char *name)
 	return cJSON_GetObjectItemCaseSensitive(obj, name);
 }
 
+/* Look up the member name of obj. 1: found (*v), the path pushed to it (pop to *saved); 0: missing
+ * and optional (the path unchanged); -1: missing and required (the error is set). */
+static int find_member(struct ctx *c, const cJSON *obj, const char *name, bool required, const cJSON **v,
+		       size_t *saved)
+{
+	*v = member(obj, name);
+	*saved = c->plen;
+	if (!*v && !required)
+		return 0;
+	push(c, name);
+	if (!*v) {
+		fail(c, "is required");
+		return -1;
+	}
+	return 1;
+}
+
+/* An optional object member (path pushed, pop to *saved) with only allowed members; a missing one
+ * reads as {}, so that every member of it takes its default. NULL after an error. */
+static const cJSON *optional_object(struct ctx *c, const cJSON *obj, const char *name,
+				    const char *const *allowed, size_t *saved)
+{
+	static const cJSON empty = {.type = cJSON_Object};
+	const cJSON *v = member(obj, name);
+
+	*saved = push(c, name);
+	if (!v)
+		v = &empty;
+	return check_object(c, v, allowed) ? v : NULL;
+}
+
+/* The error for a text of n characters (utf8_check) and at most max_chars; ctrl: the message for a
+ * control character. */
+static bool check_chars(struct ctx *c, long n, long max_chars, const char *ctrl)
+{
+	if (n == -1)
+		return fail(c, "is not valid UTF-8");
+	if (n == -2)
+		return fail(c, "%s", ctrl);
+	if (n == 0)
+		return fail(c, "must not be empty");
+	if (n > max_chars)
+		return fail(c, "is too long (at most %ld characters)", max_chars);
+	return true;
+}
+
 enum str_kind {
 	STR_TEXT,     /* any UTF-8 text without control characters */
 	STR_ID,       /* A-Z a-z 0-9 . _ - */
@@ -246,28 +321,19 @@ enum str_kind {
 static bool get_str(struct ctx *c, const cJSON *obj, const char *name, bool required, enum str_kind kind,
 		    long max_chars, char **out)
 {
-	const cJSON *v = member(obj, name);
-	size_t s = push(c, name);
+	const cJSON *v;
+	size_t s;
+	int found = find_member(c, obj, name, required, &v, &s);
 	long n;
 
 	*out = NULL;
-	if (!v) {
-		if (required)
-			return fail(c, "is required");
-		pop(c, s);
-		return true;
-	}
+	if (found <= 0)
+		return found == 0;
 	if (!cJSON_IsString(v))
 		return fail(c, "must be a string, not %s", type_name(v));
 	n = utf8_check(v->valuestring, false);
-	if (n == -1)
-		return fail(c, "is not valid UTF-8");
-	if (n == -2)
-		return fail(c, "must not contain control characters");
-	if (n == 0)
-		return fail(c, "must not be empty");
-	if (n > max_chars)
-		return fail(c, "is too long (at most %ld characters)", max_chars);
+	if (!check_chars(c, n, max_chars, "must not contain control characters"))
+		return false;
 	if (kind == STR_ID && !all_in(v->valuestring, ID_CHARS))
 		return fail(c, "may only contain A-Z a-z 0-9 . _ -");
 	if (kind == STR_PRINTABLE) {
@@ -285,14 +351,14 @@ static bool get_str(struct ctx *c, const cJSON *obj, const char *name, bool requ
 static bool get_int(struct ctx *c, const cJSON *obj, const char *name, bool required, int def, int min, int max,
 		    int *out)
 {
-	const cJSON *v = member(obj, name);
-	size_t s = push(c, name);
+	const cJSON *v;
+	size_t s;
+	int found = find_member(c, obj, name, required, &v, &s);
 
-	if (!v) {
-		if (required)
-			return fail(c, "is required");
+	if (found < 0)
+		return false;
+	if (found == 0) {
 		*out = def;
-		pop(c, s);
 		return true;
 	}
 	if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble || v->valuedouble < (double)INT_MIN ||
@@ -307,40 +373,39 @@ static bool get_int(struct ctx *c, const cJSON *obj, const char *name, bool requ
 
 static bool get_bool(struct ctx *c, const cJSON *obj, const char *name, bool def, bool *out)
 {
-	const cJSON *v = member(obj, name);
-	size_t s = push(c, name);
+	const cJSON *v;
+	size_t s;
 
-	if (!v) {
-		*out = def;
-	} else if (cJSON_IsBool(v)) {
-		*out = cJSON_IsTrue(v);
-	} else {
+	*out = def;
+	if (!find_member(c, obj, name, false, &v, &s))
+		return true;
+	if (!cJSON_IsBool(v))
 		return fail(c, "must be true or false, not %s", type_name(v));
-	}
+	*out = cJSON_IsTrue(v);
 	pop(c, s);
 	return true;
 }
 
-/* An array member; missing -> *out NULL (error when required); min: fewest elements. */
-static bool get_array(struct ctx *c, const cJSON *obj, const char *name, bool required, int min,
+/* An array member; missing -> *out NULL (error when required); min, max: fewest and most elements
+ * (too many: "has more than MAX NAME"). */
+static bool get_array(struct ctx *c, const cJSON *obj, const char *name, bool required, int min, size_t max,
 		      const cJSON **out, size_t *n)
 {
-	const cJSON *v = member(obj, name);
-	size_t s = push(c, name);
+	const cJSON *v;
+	size_t s;
+	int found = find_member(c, obj, name, required, &v, &s);
 
 	*out = NULL;
 	*n = 0;
-	if (!v) {
-		if (required)
-			return fail(c, "is required");
-		pop(c, s);
-		return true;
-	}
+	if (found <= 0)
+		return found == 0;
 	if (!cJSON_IsArray(v))
 		return fail(c, "must be an array, not %s", type_name(v));
 	*n = (size_t)cJSON_GetArraySize(v);
 	if (*n < (size_t)min)
 		return fail(c, min == 1 ? "must not be empty" : "must have at least %d elements", min);
+	if (*n > max)
+		return fail(c, "has more than %zu %s", max, name);
 	*out = v;
 	pop(c, s);
 	return true;
@@ -356,14 +421,8 @@ static bool text_value(struct ctx *c, const cJSON *v, bool multiline, long max_c
 		n = utf8_check(v->valuestring, multiline);
 		if (n == -2 && !multiline && utf8_check(v->valuestring, true) >= 0)
 			return fail(c, "must be one line (no newline)");
-		if (n == -1)
-			return fail(c, "is not valid UTF-8");
-		if (n == -2)
-			return fail(c, "must not contain control characters other than newlines");
-		if (n == 0)
-			return fail(c, "must not be empty");
-		if (n > max_chars)
-			return fail(c, "is too long (at most %ld characters)", max_chars);
+		if (!check_chars(c, n, max_chars, "must not contain control characters other than newlines"))
+			return false;
 		*out = xstrdup(c, v->valuestring);
 		return *out != NULL;
 	}
@@ -412,15 +471,12 @@ static bool get_l10n(struct ctx *c, const cJSON *obj, const char *name, bool req
 		     long max_chars, struct l10n *out)
 {
 	static const char *const members[] = {"ja", "en", NULL};
-	const cJSON *v = member(obj, name);
-	size_t s = push(c, name);
+	const cJSON *v;
+	size_t s;
+	int found = find_member(c, obj, name, required, &v, &s);
 
-	if (!v) {
-		if (required)
-			return fail(c, "is required");
-		pop(c, s);
-		return true;
-	}
+	if (found <= 0)
+		return found == 0;
 	if (cJSON_IsObject(v)) {
 		const cJSON *ja = member(v, "ja"), *en = member(v, "en");
 		size_t s2;
@@ -462,15 +518,10 @@ static bool parse_device(struct ctx *c, const cJSON *root, struct scenario *sc)
 {
 	static const char *const members[] = {"expires_in", "interval", "user_code_charset", "user_code_length",
 					      NULL};
-	const cJSON *d = member(root, "device");
-	size_t s = push(c, "device");
-	cJSON empty = {0};
+	size_t s;
+	const cJSON *d = optional_object(c, root, "device", members, &s);
 
-	empty.type = cJSON_Object;
-	if (!d)
-		d = &empty;
-	if (!check_object(c, d, members) ||
-	    !get_int(c, d, "expires_in", false, 600, 1, 86400, &sc->expires_in) ||
+	if (!d || !get_int(c, d, "expires_in", false, 600, 1, 86400, &sc->expires_in) ||
 	    !get_int(c, d, "interval", false, 5, 1, 3600, &sc->interval) ||
 	    !get_int(c, d, "user_code_length", false, 8, 4, 32, &sc->user_code_length) ||
 	    !get_str(c, d, "user_code_charset", false, STR_TEXT, 36, &sc->user_code_charset))
@@ -500,15 +551,10 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 	static const char *const members[] = {"wrong_codes", "wrong_codes_window", "password_tries", "answer_tries",
 					      "pin_tries", "pin_length", "session_idle_seconds", "access_token_ttl",
 					      NULL};
-	const cJSON *l = member(root, "limits");
-	size_t s = push(c, "limits");
-	cJSON empty = {0};
+	size_t s;
+	const cJSON *l = optional_object(c, root, "limits", members, &s);
 
-	empty.type = cJSON_Object;
-	if (!l)
-		l = &empty;
-	if (!check_object(c, l, members) ||
-	    !get_int(c, l, "wrong_codes", false, 5, 0, 1000, &sc->rate_limit_codes) ||
+	if (!l || !get_int(c, l, "wrong_codes", false, 5, 0, 1000, &sc->rate_limit_codes) ||
 	    !get_int(c, l, "wrong_codes_window", false, 60, 1, 86400, &sc->rate_limit_window) ||
 	    !get_int(c, l, "password_tries", false, 3, 1, 100, &sc->password_tries) ||
 	    !get_int(c, l, "answer_tries", false, 3, 1, 100, &sc->answer_tries) ||
@@ -527,11 +573,9 @@ static bool parse_scopes(struct ctx *c, const cJSON *root, struct scenario *sc)
 	const cJSON *arr, *e;
 	size_t n, i = 0, s;
 
-	if (!get_array(c, root, "scopes", true, 1, &arr, &n))
+	if (!get_array(c, root, "scopes", true, 1, SCOPES_MAX, &arr, &n))
 		return false;
 	s = push(c, "scopes");
-	if (n > SCOPES_MAX)
-		return fail(c, "has more than %d scopes", SCOPES_MAX);
 	sc->scopes = xcalloc(c, n, sizeof(*sc->scopes));
 	if (!sc->scopes)
 		return false;
@@ -543,10 +587,8 @@ static bool parse_scopes(struct ctx *c, const cJSON *root, struct scenario *sc)
 		    !get_l10n(c, e, "name", true, false, NAME_MAX_CHARS, &sp->name))
 			return false;
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(sc->scopes[j].id, sp->id) == 0) {
-				push(c, "id");
-				return fail(c, "duplicate scope id \"%s\" (also scopes[%zu])", sp->id, j);
-			}
+			if (strcmp(sc->scopes[j].id, sp->id) == 0)
+				return fail_at(c, "id", "duplicate scope id \"%s\" (also scopes[%zu])", sp->id, j);
 		pop(c, s2);
 	}
 	pop(c, s);
@@ -565,7 +607,7 @@ static bool parse_partner(struct ctx *c, const cJSON *e, struct scenario *sc, st
 	    !get_bool(c, e, "scope_choice", false, &p->scope_choice) ||
 	    !get_int(c, e, "period_days", true, 0, 1, 3660, &p->period_days) ||
 	    !get_l10n(c, e, "terms", false, true, TERMS_MAX_CHARS, &p->terms) ||
-	    !get_array(c, e, "scopes", false, 1, &arr, &n))
+	    !get_array(c, e, "scopes", false, 1, SCOPES_MAX, &arr, &n))
 		return false;
 	if (!arr) { /* every scope of the scenario */
 		p->scopes = xcalloc(c, sc->nscopes, sizeof(char *));
@@ -580,8 +622,6 @@ static bool parse_partner(struct ctx *c, const cJSON *e, struct scenario *sc, st
 		return true;
 	}
 	s = push(c, "scopes");
-	if (n > SCOPES_MAX)
-		return fail(c, "has more than %d scopes", SCOPES_MAX);
 	p->scopes = xcalloc(c, n, sizeof(char *));
 	if (!p->scopes)
 		return false;
@@ -591,13 +631,8 @@ static bool parse_partner(struct ctx *c, const cJSON *e, struct scenario *sc, st
 			return fail(c, "must be a scope id (a string), not %s", type_name(x));
 		if (!scenario_scope(sc, x->valuestring)) {
 			char list[256] = "";
-			size_t o = 0;
-			for (size_t k = 0; k < sc->nscopes && o < sizeof(list); k++) {
-				int m = snprintf(list + o, sizeof(list) - o, "%s%s", k ? ", " : "", sc->scopes[k].id);
-				if (m < 0)
-					break;
-				o += (size_t)m;
-			}
+			for (size_t k = 0, o = 0; k < sc->nscopes; k++)
+				o = list_append(list, sizeof(list), o, sc->scopes[k].id);
 			return fail(c, "unknown scope \"%.64s\" (the scenario's scopes: %s)", x->valuestring, list);
 		}
 		for (size_t j = 0; j < i; j++)
@@ -644,11 +679,9 @@ static bool parse_partners(struct ctx *c, const cJSON *root, struct scenario *sc
 	const cJSON *arr, *e;
 	size_t n, i = 0, s;
 
-	if (!get_array(c, root, "partners", true, 1, &arr, &n))
+	if (!get_array(c, root, "partners", true, 1, PARTNERS_MAX, &arr, &n))
 		return false;
 	s = push(c, "partners");
-	if (n > PARTNERS_MAX)
-		return fail(c, "has more than %d partners", PARTNERS_MAX);
 	sc->partners = xcalloc(c, n, sizeof(*sc->partners));
 	if (!sc->partners)
 		return false;
@@ -659,10 +692,9 @@ static bool parse_partners(struct ctx *c, const cJSON *root, struct scenario *sc
 		if (!parse_partner(c, e, sc, p))
 			return false;
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(sc->partners[j].client_id, p->client_id) == 0) {
-				push(c, "client_id");
-				return fail(c, "duplicate client_id \"%s\" (also partners[%zu])", p->client_id, j);
-			}
+			if (strcmp(sc->partners[j].client_id, p->client_id) == 0)
+				return fail_at(c, "client_id", "duplicate client_id \"%s\" (also partners[%zu])",
+					       p->client_id, j);
 		/* Every partner ends up with its own terms: its "terms", else the scenario's. */
 		const struct l10n *src = p->terms.ja ? &p->terms : &sc->terms;
 		struct l10n t = {0};
@@ -727,13 +759,13 @@ static bool valid_amount(const char *s)
 /* An amount: a decimal string, or an integer number (written out as a string). */
 static bool get_amount(struct ctx *c, const cJSON *obj, char **out)
 {
-	const cJSON *v = member(obj, "amount");
-	size_t s = push(c, "amount");
+	const cJSON *v;
+	size_t s;
 	char buf[64];
 
 	*out = NULL;
-	if (!v)
-		return fail(c, "is required");
+	if (find_member(c, obj, "amount", true, &v, &s) < 0)
+		return false;
 	if (cJSON_IsNumber(v)) {
 		if (v->valuedouble > 1e15 || v->valuedouble < -1e15 ||
 		    v->valuedouble != (double)(long long)v->valuedouble)
@@ -760,10 +792,8 @@ static bool get_currency(struct ctx *c, const cJSON *obj, char **out)
 		return false;
 	if (!*out)
 		return (*out = xstrdup(c, "JPY")) != NULL;
-	if (strlen(*out) != 3 || !all_in(*out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
-		push(c, "currency");
-		return fail(c, "must be 3 upper-case letters (ISO 4217, e.g. \"JPY\")");
-	}
+	if (strlen(*out) != 3 || !all_in(*out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+		return fail_at(c, "currency", "must be 3 upper-case letters (ISO 4217, e.g. \"JPY\")");
 	return true;
 }
 
@@ -780,18 +810,12 @@ static bool parse_account(struct ctx *c, const cJSON *e, const struct scenario *
 	if (!check_object(c, e, members) || !get_str(c, e, "id", true, STR_ID, ID_MAX, &a->id))
 		return false;
 
-	s = push(c, "branch");
-	b = member(e, "branch");
-	if (!b)
-		return fail(c, "is required");
-	if (!check_object(c, b, branch_members) ||
+	if (find_member(c, e, "branch", true, &b, &s) < 0 || !check_object(c, b, branch_members) ||
 	    !get_l10n(c, b, "name", true, false, NAME_MAX_CHARS, &a->branch_name) ||
 	    !get_str(c, b, "code", true, STR_TEXT, 16, &a->branch_code))
 		return false;
-	if (strlen(a->branch_code) != 3 || !all_digits(a->branch_code)) {
-		push(c, "code");
-		return fail(c, "must be 3 digits");
-	}
+	if (strlen(a->branch_code) != 3 || !all_digits(a->branch_code))
+		return fail_at(c, "code", "must be 3 digits");
 	pop(c, s);
 
 	if (!get_str(c, e, "type", false, STR_TEXT, 16, &a->type))
@@ -800,16 +824,13 @@ static bool parse_account(struct ctx *c, const cJSON *e, const struct scenario *
 		if (!(a->type = xstrdup(c, "ordinary")))
 			return false;
 	} else if (strcmp(a->type, "ordinary") && strcmp(a->type, "current") && strcmp(a->type, "savings")) {
-		push(c, "type");
-		return fail(c, "must be one of: ordinary, current, savings");
+		return fail_at(c, "type", "must be one of: ordinary, current, savings");
 	}
 
 	if (!get_str(c, e, "number", true, STR_TEXT, 14, &a->number))
 		return false;
-	if (!all_digits(a->number)) {
-		push(c, "number");
-		return fail(c, "must be digits only");
-	}
+	if (!all_digits(a->number))
+		return fail_at(c, "number", "must be digits only");
 
 	x = member(e, "memo");
 	if (x && !cJSON_IsNull(x) && !get_str(c, e, "memo", false, STR_TEXT, MEMO_MAX_CHARS, &a->memo))
@@ -817,14 +838,12 @@ static bool parse_account(struct ctx *c, const cJSON *e, const struct scenario *
 
 	if (!get_str(c, e, "pin", true, STR_TEXT, 64, &a->pin))
 		return false;
-	if (strlen(a->pin) != (size_t)sc->pin_length || !all_digits(a->pin)) {
-		push(c, "pin");
-		return fail(c, "must be %d digits (limits.pin_length)", sc->pin_length);
-	}
+	if (strlen(a->pin) != (size_t)sc->pin_length || !all_digits(a->pin))
+		return fail_at(c, "pin", "must be %d digits (limits.pin_length)", sc->pin_length);
 	if (!get_bool(c, e, "registered", false, &a->registered))
 		return false;
 
-	if (!get_array(c, e, "balances", false, 0, &arr, &n))
+	if (!get_array(c, e, "balances", false, 0, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "balances");
 	a->balances = xcalloc(c, n, sizeof(*a->balances));
@@ -843,7 +862,7 @@ static bool parse_account(struct ctx *c, const cJSON *e, const struct scenario *
 	}
 	pop(c, s);
 
-	if (!get_array(c, e, "transactions", false, 0, &arr, &n))
+	if (!get_array(c, e, "transactions", false, 0, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "transactions");
 	a->transactions = xcalloc(c, n, sizeof(*a->transactions));
@@ -855,10 +874,8 @@ static bool parse_account(struct ctx *c, const cJSON *e, const struct scenario *
 		size_t s2 = pushi(c, i);
 		if (!check_object(c, x, tx_members) || !get_str(c, x, "date", true, STR_TEXT, 32, &t->date))
 			return false;
-		if (!valid_date(t->date)) {
-			push(c, "date");
-			return fail(c, "must be a date YYYY-MM-DD");
-		}
+		if (!valid_date(t->date))
+			return fail_at(c, "date", "must be a date YYYY-MM-DD");
 		if (!get_amount(c, x, &t->amount) || !get_currency(c, x, &t->currency) ||
 		    !get_l10n(c, x, "description", true, false, NAME_MAX_CHARS, &t->description))
 			return false;
@@ -903,15 +920,11 @@ static bool parse_certificate(struct ctx *c, const cJSON *e, struct sc_certifica
 		char *p = ce->serial;
 		if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'X')))
 			memmove(p, p + 2, strlen(p + 2) + 1);
-		if (!norm_hex(p, true)) {
-			push(c, "serial");
-			return fail(c, "must be hexadecimal, e.g. \"1003\", \"0x1003\" or \"10:03\"");
-		}
+		if (!norm_hex(p, true))
+			return fail_at(c, "serial", "must be hexadecimal, e.g. \"1003\", \"0x1003\" or \"10:03\"");
 	}
-	if (ce->sha256 && (!norm_hex(ce->sha256, false) || strlen(ce->sha256) != 64)) {
-		push(c, "sha256");
-		return fail(c, "must be 64 hexadecimal digits (colons allowed)");
-	}
+	if (ce->sha256 && (!norm_hex(ce->sha256, false) || strlen(ce->sha256) != 64))
+		return fail_at(c, "sha256", "must be 64 hexadecimal digits (colons allowed)");
 	if (!ce->sha256 && (!ce->subject || !ce->serial))
 		return fail(c, "needs \"subject\" and \"serial\", or \"sha256\"");
 	return true;
@@ -920,20 +933,18 @@ static bool parse_certificate(struct ctx *c, const cJSON *e, struct sc_certifica
 static bool parse_question(struct ctx *c, const cJSON *cust, struct sc_customer *cu)
 {
 	static const char *const members[] = {"ask", "text", "answer", "masked", NULL};
-	const cJSON *q = member(cust, "question");
+	const cJSON *q;
 	size_t s;
 	char *ask = NULL;
 	long n;
 
-	if (!q)
+	if (!find_member(c, cust, "question", false, &q, &s))
 		return true;
-	s = push(c, "question");
 	if (!check_object(c, q, members) || !get_str(c, q, "ask", false, STR_TEXT, 16, &ask))
 		return false;
 	if (ask && strcmp(ask, "always") && strcmp(ask, "never")) {
 		free(ask);
-		push(c, "ask");
-		return fail(c, "must be \"always\" or \"never\"");
+		return fail_at(c, "ask", "must be \"always\" or \"never\"");
 	}
 	cu->question_required = !ask || strcmp(ask, "always") == 0;
 	free(ask);
@@ -942,10 +953,9 @@ static bool parse_question(struct ctx *c, const cJSON *cust, struct sc_customer 
 	    !get_bool(c, q, "masked", false, &cu->answer_masked))
 		return false;
 	n = (long)strlen(cu->answer);
-	if (cu->answer[0] == ' ' || cu->answer[n - 1] == ' ') {
-		push(c, "answer");
-		return fail(c, "must not begin or end with a space (answers are compared after trimming spaces)");
-	}
+	if (cu->answer[0] == ' ' || cu->answer[n - 1] == ' ')
+		return fail_at(c, "answer",
+			       "must not begin or end with a space (answers are compared after trimming spaces)");
 	pop(c, s);
 	return true;
 }
@@ -961,7 +971,7 @@ static bool parse_customer(struct ctx *c, const cJSON *e, const struct scenario 
 	    !get_str(c, e, "login_id", true, STR_PRINTABLE, ID_MAX, &cu->login_id) ||
 	    !get_str(c, e, "password", true, STR_TEXT, PASSWORD_MAX, &cu->password) ||
 	    !get_bool(c, e, "locked", false, &cu->locked) || !parse_question(c, e, cu) ||
-	    !get_array(c, e, "certificates", false, 1, &arr, &n))
+	    !get_array(c, e, "certificates", false, 1, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "certificates");
 	cu->certificates = xcalloc(c, n, sizeof(*cu->certificates));
@@ -976,7 +986,7 @@ static bool parse_customer(struct ctx *c, const cJSON *e, const struct scenario 
 	}
 	pop(c, s);
 
-	if (!get_array(c, e, "accounts", true, 1, &arr, &n))
+	if (!get_array(c, e, "accounts", true, 1, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "accounts");
 	cu->accounts = xcalloc(c, n, sizeof(*cu->accounts));
@@ -1134,7 +1144,7 @@ static bool parse_customers(struct ctx *c, const cJSON *root, struct scenario *s
 	const cJSON *arr, *e;
 	size_t n, i = 0, s;
 
-	if (!get_array(c, root, "customers", true, 1, &arr, &n))
+	if (!get_array(c, root, "customers", true, 1, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "customers");
 	sc->customers = xcalloc(c, n, sizeof(*sc->customers));
@@ -1153,19 +1163,31 @@ static bool parse_customers(struct ctx *c, const cJSON *root, struct scenario *s
 
 /* --- whole scenario ----------------------------------------------------------------------------- */
 
-static void line_col(const char *json, size_t len, size_t off, int *line, int *col)
+/* The offset of the first byte of json[off..len) that is not JSON white space (len if none). */
+static size_t skip_space(const char *json, size_t len, size_t off)
 {
-	*line = 1;
-	*col = 1;
+	while (off < len && json[off] && strchr(" \t\r\n", json[off]))
+		off++;
+	return off;
+}
+
+/* fail() at "line L, column C" (characters, from 1) of json[0..len) for byte offset off. */
+static void fail_at_offset(struct ctx *c, const char *json, size_t len, size_t off, const char *msg)
+{
+	int line = 1, col = 1;
+
 	for (size_t i = 0; i < off && i < len; i++) {
 		unsigned char ch = (unsigned char)json[i];
 		if (ch == '\n') {
-			(*line)++;
-			*col = 1;
+			line++;
+			col = 1;
 		} else if ((ch & 0xc0) != 0x80) {
-			(*col)++;
+			col++;
 		}
 	}
+	snprintf(c->path, sizeof(c->path), "line %d, column %d", line, col);
+	c->plen = strlen(c->path);
+	fail(c, "%s", msg);
 }
 
 static void wipe_json(cJSON *j)
@@ -1185,7 +1207,7 @@ struct scenario *scenario_parse(const char *json, size_t len, char *err, size_t 
 	struct scenario *sc = NULL;
 	const char *end = NULL;
 	cJSON *root;
-	int version, line, col;
+	int version;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -1193,32 +1215,19 @@ struct scenario *scenario_parse(const char *json, size_t len, char *err, size_t 
 		fail(&c, "no scenario text");
 		return NULL;
 	}
-	{
-		size_t i = 0;
-		while (i < len && strchr(" \t\r\n", json[i]) && json[i])
-			i++;
-		if (i == len) {
-			fail(&c, "empty: expected a JSON object");
-			return NULL;
-		}
+	if (skip_space(json, len, 0) == len) {
+		fail(&c, "empty: expected a JSON object");
+		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts(json, len, &end, false);
 	if (!root) {
-		line_col(json, len, end ? (size_t)(end - json) : 0, &line, &col);
-		snprintf(c.path, sizeof(c.path), "line %d, column %d", line, col);
-		c.plen = strlen(c.path);
-		fail(&c, "not valid JSON");
+		fail_at_offset(&c, json, len, end ? (size_t)(end - json) : 0, "not valid JSON");
 		return NULL;
 	}
 	if (end) {
-		size_t off = (size_t)(end - json);
-		while (off < len && strchr(" \t\r\n", json[off]) && json[off])
-			off++;
+		size_t off = skip_space(json, len, (size_t)(end - json));
 		if (off < len) {
-			line_col(json, len, off, &line, &col);
-			snprintf(c.path, sizeof(c.path), "line %d, column %d", line, col);
-			c.plen = strlen(c.path);
-			fail(&c, "unexpected text after the JSON object");
+			fail_at_offset(&c, json, len, off, "unexpected text after the JSON object");
 			goto out;
 		}
 	}
@@ -1230,8 +1239,8 @@ struct scenario *scenario_parse(const char *json, size_t len, char *err, size_t 
 	if (!get_int(&c, root, "version", false, SCENARIO_VERSION, 0, INT_MAX, &version))
 		goto out;
 	if (version != SCENARIO_VERSION) {
-		push(&c, "version");
-		fail(&c, "must be %d (this sandbox reads scenario format %d)", SCENARIO_VERSION, SCENARIO_VERSION);
+		fail_at(&c, "version", "must be %d (this sandbox reads scenario format %d)", SCENARIO_VERSION,
+			SCENARIO_VERSION);
 		goto out;
 	}
 	if (!get_str(&c, root, "name", true, STR_TEXT, NAME_MAX_CHARS, &sc->name) ||
@@ -1417,34 +1426,39 @@ void scenario_free(struct scenario *sc)
 
 /* --- lookups ------------------------------------------------------------------------------------ */
 
+/* The first of the n elements (size bytes each) at base whose string member at key_off (offsetof)
+ * equals key, or NULL. */
+static const void *find_by_key(const void *base, size_t n, size_t size, size_t key_off, const char *key)
+{
+	if (!key)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = (const char *)base + i * size;
+		const char *k = *(char *const *)(e + key_off);
+		if (k && strcmp(k, key) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 const struct sc_partner *scenario_partner(const struct scenario *sc, const char *client_id)
 {
-	if (!sc || !client_id)
-		return NULL;
-	for (size_t i = 0; i < sc->npartners; i++)
-		if (sc->partners[i].client_id && strcmp(sc->partners[i].client_id, client_id) == 0)
-			return &sc->partners[i];
-	return NULL;
+	return sc ? find_by_key(sc->partners, sc->npartners, sizeof(*sc->partners),
+				offsetof(struct sc_partner, client_id), client_id)
+		  : NULL;
 }
 
 const struct sc_customer *scenario_customer(const struct scenario *sc, const char *login_id)
 {
-	if (!sc || !login_id)
-		return NULL;
-	for (size_t i = 0; i < sc->ncustomers; i++)
-		if (sc->customers[i].login_id && strcmp(sc->customers[i].login_id, login_id) == 0)
-			return &sc->customers[i];
-	return NULL;
+	return sc ? find_by_key(sc->customers, sc->ncustomers, sizeof(*sc->customers),
+				offsetof(struct sc_customer, login_id), login_id)
+		  : NULL;
 }
 
 const struct sc_scope *scenario_scope(const struct scenario *sc, const char *id)
 {
-	if (!sc || !id)
-		return NULL;
-	for (size_t i = 0; i < sc->nscopes; i++)
-		if (sc->scopes[i].id && strcmp(sc->scopes[i].id, id) == 0)
-			return &sc->scopes[i];
-	return NULL;
+	return sc ? find_by_key(sc->scopes, sc->nscopes, sizeof(*sc->scopes), offsetof(struct sc_scope, id), id)
+		  : NULL;
 }
 
 /* Hex strings equal ignoring case, ':' separators and (when serial) leading zeros. */

@@ -94,7 +94,7 @@ static char *form_decode(const char *s, size_t len)
 	return out;
 }
 
-static void wipe_free(char *s)
+void sb_wipe_free(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
@@ -107,8 +107,8 @@ void sb_form_free(struct sb_form *f)
 	if (!f)
 		return;
 	for (size_t i = 0; i < f->n; i++) {
-		wipe_free(f->keys[i]);
-		wipe_free(f->vals[i]);
+		sb_wipe_free(f->keys[i]);
+		sb_wipe_free(f->vals[i]);
 	}
 	free(f->keys);
 	free(f->vals);
@@ -150,7 +150,7 @@ int sb_form_parse(const char *s, size_t len, struct sb_form *f)
 				goto fail;
 			char *val = eq < j ? form_decode(s + eq + 1, j - eq - 1) : strdup("");
 			if (!val) {
-				wipe_free(key);
+				sb_wipe_free(key);
 				goto fail;
 			}
 			f->keys[f->n] = key;
@@ -180,6 +180,29 @@ const char *sb_form_get(const struct sb_form *f, const char *key, size_t *count)
 	if (count)
 		*count = c;
 	return first;
+}
+
+/* --- space-separated lists ---------------------------------------------------------------- */
+
+size_t sb_next_word(const char **p)
+{
+	size_t n = 0;
+
+	while (**p == ' ')
+		(*p)++;
+	while ((*p)[n] && (*p)[n] != ' ')
+		n++;
+	return n;
+}
+
+bool sb_word_in(const char *list, const char *word, size_t wlen)
+{
+	size_t n;
+
+	for (const char *w = list; (n = sb_next_word(&w)) != 0; w += n)
+		if (n == wlen && strncmp(w, word, n) == 0)
+			return true;
+	return false;
 }
 
 /* --- headers ------------------------------------------------------------------------------- */
@@ -239,6 +262,23 @@ bool sb_bearer_token(const char *authorization, char *out, size_t outlen)
 	return true;
 }
 
+bool sb_bearer_hash(const char *authorization, size_t maxlen, char h[65])
+{
+	char tok[512];
+
+	if (maxlen > sizeof(tok) || !sb_bearer_token(authorization, tok, maxlen))
+		return false;
+	db_hash(tok, h);
+	explicit_bzero(tok, sizeof(tok));
+	return true;
+}
+
+void sb_token_problem(struct http_resp *resp, const char *type, const char *detail)
+{
+	http_problem(resp, 401, type, detail, NULL);
+	http_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+}
+
 /* --- JSON, issuer, time ------------------------------------------------------------------- */
 
 cJSON *sb_l10n_json(const struct l10n *t)
@@ -250,6 +290,19 @@ cJSON *sb_l10n_json(const struct l10n *t)
 	cJSON_AddStringToObject(o, "ja", t && t->ja ? t->ja : "");
 	if (t && t->en)
 		cJSON_AddStringToObject(o, "en", t->en);
+	return o;
+}
+
+cJSON *sb_account_json(const struct sc_account *a)
+{
+	cJSON *o = cJSON_CreateObject(), *b;
+
+	cJSON_AddStringToObject(o, "id", a->id);
+	b = cJSON_AddObjectToObject(o, "branch");
+	cJSON_AddItemToObject(b, "name", sb_l10n_json(&a->branch_name));
+	cJSON_AddStringToObject(b, "code", a->branch_code);
+	cJSON_AddStringToObject(o, "type", a->type);
+	cJSON_AddStringToObject(o, "number", a->number);
 	return o;
 }
 

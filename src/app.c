@@ -22,6 +22,8 @@ struct app {
 	struct trace *tr;
 	char msg[512];       /* message bound on the error/locked screens */
 	char errline[512];   /* the error line, made at paint time */
+	char dlg[1024];      /* a dialog's text, made at paint time ... */
+	const char *question;/* ... ending with this question (msgid) */
 	char period[128];    /* permission: period line */
 	char *scopes_text;   /* permission: scope lines */
 	char *accounts_text; /* permission: account lines */
@@ -336,6 +338,34 @@ static void reset(struct app *a)
 	a->cert_label[0] = '\0';
 }
 
+/* ---- dialogs: texts made at every paint, so that F2 re-translates them ------------------------- */
+
+static const char *error_question_text(void *ctx)
+{
+	struct app *a = ctx;
+	char err[512];
+	app_error_text(&a->f, err, sizeof err);
+	snprintf(a->dlg, sizeof a->dlg, "%s%s%s", err, err[0] ? "\n\n" : "", _(a->question));
+	return a->dlg;
+}
+
+/* Yes/no (yes by default): f.error's sentence, if any, then question (a msgid). */
+static bool confirm_after_error(struct app *a, const char *title, const char *question)
+{
+	a->question = question;
+	return ui_confirm_fn(title, error_question_text, a, true);
+}
+
+static const char *p11_text(void *ctx)
+{
+	return p11_err_message(ctx);
+}
+
+static void p11_failed(struct p11_err *pe)
+{
+	ui_message_fn(N_("電子証明書ログイン"), p11_text, pe);
+}
+
 static int send_req(struct app *a, struct flow_req *req)
 {
 	if (a->p11 && p11_selected(a->p11) >= 0 && !a->checking_card) {
@@ -365,10 +395,7 @@ static int send_req(struct app *a, struct flow_req *req)
 				continue;
 		}
 		if (rc != 0 && !a->checking_card && a->f.error.can_retry && problem_is_transport(a->f.error.kind)) {
-			char buf[512], q[768];
-			app_error_text(&a->f, buf, sizeof buf);
-			snprintf(q, sizeof q, "%s\n\n%s", buf, _("もう一度送信しますか？"));
-			if (ui_confirm(_("通信エラー"), q, true)) {
+			if (confirm_after_error(a, N_("通信エラー"), N_("もう一度送信しますか？"))) {
 				if (flow_build_retry(&a->f, req) == 0)
 					continue;
 			}
@@ -389,8 +416,8 @@ static void do_action(struct app *a, enum flow_action act)
 /* Cancel the consent on the server (the partner gets access_denied), after confirming. */
 static void ask_cancel(struct app *a)
 {
-	if (!ui_confirm(_("手続きの中止"),
-			_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
+	if (!ui_confirm(N_("手続きの中止"),
+			N_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
 			false))
 		return;
 	do_action(a, FLOW_ACT_CANCEL);
@@ -477,7 +504,7 @@ static void screen_code(struct app *a)
 	if (act.kind == UI_ACT_BACK && a->opt->kiosk)
 		return;
 	if (act.kind == UI_ACT_BACK &&
-	    !ui_confirm(_("終了"), _("API連携の手続きを終了しますか？"), false))
+	    !ui_confirm(N_("終了"), N_("API連携の手続きを終了しますか？"), false))
 		return;
 	a->quit = true;
 }
@@ -519,8 +546,8 @@ static void card_removed(struct app *a)
 	p11_close(a->p11);
 	a->p11 = NULL;
 	a->cert_label[0] = '\0';
-	ui_message(_("電子証明書ログイン"),
-		   _("ICカードが取り外されたため、手続きを中止しました。入力された内容は消去しました。最初からやり直してください。"));
+	ui_message(N_("電子証明書ログイン"),
+		   N_("ICカードが取り外されたため、手続きを中止しました。入力された内容は消去しました。最初からやり直してください。"));
 	a->card_removed = true;
 	if (a->opt->kiosk)
 		reset(a);
@@ -552,15 +579,20 @@ static int token_login(struct app *a, size_t idx)
 	if (!c->login_required) {
 		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
 			return 0;
-		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		p11_failed(&pe);
+		return -1;
+	}
+	if (c->pin_flags & P11_PIN_LOCKED) { /* the token says so: ask no PIN, here or on the reader */
+		pe.kind = P11_ERR_PIN_LOCKED;
+		p11_failed(&pe);
 		return -1;
 	}
 	if (c->protected_auth_path) {
-		ui_message(_("電子証明書ログイン"),
-			   _("「OK」を押したあと、カードリーダーのキーでPINを入力してください。"));
+		ui_message(N_("電子証明書ログイン"),
+			   N_("「OK」を押したあと、カードリーダーのキーでPINを入力してください。"));
 		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
 			return 0;
-		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		p11_failed(&pe);
 		return -1;
 	}
 	struct pinctx pc = {.app = a};
@@ -592,7 +624,7 @@ static int token_login(struct app *a, size_t idx)
 			snprintf(pc.status, sizeof pc.status, "%s", p11_err_message(&pe));
 			continue;
 		}
-		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		p11_failed(&pe);
 		break;
 	}
 	secret_free(&pin);
@@ -620,20 +652,20 @@ static void cert_choose(struct app *a)
 	if (!a->p11) {
 		a->p11 = p11_open(a->opt->pkcs11_module, &pe);
 		if (!a->p11) {
-			ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+			p11_failed(&pe);
 			return;
 		}
 	} else if (p11_selected(a->p11) < 0 || p11_count(a->p11) == 0) {
 		/* nothing chosen yet: look again (a card may have been inserted meanwhile); with a
 		 * certificate chosen, keep its login so that cancelling the chooser keeps it */
 		if (p11_refresh(a->p11, &pe) < 0) {
-			ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+			p11_failed(&pe);
 			return;
 		}
 	}
 	size_t n = p11_count(a->p11);
 	if (n == 0) {
-		ui_message(_("電子証明書ログイン"), p11_err_message(&pe));
+		p11_failed(&pe);
 		return;
 	}
 	struct ui_choice *ch = calloc(n, sizeof *ch);
@@ -684,8 +716,8 @@ static void cert_choose(struct app *a)
 			}
 		}
 		size_t cur = initial;
-		sel = ui_choose_ex(_("電子証明書の選択"),
-				   _("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"), ch, n,
+		sel = ui_choose_ex(N_("電子証明書の選択"),
+				   N_("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"), ch, n,
 				   initial, &cur);
 		if (sel != UI_CHOOSE_LANG)
 			break;
@@ -704,7 +736,7 @@ static void cert_choose(struct app *a)
 		return;
 	const struct p11_cert *c = p11_get(a->p11, (size_t)sel);
 	if (api_set_ssl_ctx_cb(a->api, p11_ssl_ctx_install, a->p11) < 0) {
-		ui_message(_("電子証明書ログイン"), _("電子証明書を通信に設定できませんでした。"));
+		ui_message(N_("電子証明書ログイン"), N_("電子証明書を通信に設定できませんでした。"));
 		return;
 	}
 	/* TRANSLATORS: the chosen certificate: name, last day of validity, issuer */
@@ -728,8 +760,8 @@ static void screen_login(struct app *a)
 			return;
 		}
 		if (is_button(&act, "login") && a->cert_label[0] == '\0') {
-			ui_message(_("電子証明書ログイン"),
-				   _("「電子証明書ログイン」ボタンを押して、電子証明書を選択してください。"));
+			ui_message(N_("電子証明書ログイン"),
+				   N_("「電子証明書ログイン」ボタンを押して、電子証明書を選択してください。"));
 			return;
 		}
 	} else {
@@ -874,11 +906,8 @@ static bool pins_dead_end(const struct app *a)
 static void screen_pins(struct app *a)
 {
 	if (pins_dead_end(a)) {
-		char buf[512], q[1024];
-		app_error_text(&a->f, buf, sizeof buf);
-		snprintf(q, sizeof q, "%s%s%s", buf, buf[0] ? "\n\n" : "",
-			 _("照会用暗証番号を登録できる口座はもうありません。登録済みの口座で手続きを続けますか？"));
-		if (ui_confirm(_("照会用暗証番号登録"), q, true))
+		if (confirm_after_error(a, N_("照会用暗証番号登録"),
+					N_("照会用暗証番号を登録できる口座はもうありません。登録済みの口座で手続きを続けますか？")))
 			do_action(a, FLOW_ACT_PIN_CONFIRM);
 		else
 			ask_cancel(a);

@@ -109,14 +109,14 @@ static int show(const char *name, bool chain)
 			break;
 		}
 		if (a.kind == UI_ACT_BACK) {
-			if (ui_confirm(_("確認"), _("API連携の利用登録を中止しますか？"), false)) {
+			if (ui_confirm(N_("確認"), N_("API連携の利用登録を中止しますか？"), false)) {
 				rc = -1;
 				break;
 			}
 			continue;
 		}
 		if (a.kind == UI_ACT_HELP) {
-			ui_message(_("ヘルプ"), "F1");
+			ui_message(N_("ヘルプ"), "F1");
 			continue;
 		}
 		if (a.kind == UI_ACT_BUTTON && !strcmp(a.button, "choose")) {
@@ -126,7 +126,7 @@ static int show(const char *name, bool chain)
 				{"鈴木花子 (renkei demo CA) 期限切れ", "発行先：CN=鈴木花子\n有効期間：2020/01/01 ～ 2021/01/01（期限切れ）",
 				 true},
 			};
-			int k = ui_choose(_("電子証明書の選択"), _("証明書を選択して「OK」を押してください。"), c, 2, 0);
+			int k = ui_choose(N_("電子証明書の選択"), N_("証明書を選択して「OK」を押してください。"), c, 2, 0);
 			if (k == 0)
 				certificate = "CN=鈴木花子 (renkei demo CA)";
 			continue;

@@ -1,5 +1,6 @@
 /* dialog.c: modal dialogs drawn over the screen: confirm (はい/いいえ), message (OK) and the
- * chooser list used for certificates (see include/ui.h). */
+ * chooser list used for certificates (see include/ui.h). Their words are translated at every paint,
+ * so F2 inside a dialog re-translates it. */
 #include <curses.h>
 
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include "ui_text.h"
 
 struct dlg {
-	const char *title;
-	const char *text;
+	const char *title; /* msgid, or NULL */
+	const char *text;  /* msgid, or NULL */
+	const char *(*text_fn)(void *ctx); /* or the caller's text, made at every paint */
+	void *ctx;
 	const char *const *buttons; /* msgids */
 	size_t nbuttons;
 	size_t focus; /* button index, or (with a list) nbuttons = the list */
@@ -47,13 +50,20 @@ static int draw_wrap(int y, int x, int cols, int maxlines, const char *t, attr_t
 	return lines;
 }
 
+/* gettext, but "" stays "" (gettext("") is the catalog's header) */
+static const char *tr(const char *msgid)
+{
+	return msgid && *msgid ? _(msgid) : msgid;
+}
+
 static void paint(struct dlg *d)
 {
 	if (ui_too_small())
 		return;
+	const char *title = tr(d->title), *text = d->text_fn ? d->text_fn(d->ctx) : tr(d->text);
 	int w = COLS - 8 > 70 ? 70 : COLS - 8;
 	int inner = w - 4;
-	int th = wrap_count(d->text, inner);
+	int th = wrap_count(text, inner);
 	int lh = 0, dh = 0;
 	if (d->nchoices) {
 		lh = (int)d->nchoices;
@@ -86,18 +96,18 @@ static void paint(struct dlg *d)
 	for (int y = y0; y < y0 + h; y++)
 		ui_fill(y, x0, w, A_NORMAL);
 	ui_box(y0, x0, h, w);
-	if (d->title) {
-		int tw = (int)ui_width(d->title);
+	if (title) {
+		int tw = (int)ui_width(title);
 		int tx = x0 + (w - tw - 2) / 2;
 		ui_puts(y0, tx, " ", 1, A_NORMAL);
-		ui_puts(y0, tx + 1, d->title, w - 4, A_BOLD);
+		ui_puts(y0, tx + 1, title, w - 4, A_BOLD);
 		ui_puts(y0, tx + 1 + (tw < w - 4 ? tw : w - 4), " ", 1, A_NORMAL);
 	}
 	int y = y0 + 2, x = x0 + 2;
 	int cy = y, cx = x;
 	int avail = y0 + h - 3 - y;
-	y += draw_wrap(y, x, inner, avail, d->text, A_NORMAL);
-	if (d->text && *d->text)
+	y += draw_wrap(y, x, inner, avail, text, A_NORMAL);
+	if (text && *text)
 		y++;
 	if (d->nchoices) {
 		if (d->sel < d->top)
@@ -146,21 +156,29 @@ static void paint(struct dlg *d)
 		}
 		bx += bw + 2;
 	}
+	/* the screen's key bar would not follow F2 (nor has F1 any use here) */
+	static const char *const keys[] = {"Esc", N_("戻る"), "F2", N_("English"), "Tab", N_("移動"),
+					   "Enter", N_("決定")};
+	ui_keybar(keys, sizeof keys / sizeof keys[0] / 2);
 	curs_set(1);
 	move(cy, cx);
 	refresh();
 }
 
-/* Runs the dialog: returns the pressed button index, or -1 on Esc/EOF. */
-static int run(struct dlg *d)
+/* The key loop of run(): *under is a copy of what the dialog covers (NULL if it could not be made). */
+static int run_keys(struct dlg *d, WINDOW **under)
 {
-	if (!ui_active())
-		return -1;
 	bool dirty = true, wipe = false;
 	for (;;) {
 		if (dirty) {
-			if (wipe) /* after a resize what was under the dialog is stale */
+			if (wipe) { /* after a resize what was under the dialog is stale: blank from now on */
+				if (*under)
+					delwin(*under);
 				erase();
+				*under = dupwin(stdscr);
+			} else if (*under) { /* put back first: a dialog that shrank (F2) leaves nothing behind */
+				overwrite(*under, stdscr);
+			}
 			paint(d);
 			dirty = wipe = false;
 		}
@@ -221,19 +239,56 @@ static int run(struct dlg *d)
 	}
 }
 
-bool ui_confirm(const char *title, const char *text, bool default_yes)
+/* Runs the dialog: returns the pressed button index, or -1 on Esc/EOF. */
+static int run(struct dlg *d)
+{
+	if (!ui_active())
+		return -1;
+	WINDOW *under = dupwin(stdscr);
+	int r = run_keys(d, &under);
+	if (under) { /* gone from the screen's contents (the next paint shows it), so that a dialog
+		      * opened next (the chooser again after F2) does not take this one for background */
+		overwrite(under, stdscr);
+		delwin(under);
+	}
+	return r;
+}
+
+static bool confirm(struct dlg *d, bool default_yes)
 {
 	static const char *const b[] = {N_("はい"), N_("いいえ")};
-	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 2, .focus = default_yes ? 0 : 1};
-	int r = run(&d);
-	return r == 0;
+	d->buttons = b;
+	d->nbuttons = 2;
+	d->focus = default_yes ? 0 : 1;
+	return run(d) == 0;
+}
+
+bool ui_confirm(const char *title, const char *text, bool default_yes)
+{
+	return confirm(&(struct dlg){.title = title, .text = text}, default_yes);
+}
+
+bool ui_confirm_fn(const char *title, const char *(*text)(void *ctx), void *ctx, bool default_yes)
+{
+	return confirm(&(struct dlg){.title = title, .text_fn = text, .ctx = ctx}, default_yes);
+}
+
+static void message(struct dlg *d)
+{
+	static const char *const b[] = {N_("OK")};
+	d->buttons = b;
+	d->nbuttons = 1;
+	run(d);
 }
 
 void ui_message(const char *title, const char *text)
 {
-	static const char *const b[] = {N_("OK")};
-	struct dlg d = {.title = title, .text = text, .buttons = b, .nbuttons = 1};
-	run(&d);
+	message(&(struct dlg){.title = title, .text = text});
+}
+
+void ui_message_fn(const char *title, const char *(*text)(void *ctx), void *ctx)
+{
+	message(&(struct dlg){.title = title, .text_fn = text, .ctx = ctx});
 }
 
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial)

@@ -1127,7 +1127,7 @@ static void toggle(struct ui_screen *s)
 
 static void show_help(struct ui_screen *s)
 {
-	ui_message(_("ヘルプ"), _(s->f->help));
+	ui_message(N_("ヘルプ"), s->f->help);
 	s->dirty = true;
 }
 

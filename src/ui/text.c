@@ -197,19 +197,103 @@ size_t ui_char_count(const char *s, size_t n)
 	return c;
 }
 
-/* Japanese characters that must not begin a line (closing brackets, punctuation, small kana). */
-static bool no_line_start(wchar_t wc)
+/* ---- line breaking ----------------------------------------------------------------------------
+ * JIS X 4051 basics for a terminal (no hanging punctuation, no justification): a line breaks
+ * after a space, between two Japanese characters, or between Japanese and Latin text, except
+ *  - 行頭禁則: before a character that must not start a line (closing brackets, 、。 etc.,
+ *    small kana, the prolonged sound mark, iteration marks, postfix units like ％);
+ *  - 行末禁則: after a character that must not end a line (opening brackets, prefix units ￥);
+ *  - inside a Latin run (ASCII letters, digits, punctuation: a word, a code like WDJB-MJHT, a URL,
+ *    a number) and inside a full-width alphanumeric run; and between two ―― or —— dashes.
+ * When the break point that fits is forbidden, the line ends at the last allowed break before it
+ * (追い出し), at most WRAP_PUSH characters back for 禁則 (a Latin run moves down whole). When there is
+ * none (a Latin run longer than a line, or one that fills the line and is followed by ）), a Latin
+ * run breaks after its last '-' or '/' that fits (WDJB- / MJHT）, https://host/ / path); failing
+ * that, the line is broken hard where it is full. */
+
+#define WRAP_PUSH 3
+
+/* Sorted by code point (binary search): keep them so. */
+static const wchar_t no_start[] =
+    L"!%),.:;?]}°»‐–’”‥…‰′″‼⁇⁈⁉℃、。々〉》」』】〕〗〙〛〜〞"
+    L"〟〻ぁぃぅぇぉっゃゅょゎゕゖゝゞ゠ァィゥェォッャュョヮヵヶ・ーヽヾ！％），．：；"
+    L"？］｝～｠｡｣､･ｧｨｩｪｫｬｭｮｯｰ";
+static const wchar_t no_end[] = L"([{«‘“〈《「『【〔〖〘〚〝＃＄（［｛｟｢￡￥";
+
+static bool in_set(const wchar_t *set, size_t n, wchar_t c)
 {
-	static const wchar_t set[] = L"、。，．・：；？！ー）」』】〕〉》］｝…‥ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ";
-	for (size_t i = 0; set[i]; i++)
-		if (set[i] == wc)
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c < set[mid])
+			hi = mid;
+		else if (c > set[mid])
+			lo = mid + 1;
+		else
 			return true;
+	}
 	return false;
 }
 
+/* Runs that are not broken inside: 1 = Latin (ASCII graphic, Latin-1/Extended letters and signs,
+ * Greek, Cyrillic, arrows as in "↑↓, PgUp"), 2 = full-width alphanumerics, 0 = anything else. */
+static int run_class(wchar_t wc)
+{
+	unsigned c = (unsigned)wc;
+	if ((c > 0x20 && c < 0x7f) || (c >= 0xa1 && c <= 0x24f && c != 0xd7 && c != 0xf7) ||
+	    (c >= 0x370 && c <= 0x52f) || (c >= 0x2190 && c <= 0x21ff))
+		return 1;
+	if ((c >= 0xff10 && c <= 0xff19) || (c >= 0xff21 && c <= 0xff3a) || (c >= 0xff41 && c <= 0xff5a))
+		return 2;
+	return 0;
+}
+
+static bool ascii_alnum(wchar_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Why a line may not end between two characters (neither a space): 0 = it may. */
+enum { BRK_RUN = 1, BRK_KINSOKU = 2 };
+
+static unsigned break_rule(wchar_t a, wchar_t b)
+{
+	unsigned r = 0;
+	int ra = run_class(a);
+	if ((ra != 0 && ra == run_class(b)) || ((a == 0x2014 || a == 0x2015) && b == a)) /* ―― together */
+		r |= BRK_RUN;
+	if (in_set(no_start, sizeof no_start / sizeof no_start[0] - 1, b) ||
+	    in_set(no_end, sizeof no_end / sizeof no_end[0] - 1, a))
+		r |= BRK_KINSOKU;
+	return r;
+}
+
+/* Bytes to skip at a line break from at: the spaces there, and one '\n' right after them (so a
+ * line broken just before "  \n" is not followed by an empty line). */
+static size_t skip_spaces(const char *s, size_t n, size_t at)
+{
+	size_t k = at;
+	while (k < n && s[k] == ' ')
+		k++;
+	if (k > at && k < n && s[k] == '\n')
+		k++;
+	return k - at;
+}
+
+/* Break candidates, best first: an allowed break (a space, or between characters with no rule
+ * against it) at most WRAP_PUSH 禁則 characters back; a break after '-' or '/' inside a Latin run;
+ * a break inside a Latin run that breaks no 禁則 rule, at most WRAP_PUSH characters back; where
+ * the line is full. */
 size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip)
 {
-	size_t at = 0, used = 0, last_space = 0;
+	size_t at = 0, used = 0;
+	size_t brk = 0, brk_next = 0; /* last allowed break: end of the line, start of the next (0: none) */
+	unsigned pushed = 0;          /* 禁則 boundaries after brk */
+	size_t soft = 0;              /* last break after '-' or '/' inside a Latin run after brk */
+	size_t inrun = 0;             /* last boundary inside a Latin run after brk that breaks no 禁則 rule */
+	unsigned inrun_pushed = 0;    /* 禁則 boundaries after inrun */
+	wchar_t prev = 0;             /* the last character (base of its cluster) */
+	bool after_space = false;
 	*skip = 0;
 	if (cols == 0)
 		cols = 1;
@@ -218,35 +302,77 @@ size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip)
 			*skip = 1;
 			return at;
 		}
+		if (s[at] == ' ') {
+			size_t end = at;
+			while (end < n && s[end] == ' ')
+				end++;
+			if (used + (end - at) > cols) {
+				/* break at the spaces; they and a '\n' after them are skipped */
+				if (at > 0) {
+					*skip = skip_spaces(s, n, at);
+					return at;
+				}
+				/* indentation wider than the line: a line of spaces, the rest skipped */
+				*skip = skip_spaces(s, n, cols);
+				return cols;
+			}
+			if (at > 0) {
+				brk = at;
+				brk_next = end;
+				pushed = 0;
+				soft = inrun = 0; /* the fallbacks are for text after brk only */
+			}
+			used += end - at;
+			at = end;
+			after_space = true;
+			continue;
+		}
+		wchar_t wc;
+		ui_decode(s + at, n - at, &wc);
 		size_t nx = ui_next_char(s, n, at);
 		size_t w = ui_width_n(s + at, nx - at);
+		/* the boundary before this character (none at the start or after spaces: handled above) */
+		bool boundary = at > 0 && !after_space;
+		unsigned rule = boundary ? break_rule(prev, wc) : 0;
 		if (used + w > cols) {
-			if (at == 0)
-				return nx; /* a character wider than the line: take it anyway */
-			if (last_space > 0 && (unsigned char)s[at] < 0x80 && s[at] != ' ') {
-				/* break after the last space inside a Latin word */
-				size_t k = last_space;
-				while (k < n && s[k] == ' ')
-					k++;
-				*skip = k - last_space;
-				return last_space;
+			if (at == 0) { /* a character wider than the line: take it anyway */
+				*skip = skip_spaces(s, n, nx);
+				return nx;
 			}
-			while (at + *skip < n && s[at + *skip] == ' ')
-				(*skip)++;
-			/* kinsoku: a line must not start with 、。」） etc.: move the character before down */
-			wchar_t nc;
-			ui_decode(s + at, n - at, &nc);
-			if (*skip == 0 && no_line_start(nc)) {
-				size_t pv = ui_prev_char(s, n, at);
-				if (pv > 0)
-					return pv;
+			if (boundary && rule == 0)
+				return at;
+			if (boundary && (rule & BRK_KINSOKU) && !(rule & BRK_RUN))
+				pushed++;
+			if (brk > 0 && pushed <= WRAP_PUSH) {
+				*skip = brk_next - brk;
+				return brk;
 			}
-			return at;
+			if (soft > 0)
+				return soft;
+			if (boundary && (rule & BRK_KINSOKU)) {
+				if (inrun > 0 && inrun_pushed < WRAP_PUSH)
+					return inrun;
+			}
+			return at; /* no better break: break hard where the line is full */
 		}
-		if (s[at] == ' ')
-			last_space = at;
-		else if ((unsigned char)s[at] >= 0x80)
-			last_space = 0; /* Japanese: break anywhere, not back at an old space */
+		if (boundary) {
+			if (rule == 0) {
+				brk = brk_next = at;
+				pushed = 0;
+				soft = inrun = 0;
+			} else if (rule == BRK_RUN) {
+				inrun = at;
+				inrun_pushed = 0;
+				if ((prev == '-' || prev == '/') && ascii_alnum(wc))
+					soft = at;
+			} else {
+				if (!(rule & BRK_RUN))
+					pushed++;
+				inrun_pushed++;
+			}
+		}
+		prev = wc;
+		after_space = false;
 		used += w;
 		at = nx;
 	}

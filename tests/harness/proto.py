@@ -154,70 +154,54 @@ class Consent:
         return r
 
     # Steps, each asserting success and the next step.
-    def login(self, login_id, password=None, expect_step=None):
-        r = self.post("/login", {"method": "password", "login_id": login_id,
-                                 "password": PASSWORDS[login_id] if password is None else password})
+    def _step(self, path, body, expect_step):
+        """POST a step's request: asserts 200 and, when expect_step is given, the step it leads to."""
+        r = self.post(path, body)
         assert r.status == 200, r
         if expect_step:
             assert self.step == expect_step, self.env
         return self
+
+    def login(self, login_id, password=None, expect_step=None):
+        return self._step("/login", {"method": "password", "login_id": login_id,
+                                     "password": PASSWORDS[login_id] if password is None else password},
+                          expect_step)
+
+    def login_by_certificate(self, password=PASSWORDS["suzuki03"], expect_step=None):
+        """Certificate login (the session's client certificate names the customer)."""
+        return self._step("/login", {"method": "certificate", "password": password}, expect_step)
 
     def answer(self, text=YAMADA_ANSWER, expect_step=None):
-        r = self.post("/answer", {"answer": text})
-        assert r.status == 200, r
-        if expect_step:
-            assert self.step == expect_step, self.env
-        return self
+        return self._step("/answer", {"answer": text}, expect_step)
 
     def scopes(self, scopes=("balance", "transactions"), expect_step=None):
-        r = self.post("/scopes", {"scopes": list(scopes)})
-        assert r.status == 200, r
-        if expect_step:
-            assert self.step == expect_step, self.env
-        return self
-
-    def account_id(self, number):
-        """The id of the account with this number in the current step's table."""
-        for a in self.data.get("accounts", []):
-            if a["number"] == number:
-                return a["id"]
-        raise AssertionError("no account %s in step %s: %s" % (number, self.step, self.data))
+        return self._step("/scopes", {"scopes": list(scopes)}, expect_step)
 
     def account(self, number):
+        """The row of the account with this number in the current step's table."""
         for a in self.data.get("accounts", []):
             if a["number"] == number:
                 return a
         raise AssertionError("no account %s in step %s: %s" % (number, self.step, self.data))
+
+    def account_id(self, number):
+        return self.account(number)["id"]
 
     def pin_body(self, pins):
         """{"pins": [...]} from {number: pin}."""
         return {"pins": [{"account": self.account_id(n), "pin": p} for n, p in pins.items()]}
 
     def pins(self, pins, expect_step="pin_result"):
-        r = self.post("/pins", self.pin_body(pins))
-        assert r.status == 200, r
-        if expect_step:
-            assert self.step == expect_step, self.env
-        return self
+        return self._step("/pins", self.pin_body(pins), expect_step)
 
     def pin_result(self, action="confirm", expect_step=None):
-        r = self.post("/pin-result", {"action": action})
-        assert r.status == 200, r
-        if expect_step:
-            assert self.step == expect_step, self.env
-        return self
+        return self._step("/pin-result", {"action": action}, expect_step)
 
     def allow(self):
-        r = self.post("/decision", {"decision": "allow", "intent_confirmed": True})
-        assert r.status == 200, r
-        assert self.step == "done", self.env
-        return self
+        return self._step("/decision", {"decision": "allow", "intent_confirmed": True}, "done")
 
     def deny(self):
-        r = self.post("/decision", {"decision": "deny"})
-        assert r.status == 200, r
-        assert self.step == "denied", self.env
-        return self
+        return self._step("/decision", {"decision": "deny"}, "denied")
 
 
 def check_envelope(env):
@@ -261,6 +245,15 @@ def new_consent(sb, client_id="kakeibo-demo", scope="balance transactions", **kw
     """A device authorization and a consent session for it: (device authorization, Consent)."""
     da = device_auth(sb, client_id, scope)
     return da, start(sb, da["user_code"], **kw)
+
+
+def yamada_at_scopes(sb, client_id="kakeibo-demo", scope="balance transactions"):
+    """A consent session for a fresh device authorization, yamada01 logged in and the question
+    answered: (device authorization, Consent) in step scopes."""
+    da, c = new_consent(sb, client_id, scope)
+    c.login("yamada01", expect_step="question")
+    c.answer(expect_step="scopes")
+    return da, c
 
 
 def by_number(accounts):

@@ -7,17 +7,29 @@ import pytest
 
 from harness.proto import (SATO_ACCOUNT, SUZUKI_ACCOUNT, SUZUKI_PIN, YAMADA_PINS, by_number,
                            consent_to_permission, device_auth, expect_oauth_error, expect_problem,
-                           new_consent, start, token_request)
+                           new_consent, start, token_request, yamada_at_scopes)
 
 
 def login_problem(c, login_id, password):
     return c.post("/login", {"method": "password", "login_id": login_id, "password": password})
 
 
+def certificate_login_problem(c, password="Kaede-2026"):
+    return c.post("/login", {"method": "certificate", "password": password})
+
+
+def expect_wrong_password(c, login_id, password, tries_left):
+    pj = expect_problem(login_problem(c, login_id, password), 401, "wrong-credentials")
+    assert pj["tries_left"] == tries_left, pj
+
+
+def suzuki_session(sb, pki):
+    """A consent session over suzuki03's client certificate, not logged in yet."""
+    return new_consent(sb, cert=pki / "clients/suzuki03.crt", key=pki / "clients/suzuki03.key")
+
+
 def yamada_at_pins(sb):
-    da, c = new_consent(sb)
-    c.login("yamada01", expect_step="question")
-    c.answer(expect_step="scopes")
+    da, c = yamada_at_scopes(sb)
     c.scopes(expect_step="pins")
     return da, c
 
@@ -72,10 +84,8 @@ def test_cancel_of_a_certificate_session_without_the_certificate(sandbox, pki):
     """§4.5: the one request a certificate-bound session takes without its certificate is the
     cancel (a client whose card was pulled out must still be able to deny)."""
     sb = sandbox()
-    cert, key = pki / "clients/suzuki03.crt", pki / "clients/suzuki03.key"
-    da, c = new_consent(sb, cert=cert, key=key)
-    r = c.post("/login", {"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 200 and c.step == "scopes", r
+    da, c = suzuki_session(sb, pki)
+    c.login_by_certificate(expect_step="scopes")
     expect_problem(sb.request("POST", "/consent/v1/session/scopes", bearer=c.session,
                               json={"scopes": ["balance"]}), 403, "certificate-mismatch")
     r = sb.request("DELETE", "/consent/v1/session", bearer=c.session)
@@ -85,11 +95,9 @@ def test_cancel_of_a_certificate_session_without_the_certificate(sandbox, pki):
 
 def test_suzuki03_certificate_login_full_path(sandbox, pki):
     sb = sandbox()
-    cert, key = pki / "clients/suzuki03.crt", pki / "clients/suzuki03.key"
-    da, c = new_consent(sb, cert=cert, key=key)
+    da, c = suzuki_session(sb, pki)
     assert "certificate" in c.data["methods"]
-    r = c.post("/login", {"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 200 and c.step == "scopes", r
+    c.login_by_certificate(expect_step="scopes")
     c.scopes(["balance"], expect_step="pins")
     assert [(a["number"], a["pin"]) for a in c.data["accounts"]] == [(SUZUKI_ACCOUNT, "unregistered")]
     c.pins({SUZUKI_ACCOUNT: SUZUKI_PIN})
@@ -113,16 +121,12 @@ def test_suzuki03_certificate_login_full_path(sandbox, pki):
 def test_certificate_login_errors(sandbox, pki):
     sb = sandbox()
     da, c = new_consent(sb)
-    expect_problem(c.post("/login", {"method": "certificate", "password": "Kaede-2026"}),
-                   401, "certificate-required")
-    unknown = (pki / "clients/unknown.crt", pki / "clients/unknown.key")
-    da, c = new_consent(sb, cert=unknown[0], key=unknown[1])
-    expect_problem(c.post("/login", {"method": "certificate", "password": "Kaede-2026"}),
-                   401, "certificate-unknown")
+    expect_problem(certificate_login_problem(c), 401, "certificate-required")
+    da, c = new_consent(sb, cert=pki / "clients/unknown.crt", key=pki / "clients/unknown.key")
+    expect_problem(certificate_login_problem(c), 401, "certificate-unknown")
     # suzuki03's certificate with a wrong password: wrong-credentials like any password.
-    da, c = new_consent(sb, cert=pki / "clients/suzuki03.crt", key=pki / "clients/suzuki03.key")
-    pj = expect_problem(c.post("/login", {"method": "certificate", "password": "nope"}),
-                        401, "wrong-credentials")
+    da, c = suzuki_session(sb, pki)
+    pj = expect_problem(certificate_login_problem(c, "nope"), 401, "wrong-credentials")
     assert pj.get("tries_left") == 2, pj
 
 
@@ -150,8 +154,7 @@ def test_no_client_ca_means_no_certificate_login(sandbox, pki_no_client_ca):
     sb = sandbox(tls_dir=pki_no_client_ca)
     da, c = new_consent(sb)
     assert c.data["methods"] == ["password"]
-    expect_problem(c.post("/login", {"method": "certificate", "password": "Kaede-2026"}),
-                   400, "method-unavailable")
+    expect_problem(certificate_login_problem(c), 400, "method-unavailable")
     c.login("sato02", expect_step="scopes")
 
 
@@ -160,8 +163,8 @@ def test_no_client_ca_means_no_certificate_login(sandbox, pki_no_client_ca):
 def test_three_wrong_passwords_lock_the_login(sandbox):
     sb = sandbox()
     da, c = new_consent(sb)
-    assert expect_problem(login_problem(c, "yamada01", "x1"), 401, "wrong-credentials")["tries_left"] == 2
-    assert expect_problem(login_problem(c, "yamada01", "x2"), 401, "wrong-credentials")["tries_left"] == 1
+    expect_wrong_password(c, "yamada01", "x1", 2)
+    expect_wrong_password(c, "yamada01", "x2", 1)
     expect_problem(login_problem(c, "yamada01", "x3"), 403, "login-locked")
     assert c.get()["step"] == "locked"
     expect_oauth_error(token_request(sb, da["device_code"]), "access_denied")
@@ -189,8 +192,8 @@ def test_successful_login_resets_the_password_count(sandbox):
     c.login("sato02", expect_step="scopes")
     c.cancel()
     da, c = new_consent(sb)
-    assert expect_problem(login_problem(c, "sato02", "x3"), 401, "wrong-credentials")["tries_left"] == 2
-    assert expect_problem(login_problem(c, "sato02", "x4"), 401, "wrong-credentials")["tries_left"] == 1
+    expect_wrong_password(c, "sato02", "x3", 2)
+    expect_wrong_password(c, "sato02", "x4", 1)
     c.login("sato02", expect_step="scopes")
 
 
@@ -198,8 +201,7 @@ def test_wrong_passwords_count_across_sessions(sandbox):
     sb = sandbox()
     for expected in (2, 1):
         da, c = new_consent(sb)
-        pj = expect_problem(login_problem(c, "sato02", "bad"), 401, "wrong-credentials")
-        assert pj["tries_left"] == expected, pj
+        expect_wrong_password(c, "sato02", "bad", expected)
     da, c = new_consent(sb)
     expect_problem(login_problem(c, "sato02", "bad"), 403, "login-locked")
 
@@ -263,9 +265,7 @@ def test_three_wrong_pins_lock_one_account_only(sandbox):
     # The lock stays in later sessions. §6 rule 3 says locked accounts keep the pins step shown, but a
     # pins step with nothing selectable has no way on (no request leaves it without registering), so
     # the sandbox goes on to permission: accept either, never a registrable account.
-    da, c = new_consent(sb)
-    c.login("yamada01", expect_step="question")
-    c.answer(expect_step="scopes")
+    da, c = yamada_at_scopes(sb)
     c.scopes()
     if c.step == "pins":
         assert c.account("2000002")["pin_locked"] is True
@@ -363,9 +363,8 @@ def test_pending_pins_are_undone_by_deny_or_cancel(sandbox, how):
 def test_only_locked_accounts_left_stays_at_pins(sandbox, pki):
     """suzuki03's only account locked: no permission is offered, only cancel."""
     sb = sandbox()
-    da, c = new_consent(sb, cert=pki / "clients/suzuki03.crt", key=pki / "clients/suzuki03.key")
-    r = c.post("/login", {"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 200, r
+    da, c = suzuki_session(sb, pki)
+    c.login_by_certificate()
     c.scopes(expect_step="pins")
     a = c.account_id(SUZUKI_ACCOUNT)
     for _ in range(3):

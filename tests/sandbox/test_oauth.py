@@ -3,45 +3,22 @@ flow with the consent protocol driven as renkei drives it, tokens, refresh, revo
 expiry, slow_down and restarts on the same state file."""
 
 import datetime
-import json
 import re
 import time
 
 import pytest
 
+from e2e.helpers import derived_scenario
 from harness.proto import (DEVICE_GRANT, PASSWORDS, YAMADA_PINS,
                            Poller, by_number, device_auth, expect_oauth_error, expect_problem, grant,
-                           metadata, new_consent, refresh, revoke, start, token_request)
+                           metadata, new_consent, refresh, revoke, start, token_request, yamada_at_scopes)
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
-def scenario_with(run_sandbox, tmp_path, **values):
-    """The built-in scenario with some numeric members changed wherever they occur (each must occur)."""
-    r = run_sandbox(["--print-scenario"])
-    assert r.returncode == 0, r.stderr
-    sc = json.loads(r.stdout)
-    for key, value in values.items():
-        n = _set_key(sc, key, value)
-        assert n >= 1, "the built-in scenario has no member %r" % key
-    p = tmp_path / ("scenario-%s.json" % "-".join("%s%s" % kv for kv in sorted(values.items())))
-    p.write_text(json.dumps(sc, ensure_ascii=False, indent=1))
-    return p
-
-
-def _set_key(obj, key, value):
-    n = 0
-    if isinstance(obj, dict):
-        for k in list(obj):
-            if k == key and not isinstance(obj[k], (dict, list)):
-                obj[k] = value
-                n += 1
-            else:
-                n += _set_key(obj[k], key, value)
-    elif isinstance(obj, list):
-        for v in obj:
-            n += _set_key(v, key, value)
-    return n
+def scenario_with(tmp_path, **values):
+    """The built-in scenario with some scalar members changed wherever they occur (each must occur)."""
+    return derived_scenario(tmp_path / "scenario.json", **values)
 
 
 def wait_for_oauth_error(poller, error, timeout):
@@ -179,9 +156,7 @@ def test_partner_full_device_flow_yamada01(sandbox):
     expect_problem(start(sb, da["user_code"], expect=None), 409, "user-code-used")
 
     # The PINs registered in that flow are effective now: the next flow skips the PIN steps.
-    da2, c2 = new_consent(sb)
-    c2.login("yamada01", expect_step="question")
-    c2.answer(expect_step="scopes")
+    da2, c2 = yamada_at_scopes(sb)
     c2.scopes(["balance"], expect_step="permission")
     assert sorted(a["pin"] for a in c2.data["accounts"]) == ["registered"] * 3
     assert c2.data["back"] == "scopes"
@@ -227,8 +202,8 @@ def test_token_errors(sandbox):
     assert r.status == 400 and r.error == "invalid_request", r
 
 
-def test_slow_down_grows_the_interval(sandbox, run_sandbox, tmp_path):
-    sb = sandbox(scenario=scenario_with(run_sandbox, tmp_path, interval=1))
+def test_slow_down_grows_the_interval(sandbox, tmp_path):
+    sb = sandbox(scenario=scenario_with(tmp_path, interval=1))
     da = device_auth(sb)
     assert da["interval"] == 1
     p = Poller(sb, da)
@@ -246,8 +221,8 @@ def test_slow_down_with_the_demo_interval(sandbox):
     expect_oauth_error(token_request(sb, da["device_code"]), "slow_down")
 
 
-def test_expiry(sandbox, run_sandbox, tmp_path):
-    sb = sandbox(scenario=scenario_with(run_sandbox, tmp_path, expires_in=2, interval=1))
+def test_expiry(sandbox, tmp_path):
+    sb = sandbox(scenario=scenario_with(tmp_path, expires_in=2, interval=1))
     da = device_auth(sb)
     assert da["expires_in"] == 2
     live = device_auth(sb)
@@ -266,8 +241,8 @@ def test_expiry(sandbox, run_sandbox, tmp_path):
     expect_oauth_error(token_request(sb, live["device_code"]), "expired_token")
 
 
-def test_session_idle_expiry(sandbox, run_sandbox, tmp_path):
-    sb = sandbox(scenario=scenario_with(run_sandbox, tmp_path, session_idle_seconds=1))
+def test_session_idle_expiry(sandbox, tmp_path):
+    sb = sandbox(scenario=scenario_with(tmp_path, session_idle_seconds=1))
     da, c = new_consent(sb)
     t0 = time.monotonic()
     assert c.env["session_expires_in"] == 1
@@ -349,8 +324,8 @@ def test_refresh(sandbox):
     expect_oauth_error(refresh(sb, "nope", "mieru-demo"), "invalid_grant")
 
 
-def test_expired_access_token_is_401_and_refresh_renews(sandbox, run_sandbox, tmp_path):
-    sb = sandbox(scenario=scenario_with(run_sandbox, tmp_path, access_token_ttl=1))
+def test_expired_access_token_is_401_and_refresh_renews(sandbox, tmp_path):
+    sb = sandbox(scenario=scenario_with(tmp_path, access_token_ttl=1))
     t0 = time.monotonic()
     tok = grant(sb, "sato02")
     assert tok["expires_in"] == 1
@@ -405,9 +380,7 @@ def test_restart_on_the_same_state_keeps_grants(sandbox, tmp_path):
     r = refresh(sb2, tok["refresh_token"])
     assert r.status == 200, r
     # Registered PINs are kept too: yamada01 goes from the question straight to permission.
-    da, c = new_consent(sb2)
-    c.login("yamada01", expect_step="question")
-    c.answer(expect_step="scopes")
+    da, c = yamada_at_scopes(sb2)
     c.scopes(["balance"], expect_step="permission")
     # A pending device authorization survives as well.
     expect_oauth_error(token_request(sb2, pending["device_code"]), "authorization_pending")

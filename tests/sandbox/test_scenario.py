@@ -31,6 +31,15 @@ def demo():
     return json.loads(DEMO.read_text(encoding="utf-8"))
 
 
+def refused(run_sandbox, pki, scenario):
+    """renkei-sandbox started on a bad scenario file: it must exit non-zero without printing a URL;
+    returns the CompletedProcess."""
+    r = run_sandbox(["--listen", "127.0.0.1:0", "--tls-dir", pki, "--scenario", scenario])
+    assert r.returncode != 0, "a bad scenario was accepted; stdout %r" % r.stdout
+    assert r.stdout == "", "printed a URL for a bad scenario: %r" % r.stdout
+    return r
+
+
 def customer(sc, login_id):
     return next(c for c in sc["customers"] if c["login_id"] == login_id)
 
@@ -111,9 +120,7 @@ def test_bad_scenario_is_refused(run_sandbox, pki, tmp_path, mutate):
     where = mutate(sc)
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(sc, ensure_ascii=False, indent=1), encoding="utf-8")
-    r = run_sandbox(["--listen", "127.0.0.1:0", "--tls-dir", pki, "--scenario", f])
-    assert r.returncode != 0, "a bad scenario was accepted; stdout %r" % r.stdout
-    assert r.stdout == "", "printed a URL for a bad scenario: %r" % r.stdout
+    r = refused(run_sandbox, pki, f)
     first = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
     assert first.startswith("%s: %s" % (f, where)), "stderr: %r (expected %r)" % (r.stderr, "%s: %s" % (f, where))
     assert len(first) > len("%s: %s" % (f, where)) + 3, "no reason given: %r" % first
@@ -126,8 +133,7 @@ def test_bad_scenario_is_refused(run_sandbox, pki, tmp_path, mutate):
 def test_malformed_scenario_is_refused(run_sandbox, pki, tmp_path, text, where):
     f = tmp_path / "bad.json"
     f.write_bytes(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
-    r = run_sandbox(["--listen", "127.0.0.1:0", "--tls-dir", pki, "--scenario", f])
-    assert r.returncode != 0 and r.stdout == "", r
+    r = refused(run_sandbox, pki, f)
     assert r.stderr.startswith("%s: " % f), r.stderr
     if where:
         assert where in r.stderr, r.stderr
@@ -135,8 +141,7 @@ def test_malformed_scenario_is_refused(run_sandbox, pki, tmp_path, text, where):
 
 def test_missing_scenario_file(run_sandbox, pki, tmp_path):
     f = tmp_path / "nope.json"
-    r = run_sandbox(["--listen", "127.0.0.1:0", "--tls-dir", pki, "--scenario", f])
-    assert r.returncode != 0 and r.stdout == ""
+    r = refused(run_sandbox, pki, f)
     assert r.stderr.startswith("%s: " % f), r.stderr
 
 

@@ -1,28 +1,11 @@
 /* test_sb_consent.c: the consent endpoints (protocol §4–§6) through http_dispatch: no TLS, the built-in
  * demo scenario, state in memory. Expiry is played by ageing rows, never by sleeping. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "db.h"
-#include "http.h"
-#include "sandbox.h"
+#include "sb_fixture.h"
 #include "util.h"
 
 #define JSON "application/json"
-#define FORM "application/x-www-form-urlencoded"
-#define DEVICE_GRANT "grant_type=urn:ietf:params:oauth:grant-type:device_code"
 #define CERT_SUZUKI "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
 #define CERT_OTHER "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b"
-
-struct fixture {
-	struct sandbox sb;
-};
 
 /* suzuki03's certificate is whatever the demo PKI made: map it here by a fingerprint of our own. */
 static void map_suzuki_cert(struct scenario *sc)
@@ -42,41 +25,14 @@ static void map_suzuki_cert(struct scenario *sc)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[512];
+	struct fixture *f = fixture_new();
 
-	assert_non_null(f);
-	f->sb.sc = scenario_builtin(err, sizeof(err));
-	if (!f->sb.sc)
-		fail_msg("scenario: %s", err);
 	map_suzuki_cert(f->sb.sc);
-	assert_int_equal(db_open(&f->sb.db, NULL, err, sizeof(err)), 0);
-	assert_int_equal(oauth_init(&f->sb), 0);
-	assert_int_equal(resource_init(&f->sb), 0);
-	assert_int_equal(consent_init(&f->sb), 0);
 	f->sb.client_certs = true;
 	f->sb.sc->interval = 0; /* the partner may poll at once */
-	strcpy(f->sb.issuer, "https://127.0.0.1:8443");
 	*state = f;
 	return 0;
 }
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_close(&f->sb.db);
-	scenario_free(f->sb.sc);
-	free(f);
-	return 0;
-}
-
-struct answer {
-	int status;
-	cJSON *json;
-	char *headers[4];
-	char body[16384];
-};
 
 struct opts {
 	const char *auth;   /* session token (Bearer added) */
@@ -90,12 +46,9 @@ static void call(struct fixture *f, const char *method, const char *path, const 
 		 struct answer *a)
 {
 	struct http_req req;
-	struct http_resp resp;
 	char auth[256];
 
 	memset(&req, 0, sizeof(req));
-	memset(&resp, 0, sizeof(resp));
-	memset(a, 0, sizeof(*a));
 	req.method = method;
 	req.path = path;
 	req.body = body;
@@ -111,25 +64,8 @@ static void call(struct fixture *f, const char *method, const char *path, const 
 		req.client_cert_serial = "1";
 	}
 	req.client_cert_present_but_invalid = o && o->bad_cert;
-	req.host = "127.0.0.1:8443";
-	req.peer_addr = o && o->peer ? o->peer : "127.0.0.1";
-	http_dispatch(&f->sb, &req, &resp);
-	a->status = resp.status;
-	if (resp.body) {
-		snprintf(a->body, sizeof(a->body), "%.*s", (int)resp.body_len, resp.body);
-		a->json = cJSON_ParseWithLength(resp.body, resp.body_len);
-	}
-	for (int i = 0; i < 4; i++)
-		a->headers[i] = resp.headers[i] ? strdup(resp.headers[i]) : NULL;
-	http_resp_free(&resp);
-}
-
-static void done(struct answer *a)
-{
-	cJSON_Delete(a->json);
-	for (int i = 0; i < 4; i++)
-		free(a->headers[i]);
-	memset(a, 0, sizeof(*a));
+	req.peer_addr = o ? o->peer : NULL;
+	dispatch(f, &req, a);
 }
 
 /* A member by a slash path ("data/accounts/0/pin"). */
@@ -240,16 +176,18 @@ static void start(struct fixture *f, const char *client_id, char *token, char *d
 	done(&a);
 }
 
-static void sql(struct fixture *f, const char *stmt)
-{
-	assert_int_equal(sqlite3_exec(f->sb.db.h, stmt, NULL, NULL, NULL), SQLITE_OK);
-}
-
 #define YAMADA_LOGIN "{\"method\":\"password\",\"login_id\":\"yamada01\",\"password\":\"Sakura-2026\"}"
 #define YAMADA_ANSWER "{\"answer\":\"ひまわり証券\"}"
 #define BOTH_PINS                                                                                          \
 	"{\"pins\":[{\"account\":\"acc-001-2000002\",\"pin\":\"1234\"},"                                   \
 	"{\"account\":\"acc-001-1111111\",\"pin\":\"5678\"}]}"
+
+/* yamada01 logs in and answers the question: the session o->auth is in step scopes. */
+static void yamada_to_scopes(struct fixture *f, const struct opts *o)
+{
+	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, o, 200, "question");
+	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, o, 200, "scopes");
+}
 
 /* --- tests ------------------------------------------------------------------------------------ */
 
@@ -352,8 +290,7 @@ static void full_flow_yamada(void **state)
 	snprintf(body, sizeof(body), "{\"user_code\":\"%s\"}", uc);
 	req_expect(f, "POST", "/consent/v1/sessions", body, NULL, 409, "user-code-used");
 	start(f, "kakeibo-demo", tok, NULL, NULL);
-	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, &o, 200, "question");
-	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, &o, 200, "scopes");
+	yamada_to_scopes(f, &o);
 	call(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[\"transactions\"]}", &o, &a);
 	expect(&a, 200, "permission");
 	assert_string_equal(jstr(&a, "data/back"), "scopes");
@@ -489,8 +426,7 @@ static void pins_per_account(void **state)
 
 	start(f, "kakeibo-demo", tok, dc, NULL);
 	o.auth = tok;
-	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, &o, 200, "question");
-	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, &o, 200, "scopes");
+	yamada_to_scopes(f, &o);
 	req_expect(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[]}", &o, 422, "scope-required");
 	call(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[\"transfer\"]}", &o, &a);
 	expect(&a, 422, "scope-unknown");
@@ -565,8 +501,7 @@ static void pins_per_account(void **state)
 	req_expect(f, "DELETE", "/consent/v1/session", NULL, &o, 200, "denied");
 	poll_token(f, "kakeibo-demo", dc, 400, "access_denied", NULL);
 	start(f, "kakeibo-demo", tok, dc, NULL);
-	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, &o, 200, "question");
-	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, &o, 200, "scopes");
+	yamada_to_scopes(f, &o);
 	call(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[\"balance\"]}", &o, &a);
 	expect(&a, 200, "pins");
 	assert_string_equal(jstr(&a, "data/accounts/0/pin"), "unregistered");
@@ -736,8 +671,7 @@ static void expiry(void **state)
 	/* Idle: the session expires, its pending PIN is undone, the code can start again. */
 	start(f, "kakeibo-demo", tok, dc, uc);
 	o.auth = tok;
-	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, &o, 200, "question");
-	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, &o, 200, "scopes");
+	yamada_to_scopes(f, &o);
 	req_expect(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[\"balance\"]}", &o, 200, "pins");
 	req_expect(f, "POST", "/consent/v1/session/pins", "{\"pins\":[{\"account\":\"acc-001-2000002\",\"pin\":\"1234\"}]}",
 		   &o, 200, "pin_result");
@@ -750,8 +684,7 @@ static void expiry(void **state)
 	expect(&a, 201, "login");
 	strcpy(tok, jstr(&a, "session"));
 	done(&a);
-	req_expect(f, "POST", "/consent/v1/session/login", YAMADA_LOGIN, &o, 200, "question");
-	req_expect(f, "POST", "/consent/v1/session/answer", YAMADA_ANSWER, &o, 200, "scopes");
+	yamada_to_scopes(f, &o);
 	call(f, "POST", "/consent/v1/session/scopes", "{\"scopes\":[\"balance\"]}", &o, &a);
 	expect(&a, 200, "pins");
 	assert_string_equal(jstr(&a, "data/accounts/0/pin"), "unregistered");

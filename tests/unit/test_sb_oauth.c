@@ -1,95 +1,27 @@
 /* test_sb_oauth.c: the OAuth and resource endpoints through http_dispatch (no TLS, built-in demo
  * scenario, state in memory); the consent side's approval is played by writing its rows directly. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "db.h"
-#include "http.h"
-#include "sandbox.h"
+#include "sb_fixture.h"
 #include "util.h"
-
-#define DEVICE_GRANT "grant_type=urn:ietf:params:oauth:grant-type:device_code"
-#define FORM "application/x-www-form-urlencoded"
-
-struct fixture {
-	struct sandbox sb;
-};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[512];
-
-	assert_non_null(f);
-	f->sb.sc = scenario_builtin(err, sizeof(err));
-	assert_non_null(f->sb.sc);
-	assert_int_equal(db_open(&f->sb.db, NULL, err, sizeof(err)), 0);
-	assert_int_equal(oauth_init(&f->sb), 0);
-	assert_int_equal(resource_init(&f->sb), 0);
-	assert_int_equal(consent_init(&f->sb), 0);
-	strcpy(f->sb.issuer, "https://127.0.0.1:8443");
-	*state = f;
+	*state = fixture_new();
 	return 0;
 }
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	db_close(&f->sb.db);
-	scenario_free(f->sb.sc);
-	free(f);
-	return 0;
-}
-
-/* One request; the answer's JSON (NULL when the body is not JSON) and status. */
-struct answer {
-	int status;
-	cJSON *json;
-	char *headers[4];
-	char body[4096];
-};
 
 static void call(struct fixture *f, const char *method, const char *path, const char *ctype, const char *body,
 		 const char *authorization, struct answer *a)
 {
 	struct http_req req;
-	struct http_resp resp;
 
 	memset(&req, 0, sizeof(req));
-	memset(&resp, 0, sizeof(resp));
-	memset(a, 0, sizeof(*a));
 	req.method = method;
 	req.path = path;
 	req.content_type = ctype;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
 	req.authorization = authorization;
-	req.host = "127.0.0.1:8443";
-	req.peer_addr = "127.0.0.1";
-	http_dispatch(&f->sb, &req, &resp);
-	a->status = resp.status;
-	if (resp.body) {
-		snprintf(a->body, sizeof(a->body), "%.*s", (int)resp.body_len, resp.body);
-		a->json = cJSON_ParseWithLength(resp.body, resp.body_len);
-	}
-	for (int i = 0; i < 4; i++)
-		a->headers[i] = resp.headers[i] ? strdup(resp.headers[i]) : NULL;
-	http_resp_free(&resp);
-}
-
-static void done(struct answer *a)
-{
-	cJSON_Delete(a->json);
-	for (int i = 0; i < 4; i++)
-		free(a->headers[i]);
-	memset(a, 0, sizeof(*a));
+	dispatch(f, &req, a);
 }
 
 static const char *str(const struct answer *a, const char *name)
@@ -115,6 +47,20 @@ static void expect_error(struct fixture *f, const char *path, const char *body, 
 	done(&a);
 }
 
+/* method path with "Authorization: Bearer token" (no Authorization when token is NULL): want status. */
+static void expect_bearer(struct fixture *f, const char *method, const char *path, const char *token, int status)
+{
+	struct answer a;
+	char auth[128];
+
+	snprintf(auth, sizeof(auth), "Bearer %s", token ? token : "");
+	call(f, method, path, NULL, NULL, token ? auth : NULL, &a);
+	if (a.status != status)
+		fail_msg("%s %s (Bearer %s): want %d, got %d %s", method, path, token ? token : "none", status,
+			 a.status, a.body);
+	done(&a);
+}
+
 static long long sql_int(struct fixture *f, const char *sql, const char *arg)
 {
 	sqlite3_stmt *st;
@@ -126,16 +72,6 @@ static long long sql_int(struct fixture *f, const char *sql, const char *arg)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
-}
-
-static void sql(struct fixture *f, const char *fmt, ...)
-{
-	char q[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	assert_int_equal(db_exec(&f->sb.db, q), 0);
 }
 
 /* A device authorization; device_code and the normalized user_code copied out. */
@@ -367,24 +303,11 @@ static void tokens_and_resources(void **state)
 	assert_string_equal(str(&a, "type"), "urn:renkei:problem:token-invalid");
 	assert_true(has_header(&a, "WWW-Authenticate: Bearer error=\"invalid_token\""));
 	done(&a);
-	call(f, "GET", "/v1/accounts", NULL, NULL, "Bearer AAAA", &a);
-	assert_int_equal(a.status, 401);
-	done(&a);
-	call(f, "GET", "/v1/accounts", NULL, NULL, rt[0] ? "Bearer x y" : NULL, &a);
-	assert_int_equal(a.status, 401);
-	done(&a);
-	/* The refresh token is no access token. */
-	snprintf(auth, sizeof(auth), "Bearer %s", rt);
-	call(f, "GET", "/v1/accounts", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 401);
-	done(&a);
-	snprintf(auth, sizeof(auth), "Bearer %s", at);
-	call(f, "DELETE", "/v1/accounts", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 405);
-	done(&a);
-	call(f, "GET", "/v1/elsewhere", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 404);
-	done(&a);
+	expect_bearer(f, "GET", "/v1/accounts", "AAAA", 401);
+	expect_bearer(f, "GET", "/v1/accounts", "x y", 401);
+	expect_bearer(f, "GET", "/v1/accounts", rt, 401); /* the refresh token is no access token */
+	expect_bearer(f, "DELETE", "/v1/accounts", at, 405);
+	expect_bearer(f, "GET", "/v1/elsewhere", at, 404);
 
 	/* Refresh: a new access token, the same refresh token; the old access token still works. */
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", rt);
@@ -408,17 +331,13 @@ static void tokens_and_resources(void **state)
 	call(f, "POST", "/oauth/revoke", FORM, body, NULL, &a);
 	assert_int_equal(a.status, 200);
 	done(&a);
-	call(f, "GET", "/v1/accounts", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 200);
-	done(&a);
+	expect_bearer(f, "GET", "/v1/accounts", at, 200);
 	snprintf(body, sizeof(body), "client_id=kakeibo-demo&token=%s&token_type_hint=access_token", at2);
 	call(f, "POST", "/oauth/revoke", FORM, body, NULL, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body[0], '\0');
 	done(&a);
-	call(f, "GET", "/v1/accounts", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 401);
-	done(&a);
+	expect_bearer(f, "GET", "/v1/accounts", at, 401);
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", rt);
 	expect_error(f, "/oauth/token", body, 400, "invalid_grant");
 	call(f, "POST", "/oauth/revoke", FORM, "client_id=kakeibo-demo&token=unknown", NULL, &a);
@@ -448,9 +367,7 @@ static void period_end(void **state)
 	done(&a);
 	/* The authorization period ends: the access token and the refresh token stop working. */
 	sql(f, "UPDATE grants SET expires_at = %lld WHERE client_id = 'mieru-demo'", sandbox_now());
-	call(f, "GET", "/v1/accounts", NULL, NULL, auth, &a);
-	assert_int_equal(a.status, 401);
-	done(&a);
+	expect_bearer(f, "GET", "/v1/accounts", at, 401);
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=mieru-demo&refresh_token=%s", rt);
 	expect_error(f, "/oauth/token", body, 400, "invalid_grant");
 }

@@ -1,5 +1,5 @@
 /* test_sb_util.c: the sandbox's pure helpers: user_code normalization, form decoding, headers,
- * issuer, dates, hashing and random tokens, problem bodies. */
+ * space-separated lists, issuer, dates, hashing and random tokens, problem bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,49 +125,81 @@ static void bearer(void **state)
 	assert_false(sb_bearer_token(NULL, t, sizeof(t)));
 	assert_false(sb_bearer_token("Bearer 0123456789", t, 10));
 	assert_true(sb_bearer_token("Bearer 012345678", t, 10));
+
+	/* Hashed: the token's db_hash, or false where sb_bearer_token is false (length included). */
+	char h[65], want[65];
+	db_hash("abc", want);
+	assert_true(sb_bearer_hash("Bearer abc", 64, h));
+	assert_string_equal(h, want);
+	assert_false(sb_bearer_hash("Basic abc", 64, h));
+	assert_false(sb_bearer_hash("Bearer 0123456789", 10, h));
+	assert_true(sb_bearer_hash("Bearer 012345678", 10, h));
+
+	/* The 401 that goes with a missing or bad token. */
+	struct http_resp r;
+	memset(&r, 0, sizeof(r));
+	sb_token_problem(&r, "token-invalid", "no token");
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.body, "urn:renkei:problem:token-invalid"));
+	assert_string_equal(r.headers[0], "WWW-Authenticate: Bearer error=\"invalid_token\"");
+	http_resp_free(&r);
+}
+
+/* The issuer of a request with this Host (none when NULL) to a sandbox listening as listen. */
+static void expect_issuer(const char *listen, const char *host, const char *want)
+{
+	struct sandbox sb;
+	struct http_req req;
+	char out[256];
+
+	memset(&sb, 0, sizeof(sb));
+	memset(&req, 0, sizeof(req));
+	strcpy(sb.issuer, listen);
+	req.host = host;
+	sb_request_issuer(&sb, &req, out, sizeof(out));
+	if (strcmp(out, want) != 0)
+		fail_msg("%s, Host %s: want %s, got %s", listen, host ? host : "none", want, out);
+}
+
+static void word_lists(void **state)
+{
+	(void)state;
+	const char *list = "  balance  transactions ";
+	const char *want[] = {"balance", "transactions"};
+	size_t n, i = 0;
+	for (const char *w = list; (n = sb_next_word(&w)) != 0; w += n, i++) {
+		assert_true(i < 2);
+		assert_int_equal(n, strlen(want[i]));
+		assert_memory_equal(w, want[i], n);
+	}
+	assert_int_equal(i, 2);
+	const char *empty = "   ";
+	assert_int_equal(sb_next_word(&empty), 0);
+	assert_true(sb_word_in(list, "balance", 7));
+	assert_true(sb_word_in(list, "transactions", 12));
+	assert_true(sb_word_in(list, "balance-x", 7)); /* only wlen bytes count */
+	assert_false(sb_word_in(list, "bal", 3));
+	assert_false(sb_word_in(list, "balances", 8));
+	assert_false(sb_word_in(list, "", 0));
+	assert_false(sb_word_in("", "balance", 7));
 }
 
 static void issuer(void **state)
 {
 	(void)state;
-	struct sandbox sb;
-	struct http_req req;
-	char out[256];
-	memset(&sb, 0, sizeof(sb));
-	memset(&req, 0, sizeof(req));
-	strcpy(sb.issuer, "https://127.0.0.1:8443");
-
-	sb_request_issuer(&sb, &req, out, sizeof(out));
-	assert_string_equal(out, "https://127.0.0.1:8443");
-	const char *same[] = {"127.0.0.1:8443", "localhost:8443", "LocalHost:8443"};
-	const char *want[] = {"https://127.0.0.1:8443", "https://localhost:8443", "https://localhost:8443"};
-	for (size_t i = 0; i < 3; i++) {
-		req.host = same[i];
-		sb_request_issuer(&sb, &req, out, sizeof(out));
-		assert_string_equal(out, want[i]);
-	}
+	expect_issuer("https://127.0.0.1:8443", NULL, "https://127.0.0.1:8443");
+	expect_issuer("https://127.0.0.1:8443", "127.0.0.1:8443", "https://127.0.0.1:8443");
+	expect_issuer("https://127.0.0.1:8443", "localhost:8443", "https://localhost:8443");
+	expect_issuer("https://127.0.0.1:8443", "LocalHost:8443", "https://localhost:8443");
 	const char *other[] = {"evil.example:8443", "localhost:8444", "localhost", "127.0.0.1:", "a/b:8443",
 			       "127.0.0.1:8443x", "[::1]:8443", ":8443"};
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
-		req.host = other[i];
-		sb_request_issuer(&sb, &req, out, sizeof(out));
-		assert_string_equal(out, "https://127.0.0.1:8443");
-	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		expect_issuer("https://127.0.0.1:8443", other[i], "https://127.0.0.1:8443");
 	/* Listening on every address: whatever host the client used, on the right port. */
-	strcpy(sb.issuer, "https://0.0.0.0:9000");
-	req.host = "bank.example:9000";
-	sb_request_issuer(&sb, &req, out, sizeof(out));
-	assert_string_equal(out, "https://bank.example:9000");
-	req.host = "bank.example:9001";
-	sb_request_issuer(&sb, &req, out, sizeof(out));
-	assert_string_equal(out, "https://0.0.0.0:9000");
-	strcpy(sb.issuer, "https://[::1]:9000");
-	req.host = "[::1]:9000";
-	sb_request_issuer(&sb, &req, out, sizeof(out));
-	assert_string_equal(out, "https://[::1]:9000");
-	req.host = "localhost:9000";
-	sb_request_issuer(&sb, &req, out, sizeof(out));
-	assert_string_equal(out, "https://localhost:9000");
+	expect_issuer("https://0.0.0.0:9000", "bank.example:9000", "https://bank.example:9000");
+	expect_issuer("https://0.0.0.0:9000", "bank.example:9001", "https://0.0.0.0:9000");
+	expect_issuer("https://[::1]:9000", "[::1]:9000", "https://[::1]:9000");
+	expect_issuer("https://[::1]:9000", "localhost:9000", "https://localhost:9000");
 }
 
 static void dates(void **state)
@@ -283,9 +315,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(normalize_ok), cmocka_unit_test(normalize_bad), cmocka_unit_test(form_decoding),
-		cmocka_unit_test(media_types),  cmocka_unit_test(bearer),        cmocka_unit_test(issuer),
-		cmocka_unit_test(dates),        cmocka_unit_test(hashing),       cmocka_unit_test(random_tokens),
-		cmocka_unit_test(database),     cmocka_unit_test(problems),
+		cmocka_unit_test(word_lists),   cmocka_unit_test(media_types),   cmocka_unit_test(bearer),
+		cmocka_unit_test(issuer),       cmocka_unit_test(dates),         cmocka_unit_test(hashing),
+		cmocka_unit_test(random_tokens), cmocka_unit_test(database),     cmocka_unit_test(problems),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
