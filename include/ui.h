@@ -161,6 +161,9 @@ bool ui_confirm_fn(const char *title, const char *(*text)(void *ctx), void *ctx,
 /* A message with an OK button. */
 void ui_message(const char *title, const char *text);
 void ui_message_fn(const char *title, const char *(*text)(void *ctx), void *ctx);
+/* Shows a message without buttons and returns at once: for a wait the program cannot show
+ * otherwise (a PIN typed on the card reader). It stays until the next paint. */
+void ui_notice(const char *title, const char *text);
 
 /* A list to choose from (the certificate chooser): each choice has a one-line label and a
  * multi-line detail shown for the highlighted one; disabled choices (e.g. expired certificates) are

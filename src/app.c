@@ -260,9 +260,25 @@ static const char *msg_text(void *ctx)
 	return a->msg;
 }
 
+/* The chosen certificate as the login screen shows it, in the current language (F2 redraws). */
+static void cert_label_format(struct app *a)
+{
+	int sel = a->p11 ? p11_selected(a->p11) : -1;
+	const struct p11_cert *c = sel >= 0 ? p11_get(a->p11, (size_t)sel) : NULL;
+	if (!c) {
+		a->cert_label[0] = '\0';
+		return;
+	}
+	/* TRANSLATORS: the chosen certificate: name, last day of validity, issuer */
+	snprintf(a->cert_label, sizeof a->cert_label, _("%s（有効期限：%s、発行者：%s）"), c->info.name,
+		 c->info.not_after_date, c->info.issuer_name);
+}
+
 static const char *cert_text(void *ctx)
 {
 	struct app *a = ctx;
+	if (a->cert_label[0])
+		cert_label_format(a);
 	return a->cert_label[0] ? a->cert_label : _("（未選択）");
 }
 
@@ -555,20 +571,32 @@ static void card_removed(struct app *a)
 		a->quit = true;
 }
 
+/* The token PIN screen's texts are made at each draw, so F2 re-translates them. */
 struct pinctx {
-	struct app *app;
+	const struct p11_cert *cert;
+	struct p11_err err; /* the last wrong PIN, or P11_OK */
 	char token[512];
-	char status[512];
 };
 
 static const char *pin_token(void *ctx)
 {
-	return ((struct pinctx *)ctx)->token;
+	struct pinctx *pc = ctx;
+	/* TRANSLATORS: token PIN screen: the token's label and the certificate's name */
+	snprintf(pc->token, sizeof pc->token, _("ICカード：%s　証明書：%s"), pc->cert->token_label,
+		 pc->cert->info.name);
+	return pc->token;
 }
 
 static const char *pin_status(void *ctx)
 {
-	return ((struct pinctx *)ctx)->status;
+	struct pinctx *pc = ctx;
+	if (pc->err.kind != P11_OK)
+		return p11_err_message(&pc->err);
+	if (pc->cert->pin_flags & P11_PIN_FINAL_TRY)
+		return _("注意：あと1回PINを間違えるとICカードがロックされます。");
+	if (pc->cert->pin_flags & P11_PIN_COUNT_LOW)
+		return _("注意：PINの入力誤りがあります。残りの試行回数が少なくなっています。");
+	return "";
 }
 
 /* Ask the token's PIN and log in. 0 when logged in, -1 when the customer gave up or it failed. */
@@ -590,18 +618,14 @@ static int token_login(struct app *a, size_t idx)
 	if (c->protected_auth_path) {
 		ui_message(N_("電子証明書ログイン"),
 			   N_("「OK」を押したあと、カードリーダーのキーでPINを入力してください。"));
+		ui_notice(N_("電子証明書ログイン"),
+			  N_("カードリーダーのキーでPINを入力してください。入力が終わるまでお待ちください。"));
 		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
 			return 0;
 		p11_failed(&pe);
 		return -1;
 	}
-	struct pinctx pc = {.app = a};
-	/* TRANSLATORS: token PIN screen: the token's label and the certificate's name */
-	snprintf(pc.token, sizeof pc.token, _("ICカード：%s　証明書：%s"), c->token_label, c->info.name);
-	if (c->pin_flags & P11_PIN_FINAL_TRY)
-		snprintf(pc.status, sizeof pc.status, "%s", _("注意：あと1回PINを間違えるとICカードがロックされます。"));
-	else if (c->pin_flags & P11_PIN_COUNT_LOW)
-		snprintf(pc.status, sizeof pc.status, "%s", _("注意：PINの入力誤りがあります。残りの試行回数が少なくなっています。"));
+	struct pinctx pc = {.cert = c};
 	struct secret pin = SECRET_INIT;
 	int rc = -1;
 	for (;;) {
@@ -621,7 +645,7 @@ static int token_login(struct app *a, size_t idx)
 			break;
 		}
 		if (pe.kind == P11_ERR_PIN_INCORRECT || pe.kind == P11_ERR_PIN_INVALID) {
-			snprintf(pc.status, sizeof pc.status, "%s", p11_err_message(&pe));
+			pc.err = pe;
 			continue;
 		}
 		p11_failed(&pe);
@@ -734,14 +758,11 @@ static void cert_choose(struct app *a)
 	a->cert_label[0] = '\0';
 	if (token_login(a, (size_t)sel) < 0)
 		return;
-	const struct p11_cert *c = p11_get(a->p11, (size_t)sel);
 	if (api_set_ssl_ctx_cb(a->api, p11_ssl_ctx_install, a->p11) < 0) {
 		ui_message(N_("電子証明書ログイン"), N_("電子証明書を通信に設定できませんでした。"));
 		return;
 	}
-	/* TRANSLATORS: the chosen certificate: name, last day of validity, issuer */
-	snprintf(a->cert_label, sizeof a->cert_label, _("%s（有効期限：%s、発行者：%s）"), c->info.name,
-		 c->info.not_after_date, c->info.issuer_name);
+	cert_label_format(a);
 }
 
 static void screen_login(struct app *a)

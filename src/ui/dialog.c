@@ -23,6 +23,7 @@ struct dlg {
 	size_t nchoices, sel, top;
 	const char *note; /* msgid shown in bold under the text (e.g. refusal), or NULL */
 	bool lang_return; /* F2 returns UI_CHOOSE_LANG so the caller re-translates its texts */
+	bool notice;      /* no buttons, no keys: shown while the program waits (ui_notice) */
 };
 
 static int wrap_count(const char *t, int cols)
@@ -159,6 +160,12 @@ static void paint(struct dlg *d)
 	/* the screen's key bar would not follow F2 (nor has F1 any use here) */
 	static const char *const keys[] = {"Esc", N_("戻る"), "F2", N_("English"), "Tab", N_("移動"),
 					   "Enter", N_("決定")};
+	if (d->notice) { /* nothing to press while waiting: no keys, no cursor */
+		ui_keybar(keys, 0);
+		curs_set(0);
+		refresh();
+		return;
+	}
 	ui_keybar(keys, sizeof keys / sizeof keys[0] / 2);
 	curs_set(1);
 	move(cy, cx);
@@ -289,6 +296,13 @@ void ui_message(const char *title, const char *text)
 void ui_message_fn(const char *title, const char *(*text)(void *ctx), void *ctx)
 {
 	message(&(struct dlg){.title = title, .text_fn = text, .ctx = ctx});
+}
+
+void ui_notice(const char *title, const char *text)
+{
+	if (!ui_active())
+		return;
+	paint(&(struct dlg){.title = title, .text = text, .notice = true});
 }
 
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial)

@@ -18,7 +18,7 @@ import pytest
 
 from e2e.helpers import (BUILD, EXIT_DENIED, JA, Partner, button, en, field_row, has, squash,
                          start_client, wait_partner, wait_screen)
-from e2e.test_certificate import (KAKEIBO, MODULE, PASSWORD, TOKEN_PIN, _dialog_text, _mktoken,
+from e2e.test_certificate import (KAKEIBO, cert_facts, MODULE, PASSWORD, TOKEN_PIN, _dialog_text, _mktoken,
                                   assert_no_stray_output, cert_chosen, finish_suzuki, focus_choose, highlight,
                                   on_row, open_chooser, to_cert_screen, token_pin, type_password, wait_dialog)
 
@@ -32,6 +32,7 @@ MSG_PIN_WRONG_LOW = "PINが正しくありません。残りの試行回数が�
 MSG_PIN_WRONG_FINAL = "PINが正しくありません。あと1回間違えるとカードがロックされます。"
 MSG_LOCKED = "ICカードのPINがロックされています。ロックの解除は銀行にお問い合わせください。"
 MSG_CANCELLED = "カードリーダーでのPIN入力が取り消されました。もう一度お試しください。"
+MSG_PINPAD_WAIT = "カードリーダーのキーでPINを入力してください。入力が終わるまでお待ちください。"
 CANCEL_Q = "API連携の手続きを中止しますか？"
 CANCELLED = "API連携の利用登録を中止しました。"
 NOT_CHOSEN = "（未選択）"
@@ -101,6 +102,10 @@ def test_pinpad_reader_login_to_partner_token(sandbox, curl, term, pki, reader_t
     assert_no_pin_entry(s)
     typed = time.monotonic()
     t.send("Enter")
+    # while the reader has the customer type: a notice saying so, with no keys offered
+    s = t.wait_for(lambda x: squash(MSG_PINPAD_WAIT) in squash(_dialog_text(x)), timeout=delay * 0.8, scale=False)
+    assert "[ OK ]" not in s and "Enter" not in s.rstrip("\n").split("\n")[-1], s
+    assert_no_pin_entry(s)
     # the client waits for the reader (the customer typing for `delay` seconds), then goes on
     s = cert_chosen(t, pki)
     waited = time.monotonic() - typed
@@ -130,6 +135,36 @@ def test_pinpad_reader_message_in_english(sandbox, curl, term, reader_token, tmp
     assert MSG_PINPAD[:10] not in s, s
     t.send("Enter")
     t.wait_for(lambda x: "鈴木花子" in x and en("ログインパスワード") in x and not on_row(x, en(MSG_PINPAD)[:20]))
+
+
+def test_pin_screen_and_chosen_certificate_follow_f2(sandbox, curl, term, pki, reader_token):
+    """The token PIN screen's token line and warning, and the chosen certificate's line on the
+    login screen, are made in the current language: F2 re-translates them, the PIN typed stays."""
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    t = start(term, sb, reader_token, partner.user_code, "count_low")
+    to_cert_screen(t)
+    choose_suzuki_cert(t)
+    token_ja = "ICカード：renkei-demo　証明書：鈴木花子"
+    token_en = "Smart card: renkei-demo  Certificate: 鈴木花子"
+    wait_screen(t, PIN_SCREEN, token_ja, WARN_COUNT_LOW)
+    t.type(TOKEN_PIN)
+    t.wait_for(lambda x: "●" * len(TOKEN_PIN) in x)
+    t.send("F2")
+    s = t.wait_for(lambda x: has(x, en(PIN_SCREEN)) and has(x, token_en) and has(x, en(WARN_COUNT_LOW)))
+    assert not has(s, token_ja) and not has(s, WARN_COUNT_LOW), s
+    assert "●" * len(TOKEN_PIN) in s, "the PIN typed was lost on F2:\n" + s
+    t.send("F2")
+    wait_screen(t, PIN_SCREEN, token_ja, WARN_COUNT_LOW)
+    t.send("Enter")
+    s = cert_chosen(t, pki)
+    _, not_after, _ = cert_facts(pki, "suzuki03")
+    t.send("F2")
+    want = "鈴木花子 (valid until %s, issued by renkei test client CA)" % not_after
+    s = t.wait_for(lambda x: has(x, want) and has(x, en("ログインパスワード")))
+    assert "有効期限" not in s, s
+    t.send("F2")
+    cert_chosen(t, pki)
 
 
 # ---------------------------------------------------------------------------------------------
