@@ -149,10 +149,11 @@ golden: all
 	RENKEI_GOLDEN_UPDATE=1 RENKEI_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --import-mode=importlib tests/e2e/test_golden.py
 
-# Speed and memory figures (sandbox requests and flows, client start-up, RSS, connections); no thresholds.
-bench: all $(B)/bench/width
+# Speed and memory figures (sandbox requests and flows, client start-up, RSS, connections, certificate
+# login on a SoftHSM2 token); no thresholds. tests/bench/*.c are small programs linking librenkei.a.
+bench: all $(B)/bench/width $(B)/bench/certlogin
 	RENKEI_BUILD=$(B) $(PYTHON) scripts/bench.py
-$(B)/bench/width: tests/bench/width.c $(B)/librenkei.a
+$(B)/bench/%: tests/bench/%.c $(B)/librenkei.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make bench: speed and memory figures for renkei and renkei-sandbox (prints them; no thresholds).
 
-Run from the source tree after `make` (the Makefile rule builds `all` and build/bench/width first):
+Run from the source tree after `make` (the Makefile rule builds `all`, build/bench/width and
+build/bench/certlogin first):
     /usr/bin/python3 scripts/bench.py            RENKEI_BUILD=DIR picks another build tree (default build/)
 
 Figures (everything on 127.0.0.1 over HTTPS with the test PKI; every sandbox started here gets a free
@@ -19,7 +20,21 @@ port and is stopped by PID; every loop is bounded; the whole run takes well unde
      client opened (the client talks to the sandbox through a counting TCP relay; TLS passes through
      untouched, so this is also its number of TLS handshakes; cross-checked by polling
      /proc/net/tcp for distinct client ports), and those still open at the done screen.
-  4. callgrind: instructions of ui_width() (include/ui_text.h) over a fixed Japanese text
+  4. certificate login (PKCS#11) on a SoftHSM2 token made by scripts/mktoken.sh (renkei-demo, PIN
+     123456), with the client's own code: build/bench/certlogin (tests/bench/certlogin.c, linking
+     librenkei.a: p11.c, api.c), CERT_ROUNDS rounds, p50/p90: p11_open (load the module, list the
+     certificates), C_Login alone (the module's function list), p11_login (C_Login + the key
+     through the pkcs11 engine), one RSA-PSS signature on the token, and against the sandbox a new
+     connection's TLS handshake + one GET with the card's key installed (the client's
+     CertificateVerify is signed on the token) and without a client certificate, each beside a GET
+     on the kept connection; p11_close. Once at the end a suzuki03 certificate login on the card's
+     connection proves the sandbox identified the certificate.
+  5. client in tmux: the whole suzuki03 certificate flow (kakeibo-demo) through the real screens
+     (the certificate tests' drivers, tests/e2e/test_certificate.py): time to the chooser (module
+     loaded, certificates listed), token PIN to the certificate chosen (login), password to the
+     scopes screen (the card's TLS handshake + login), start to exit; TCP connections (TLS
+     handshakes) the client opened, counted by the relay.
+  6. callgrind: instructions of ui_width() (include/ui_text.h) over a fixed Japanese text
      (build/bench/width, tests/bench/width.c), and of `renkei --version`.
 Stdlib + the tests' own helpers (tests/conftest.py, tests/e2e/helpers.py; Debian's python3-pytest).
 Exit status 1 when a part could not be measured (its row says why); the figures are never judged.
@@ -51,6 +66,7 @@ os.environ["RENKEI_BUILD"] = str(BUILD)  # the tests' helpers read it at import
 SANDBOX_BIN = BUILD / "renkei-sandbox"
 CLIENT_BIN = BUILD / "renkei"
 WIDTH_BIN = BUILD / "bench" / "width"
+CERTLOGIN_BIN = BUILD / "bench" / "certlogin"
 PKI = ROOT / "build" / "test-pki"
 CACERT = PKI / "ca.crt"
 
@@ -65,6 +81,12 @@ META_NEWCONN_N = 200
 FLOW_ROUNDS = 20
 STARTUP_RUNS = 5
 WIDTH_ROUNDS = 200
+CERT_ROUNDS = 30
+
+SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+TOKEN_LABEL = "renkei-demo"   # scripts/mktoken.sh's default token: suzuki03 (CKA_ID 01) + suzuki03-expired
+TOKEN_PIN = "123456"          # mktoken.sh's user PIN (demo data)
+SUZUKI = ("suzuki03", "Kaede-2026")
 
 ROWS = []          # (part, measure, figure)
 FAILED = []        # parts that could not be measured
@@ -665,7 +687,144 @@ def bench_client_flow(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. callgrind
+# 4. Certificate login with the client's code (build/bench/certlogin)
+
+def softhsm_module():
+    for m in SOFTHSM_MODULES:
+        if Path(m).exists():
+            return m
+    raise RuntimeError("libsofthsm2.so not found (softhsm2 is in scripts/install-deps.sh)")
+
+
+def make_token(workdir):
+    """A private SoftHSM2 store holding the renkei-demo token; returns its SOFTHSM2_CONF."""
+    tokdir = Path(tempfile.mkdtemp(prefix="tok-", dir=workdir))
+    r = subprocess.run(["sh", str(ROOT / "scripts" / "mktoken.sh"), str(PKI), str(tokdir)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    last = (r.stdout.strip().splitlines() or [""])[-1]
+    if r.returncode != 0 or not last.startswith("SOFTHSM2_CONF="):
+        raise RuntimeError("mktoken.sh failed:\n" + r.stdout + r.stderr)
+    return last.split("=", 1)[1]
+
+
+def device_authorization(sb):
+    conn = connect(sb)
+    try:
+        st, da, _ = request(conn, "POST", "/oauth/device_authorization",
+                            form={"client_id": "kakeibo-demo", "scope": "balance transactions"})
+    finally:
+        conn.close()
+    if st != 200:
+        raise RuntimeError("device authorization answered %d" % st)
+    return da
+
+
+def p50_p90(fig):
+    return "p50 %7.2f ms   p90 %7.2f ms" % (fig[1], fig[2])
+
+
+def bench_certlogin(workdir):
+    if not CERTLOGIN_BIN.exists():
+        raise RuntimeError("%s not built (make bench builds it)" % CERTLOGIN_BIN)
+    module = softhsm_module()
+    conf = make_token(workdir)
+    sb = Sandbox(workdir)
+    try:
+        da = device_authorization(sb)
+        # PIN, user code and password on stdin (never on the command line)
+        r = subprocess.run([str(CERTLOGIN_BIN), module, sb.url, str(CACERT), TOKEN_LABEL, str(CERT_ROUNDS)],
+                           input="%s\n%s\n%s\n" % (TOKEN_PIN, da["user_code"], SUZUKI[1]), capture_output=True,
+                           text=True, timeout=120, cwd=str(ROOT),
+                           env=dict(os.environ, SOFTHSM2_CONF=conf, LANG="C.UTF-8"))
+    finally:
+        sb.stop()
+    if r.returncode != 0:
+        raise RuntimeError("certlogin: exit %d: %s" % (r.returncode, (r.stderr.strip() or r.stdout.strip())[-500:]))
+    info, figs = {}, {}
+    for ln in r.stdout.splitlines():
+        p = ln.split()
+        if p and p[0] == "info":
+            info[p[1]] = " ".join(p[2:])
+        elif len(p) == 6:
+            figs[p[0]] = (int(p[1]),) + tuple(float(x) for x in p[2:])
+    want = ("p11_open", "c_login", "p11_login", "sign", "tls_card_new", "tls_card_kept", "tls_plain_new",
+            "tls_plain_kept", "p11_close")
+    missing = [k for k in want if k not in figs]
+    if missing or not info.get("certificate_login", "").startswith("200 scopes"):
+        raise RuntimeError("certlogin printed no %s:\n%s" % (", ".join(missing) or "certificate login", r.stdout))
+    n = figs["p11_open"][0]
+    row("cert", "SoftHSM2 token %s, %d rounds (build/bench/certlogin)" % (TOKEN_LABEL, n),
+        "%s certificates, key via the %s" % (info.get("certificates", "?"), info.get("key_source", "?")))
+    row("cert", "  p11_open: load module + list certificates (p11 listing)", p50_p90(figs["p11_open"]))
+    row("cert", "  C_Login alone (function list, one session; then C_Logout)", p50_p90(figs["c_login"]))
+    row("cert", "  p11_login: C_Login + private key through the engine", p50_p90(figs["p11_login"]))
+    row("cert", "  one RSA-PSS signature (SHA-256) on the token", p50_p90(figs["sign"]))
+    row("cert", "  mutual TLS: connect + handshake (token signs) + GET", p50_p90(figs["tls_card_new"]))
+    row("cert", "    GET on that kept connection", p50_p90(figs["tls_card_kept"]))
+    row("cert", "  no client certificate: connect + handshake + GET", p50_p90(figs["tls_plain_new"]))
+    row("cert", "    GET on that kept connection", p50_p90(figs["tls_plain_kept"]))
+    row("cert", "  => handshake with the card's key (new - kept, p50)",
+        "%.2f ms   (without a client certificate %.2f ms)"
+        % (figs["tls_card_new"][1] - figs["tls_card_kept"][1], figs["tls_plain_new"][1] - figs["tls_plain_kept"][1]))
+    row("cert", "  p11_close: log out, C_Finalize, unload", p50_p90(figs["p11_close"]))
+    row("cert", "  check: suzuki03 certificate login on the card's connection",
+        "%s  (%s)" % (info["certificate_login"].split(" connections")[0], "POST /consent/v1/session/login"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The suzuki03 certificate flow in tmux
+
+def bench_cert_flow(workdir):
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest                      # noqa: E402 - Term: a program in a private tmux server
+    from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
+    from e2e import test_certificate as tc  # noqa: E402 - the certificate tests' drivers
+
+    module = softhsm_module()
+    conf = make_token(workdir)
+    sb = Sandbox(workdir)
+    proxy = CountingProxy(sb.port)
+    via = type("Via", (), {"url": "https://127.0.0.1:%d" % proxy.port, "cacert": CACERT})()
+    t = None
+    try:
+        da = device_authorization(sb)
+        argv = h.client_argv(via, user_code=da["user_code"], extra=["--pkcs11-module", module])
+        t0 = time.perf_counter()
+        t = conftest.Term(list(argv), 80, 24, h.client_env({"SOFTHSM2_CONF": conf}), "xterm-256color", None, None)
+        _cleanup.append(t.close)
+        tc.to_cert_screen(t)
+        t1 = time.perf_counter()
+        tc.open_chooser(t)                  # Enter: the client loads the module and lists
+        t2 = time.perf_counter()
+        tc.highlight(t, "鈴木花子  ")
+        t.send("Enter")
+        tc.token_pin(t, TOKEN_PIN)          # ends with Enter: C_Login + the key
+        t3 = time.perf_counter()
+        tc.cert_chosen(t, PKI)
+        t4 = time.perf_counter()
+        tc.type_password(t, SUZUKI[1])      # new TLS connection with the card, then the login
+        h.wait_screen(t, "認可対象", title_is=h.JA["title_scopes"])
+        t5 = time.perf_counter()
+        tc.finish_suzuki(t)                 # scopes, PINs, permission, allow, exit 0
+        t6 = time.perf_counter()
+        row("client", "suzuki03 certificate flow through the screens, start to exit",
+            "%.0f ms  (incl. tmux; exit status 0)" % ms(t6 - t0))
+        row("client", "  Enter on the certificate button to the chooser (p11 listing)", "%.0f ms" % ms(t2 - t1))
+        row("client", "  token PIN Enter to the certificate chosen (login + key)", "%.0f ms" % ms(t4 - t3))
+        row("client", "  password Enter to the scopes screen (card's TLS + login)", "%.0f ms" % ms(t5 - t4))
+        row("client", "  TCP connections opened for the whole flow (= TLS handshakes)",
+            "%d  (counted by a relay)" % proxy.accepted)
+    finally:
+        if t is not None:
+            t.close()
+            if t.close in _cleanup:
+                _cleanup.remove(t.close)
+        proxy.close()
+        sb.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. callgrind
 
 def callgrind(workdir, argv, extra=()):
     out = Path(tempfile.mkstemp(prefix="callgrind-", dir=workdir)[1])
@@ -697,11 +856,13 @@ def bench_callgrind(workdir):
 # ---------------------------------------------------------------------------------------------
 
 PARTS = [
-    ("1/5 sandbox: metadata requests", "sandbox", bench_metadata),
-    ("2/5 sandbox: yamada01 consent flows", "sandbox", bench_consent),
-    ("3/5 client: start-up in tmux", "client", bench_startup),
-    ("4/5 client: yamada01 flow in tmux", "client", bench_client_flow),
-    ("5/5 callgrind", "client", bench_callgrind),
+    ("1/7 sandbox: metadata requests", "sandbox", bench_metadata),
+    ("2/7 sandbox: yamada01 consent flows", "sandbox", bench_consent),
+    ("3/7 client: start-up in tmux", "client", bench_startup),
+    ("4/7 client: yamada01 flow in tmux", "client", bench_client_flow),
+    ("5/7 certificate login: p11 + TLS with the token", "cert", bench_certlogin),
+    ("6/7 client: suzuki03 certificate flow in tmux", "client", bench_cert_flow),
+    ("7/7 callgrind", "client", bench_callgrind),
 ]
 
 

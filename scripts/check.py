@@ -9,12 +9,15 @@ Steps
   unit-asan     make B=build/asan SAN=... unit, then scripts/run-unit.py on build/asan/tests/test_*
   po            make check-po                              (one check per catalog)
   pytest        /usr/bin/python3 -m pytest -q tests/       (sandbox and terminal tests, against build/)
+  fuzz-smoke    make B=build build/fuzz/fuzz_NAME..., then each libFuzzer target once over its committed
+                seeds (-runs=0: no mutation; seeds as scripts/fuzz.sh picks them)  (one check per target)
 
 Environment: MAKE (default make), JOBS (default: number of CPUs), CHECK_STEPS=a,b (run only those).
 """
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -181,12 +184,67 @@ def step_pytest():
     record(name, c["passed"], c["failed"], c["skipped"], note="" if rc in (0, 1) else "pytest exit %d" % rc)
 
 
+# Seeds of each fuzz target, as scripts/fuzz.sh picks them: tests/fuzz/corpus/NAME/ (NAME without
+# "fuzz_") when it exists, plus these.
+FUZZ_EXTRA_SEEDS = {
+    "fuzz_forms": ["forms"],
+    "fuzz_scenario": ["sandbox/scenarios", "tests/sandbox/scenarios"],
+}
+
+
+def step_fuzz_smoke():
+    """Every tests/fuzz/fuzz_*.c built (clang, libFuzzer + ASan + UBSan) in build/fuzz and run once
+    over its committed seeds, without mutation: a target that no longer builds, or a seed that now
+    crashes, leaks or trips UBSan, fails here. New inputs go to a scratch directory, never to the seeds."""
+    name = "fuzz-smoke"
+    header("%s: fuzz targets in build/fuzz, each over its seed corpus (-runs=0)" % name)
+    srcs = sorted((ROOT / "tests/fuzz").glob("fuzz_*.c"))
+    if not srcs:
+        record(name, 0, 0, note="no fuzz targets")
+        return
+    bins = ["build/fuzz/" + src.stem for src in srcs]
+    # -k: a target that does not build fails alone; the ones that built still run.
+    rc, _ = run([MAKE, "-k", "-j" + JOBS, "B=build"] + bins)
+    build_failed = 1 if rc != 0 else 0
+    passed = failed = 0
+    for src, rel in zip(srcs, bins):
+        b = ROOT / rel
+        n = src.stem
+        # Only binaries built from the current source (a failed build leaves the old one behind).
+        if not (b.is_file() and os.access(b, os.X_OK) and b.stat().st_mtime >= src.stat().st_mtime):
+            print("fuzz-smoke: %-18s FAILED  not built" % n, flush=True)
+            failed += 1
+            continue
+        seeds = [d for d in ["tests/fuzz/corpus/" + n[len("fuzz_"):]] + FUZZ_EXTRA_SEEDS.get(n, [])
+                 if (ROOT / d).is_dir()]
+        scratch = ROOT / "build/fuzz/smoke" / n
+        shutil.rmtree(str(scratch), ignore_errors=True)
+        (scratch / "corpus").mkdir(parents=True)
+        t0 = time.monotonic()
+        frc, out = run([rel, "-runs=0", "-timeout=10", "-rss_limit_mb=2048",
+                        "-artifact_prefix=%s/" % scratch.relative_to(ROOT),
+                        str((scratch / "corpus").relative_to(ROOT))] + seeds,
+                       env={"UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"})
+        m = re.search(r"INFO: seed corpus: files: (\d+)", out)
+        files = m.group(1) if m else "0"
+        ok = frc == 0 and re.search(r"^Done \d+ runs", out, re.M) is not None
+        print("fuzz-smoke: %-18s %s  %s seed files from %s, %.1fs" %
+              (n, "ok    " if ok else "FAILED", files, " ".join(seeds) or "(none)", time.monotonic() - t0),
+              flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+    record(name, passed, failed + build_failed, note="build failed" if build_failed else "")
+
+
 STEPS = {
     "build-gcc": lambda: step_build("build-gcc", ["CC=gcc"]),
     "build-clang": lambda: step_build("build-clang", ["CC=clang", "B=build/clang"]),
     "unit-asan": step_unit,
     "po": step_po,
     "pytest": step_pytest,
+    "fuzz-smoke": step_fuzz_smoke,
 }
 
 

@@ -1,6 +1,7 @@
 /* certinfo.c: display strings of an X.509 certificate (see include/certinfo.h). */
 #include "certinfo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,8 +141,12 @@ void certinfo_date_local(time_t t, char buf[11])
 	buf[0] = '\0';
 	if (t == (time_t)-1 || !localtime_r(&t, &tm))
 		return;
-	if (strftime(buf, 11, "%Y-%m-%d", &tm) == 0)
-		buf[0] = '\0';
+	/* Not strftime's %Y: it does not pad years 0-999 ("921-01-14"). A certificate's year is
+	 * 0000-9999; a zone offset can still move it out of that range: no date then. */
+	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return;
+	snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)(tm.tm_year + 1900) % 10000u,
+	         (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u);
 }
 
 void certinfo_free(struct certinfo *ci)

@@ -174,10 +174,9 @@ def _parse_headers(raw):
     return out
 
 
-def run_curl(method, url, *, cacert, json=_DEFAULT, form=None, data=None, content_type=_DEFAULT,
-             headers=(), bearer=None, cert=None, key=None, timeout=30, extra=()):
-    """One HTTP request with the curl CLI. json= (any JSON value), form= (dict or pairs) or data=
-    (bytes/str, sent raw) is the body. content_type=None removes the header curl would add."""
+def _request_body(json, form, data, content_type):
+    """(body bytes or None, Content-Type or None) of a request: json= (any JSON value), form=
+    (dict or pairs) or data= (bytes/str, sent raw); content_type overrides the type (None: none)."""
     body = None
     ctype = None
     if json is not _DEFAULT:
@@ -190,6 +189,14 @@ def run_curl(method, url, *, cacert, json=_DEFAULT, form=None, data=None, conten
         body = data.encode("utf-8") if isinstance(data, str) else data
     if content_type is not _DEFAULT:
         ctype = content_type
+    return body, ctype
+
+
+def run_curl(method, url, *, cacert, json=_DEFAULT, form=None, data=None, content_type=_DEFAULT,
+             headers=(), bearer=None, cert=None, key=None, timeout=30, extra=()):
+    """One HTTP request with the curl CLI. json= (any JSON value), form= (dict or pairs) or data=
+    (bytes/str, sent raw) is the body. content_type=None removes the header curl would add."""
+    body, ctype = _request_body(json, form, data, content_type)
     with tempfile.TemporaryDirectory(prefix="rk-curl-") as td:
         hdr = os.path.join(td, "h")
         out = os.path.join(td, "b")
@@ -239,18 +246,7 @@ def run_http(method, url, *, cacert, json=_DEFAULT, form=None, data=None, conten
              headers=(), bearer=None, cert=None, key=None, timeout=30, extra=()):
     """The same request as run_curl with Python's http.client (verifying against cacert): one new
     connection per request like curl, without curl's ~0.1 s process start. `extra` is ignored."""
-    body = None
-    ctype = None
-    if json is not _DEFAULT:
-        body = _json.dumps(json, ensure_ascii=False).encode("utf-8")
-        ctype = "application/json"
-    elif form is not None:
-        body = urllib.parse.urlencode(form).encode("ascii")
-        ctype = "application/x-www-form-urlencoded"
-    elif data is not None:
-        body = data.encode("utf-8") if isinstance(data, str) else data
-    if content_type is not _DEFAULT:
-        ctype = content_type
+    body, ctype = _request_body(json, form, data, content_type)
     u = urllib.parse.urlsplit(url)
     path = u.path or "/"
     if u.query:

@@ -36,6 +36,7 @@ PASSWORDS = {"yamada01": "Sakura-2026", "sato02": "Momiji-2026", "suzuki03": "Ka
 ANSWER = "ひまわり証券"
 PARTNER_JA = {"kakeibo-demo": "デモ家計簿株式会社", "mieru-demo": "ミエル会計株式会社"}
 PARTNER_EN = {"kakeibo-demo": "Demo Kakeibo Inc.", "mieru-demo": "Mieru Accounting Inc."}
+KAKEIBO = PARTNER_JA["kakeibo-demo"]
 
 # Titles and labels exactly as shared/design/screens.md.
 JA = {
@@ -230,6 +231,24 @@ def start_client(term, sb, lang=None, user_code=None, width=80, height=24, env=N
                 env=client_env(env), term=term_type)
 
 
+def start_flow(sandbox, curl, term, client_id="kakeibo-demo", code_arg=False, **client_kw):
+    """A sandbox on the demo scenario, a partner (client_id) that has asked it for a code, and the
+    client started against it (start_client's keywords; code_arg=True passes the partner's code
+    as --user-code). Returns (sb, partner, t)."""
+    sb = sandbox()
+    partner = Partner(curl, sb, client_id)
+    if code_arg:
+        client_kw["user_code"] = partner.user_code
+    return sb, partner, start_client(term, sb, **client_kw)
+
+
+def sandbox_back(sandbox, sb, state):
+    """After sb.stop(): a sandbox again on sb's address with the same state file; returns it."""
+    sb2 = sandbox(state=state, args=["--listen", "127.0.0.1:%d" % sb.port])
+    assert sb2.url == sb.url, (sb2.url, sb.url)
+    return sb2
+
+
 # ---------------------------------------------------------------------------------------------
 # The partner (a fintech app) with curl: RFC 8628 device grant, then the resource API.
 
@@ -293,6 +312,11 @@ class Partner:
         r = self.get("/v1/accounts/%s/balances" % account_id)
         assert r.status == 200, r
         return r.json
+
+    def assert_denied(self):
+        """One poll: the customer refused (or the flow ended without consent): 400 access_denied."""
+        r = self.poll()
+        assert r.status == 400 and r.error == "access_denied", r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,16 +395,83 @@ def login(t, login_id, password):
     t.send("Enter")
 
 
-def yamada_to_pins(t, user_code, partner="デモ家計簿株式会社"):
+def password_login(t, user_code, login_id, password=None, partner=KAKEIBO):
+    """Code -> partner screen -> ID・パスワード方式 -> login_id and password (None: the demo's
+    right one) sent with API連携."""
     to_partner(t, user_code, partner)
     choose_password(t)
-    login(t, "yamada01", PASSWORDS["yamada01"])
-    wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
-    typ(t, ANSWER)
+    login(t, login_id, PASSWORDS[login_id] if password is None else password)
+
+
+def password_typed(t, user_code, login_id="yamada01", partner=KAKEIBO):
+    """Code -> partner screen -> ID・パスワード方式 -> login_id and its right password typed (the
+    password seen masked), not sent: the focus is in the password entry."""
+    to_partner(t, user_code, partner)
+    choose_password(t)
+    typ(t, login_id)
     t.send("Enter")
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    typ(t, PASSWORDS[login_id])
+    t.wait_for("●" * len(PASSWORDS[login_id]))
+
+
+def login_to_stopped_server(sandbox, curl, term, tmp_path):
+    """A sandbox with a state file, yamada01's ID and password typed; the sandbox stopped (by PID)
+    before the customer submits, then API連携. Returns (sb, state, partner, t)."""
+    state = tmp_path / "state.sqlite"
+    sb = sandbox(state=state)
+    partner = Partner(curl, sb)
+    t = start_client(term, sb)
+    password_typed(t, partner.user_code)
+    assert sb.stop() == 0  # by PID (SIGTERM), before the customer submits
+    t.send("Enter")
+    return sb, state, partner, t
+
+
+def yamada_to_question(t, user_code, partner=KAKEIBO):
+    """yamada01 logged in with the right password: the question screen (returned)."""
+    password_login(t, user_code, "yamada01", partner=partner)
+    return wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
+
+
+def answer_to_scopes(t, answer=ANSWER):
+    """On the question screen: type answer (the rest of it, when part is typed already), Enter:
+    the scopes screen (returned)."""
+    typ(t, answer)
+    t.send("Enter")
+    return wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+
+
+def yamada_to_pins(t, user_code, partner=KAKEIBO):
+    yamada_to_question(t, user_code, partner)
+    answer_to_scopes(t)
     t.send("Enter")
     return wait_screen(t, "口座一覧", title_is=JA["title_pins"])
+
+
+def allow(t, keys=("Tab", "Space"), timeout=5.0):
+    """On the permission screen: keys tick 許可手続きを継続する (seen ticked), Enter (許可), the
+    completion screen, Enter (終了). The caller checks what follows (exit status, kiosk)."""
+    t.send(*keys)
+    t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True, timeout=timeout)
+    t.send("Enter")
+    wait_screen(t, "API連携の利用登録が完了しました。", timeout=timeout)
+    t.send("Enter")
+
+
+def cancel_yes(t, *texts, yes=("BTab", "Enter")):
+    """Esc, the cancel question, はい (yes: the keys from the focused いいえ to はい and Enter): the
+    cancelled screen holding texts as well (returned)."""
+    t.send("Escape")
+    wait_screen(t, "API連携の手続きを中止しますか？")
+    t.send(*yes)
+    return wait_screen(t, "API連携の利用登録を中止しました。", *texts)
+
+
+def exit_denied(t, partner, status):
+    """Enter on the client's last screen: it exits with status, and the partner is refused."""
+    t.send("Enter")
+    assert t.wait_exit() == status
+    partner.assert_denied()
 
 
 def fill_pin_rows(t, pins):

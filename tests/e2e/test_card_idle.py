@@ -14,7 +14,6 @@ leaves that state (CLOSE_WAIT) once the sandbox has closed it.
 
 import json
 import re
-import shutil
 import time
 
 from pathlib import Path
@@ -22,10 +21,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TIMEOUT_SCALE, wait_until
-from e2e.helpers import EXIT_ERROR, JA, Partner, squash, start_client, wait_screen
-from e2e.test_certificate import (MODULE, MSG_CARD_REMOVED, PASSWORD, _dialog_text, _mktoken,
-                                  assert_no_stray_output, choose_suzuki, finish_suzuki, type_password,
-                                  wait_dialog)
+from e2e.helpers import EXIT_ERROR, JA, Partner, exit_denied, squash, start_client, wait_screen
+from e2e.test_certificate import (MODULE, MSG_CARD_REMOVED, _dialog_text, _mktoken, assert_no_stray_output,
+                                  choose_suzuki, finish_suzuki, password_to_scopes, pull_card, wait_dialog)
 
 CONN_TIMEOUT = 1  # seconds, the sandbox's --connection-timeout here
 
@@ -74,15 +72,6 @@ def idle_until_server_closed(sb):
     time.sleep(max(0.0, 2.5 - (time.monotonic() - t0)))
 
 
-def pull_card(conf):
-    """Remove the token (its directory in the SoftHSM2 store made by mktoken.sh)."""
-    tokens = conf.parent / "tokens"
-    gone = [p for p in tokens.iterdir() if p.is_dir()]
-    assert gone, "no token directory in %s" % tokens
-    for p in gone:
-        shutil.rmtree(p)
-
-
 def deletes_logged(sb):
     """The sandbox's log lines of DELETE /consent/v1/session with their status."""
     return re.findall(r" DELETE /consent/v1/session (\S+) ", sb.log_text())
@@ -92,20 +81,23 @@ def read_trace(path):
     return [json.loads(ln) for ln in path.read_text("utf-8").splitlines() if ln.strip()]
 
 
-def to_scopes_then_idle(t, sb, pki):
+def start_idle(sandbox, curl, term, pki, card, *extra):
+    """The sandbox with --connection-timeout CONN_TIMEOUT, the client with the card (extra: more
+    options) logged in with the certificate up to the scopes screen, then idle until the sandbox
+    closed the connection. Returns (sb, partner, t)."""
+    sb = sandbox(args=["--connection-timeout", CONN_TIMEOUT])
+    partner = Partner(curl, sb)
+    t = start_client(term, sb, user_code=partner.user_code, env={"SOFTHSM2_CONF": str(card)},
+                     extra=["--pkcs11-module", MODULE] + list(extra))
     choose_suzuki(t, pki)
-    type_password(t, PASSWORD)
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    password_to_scopes(t)
     idle_until_server_closed(sb)
+    return sb, partner, t
 
 
 def test_card_pulled_after_server_closed_idle_connection(sandbox, curl, term, pki, card, tmp_path):
-    sb = sandbox(args=["--connection-timeout", CONN_TIMEOUT])
-    partner = Partner(curl, sb)
     trace = tmp_path / "trace.jsonl"
-    t = start_client(term, sb, user_code=partner.user_code, env={"SOFTHSM2_CONF": str(card)},
-                     extra=["--pkcs11-module", MODULE, "--trace", str(trace)])
-    to_scopes_then_idle(t, sb, pki)
+    sb, partner, t = start_idle(sandbox, curl, term, pki, card, "--trace", str(trace))
     pull_card(card)
     t.send("Enter")  # 次へ on the scopes screen
     s = wait_dialog(t, MSG_CARD_REMOVED)
@@ -113,10 +105,7 @@ def test_card_pulled_after_server_closed_idle_connection(sandbox, curl, term, pk
     assert "通信エラー" not in s, s
     # the cancel reached the sandbox (over a new connection, without the card) before the message
     assert deletes_logged(sb) == ["200"], sb.log_text()[-2000:]
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_ERROR
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_ERROR)
     assert "/consent/v1/session/scopes" not in sb.log_text(), "the scopes were sent without the card"
     # the trace: a cancel that could not use the card's connection may fail (status null), the
     # last one succeeded (step denied); no retry question was asked in between
@@ -126,12 +115,7 @@ def test_card_pulled_after_server_closed_idle_connection(sandbox, curl, term, pk
 
 
 def test_card_pulled_after_server_closed_idle_connection_kiosk(sandbox, curl, term, pki, card):
-    sb = sandbox(args=["--connection-timeout", CONN_TIMEOUT])
-    partner = Partner(curl, sb)
-    env = {"SOFTHSM2_CONF": str(card)}
-    t = start_client(term, sb, user_code=partner.user_code, env=env,
-                     extra=["--pkcs11-module", MODULE, "--kiosk"])
-    to_scopes_then_idle(t, sb, pki)
+    sb, partner, t = start_idle(sandbox, curl, term, pki, card, "--kiosk")
     pull_card(card)
     t.send("Enter")
     s = wait_dialog(t, MSG_CARD_REMOVED)
@@ -141,17 +125,12 @@ def test_card_pulled_after_server_closed_idle_connection_kiosk(sandbox, curl, te
     assert "鈴木花子" not in s and partner.user_code not in s, s
     assert not t.exited(), "the kiosk exited"
     assert deletes_logged(sb) == ["200"], sb.log_text()[-2000:]
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    partner.assert_denied()
 
 
 def test_idle_pause_with_card_present_reconnects_with_certificate(sandbox, curl, term, pki, card, tmp_path):
-    sb = sandbox(args=["--connection-timeout", CONN_TIMEOUT])
-    partner = Partner(curl, sb)
     trace = tmp_path / "trace.jsonl"
-    t = start_client(term, sb, user_code=partner.user_code, env={"SOFTHSM2_CONF": str(card)},
-                     extra=["--pkcs11-module", MODULE, "--trace", str(trace)])
-    to_scopes_then_idle(t, sb, pki)
+    sb, partner, t = start_idle(sandbox, curl, term, pki, card, "--trace", str(trace))
     finish_suzuki(t)  # scopes -> PINs -> result -> permission -> allow: exit 0
     log = sb.log_text()
     assert "certificate-mismatch" not in log and " 403 " not in log, log[-3000:]

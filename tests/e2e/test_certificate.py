@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from e2e.helpers import (EXIT_ALLOWED, EXIT_ERROR, JA, PASSWORDS, ROOT, Partner, checkbox_state, choose_password,
-                         cursor, en, error_line, field_row, fill_pin_rows, has, has_button, login, squash,
-                         start_client, table_row, title, typ, wait_error, wait_partner, wait_screen)
+from e2e.helpers import (KAKEIBO, EXIT_ALLOWED, EXIT_ERROR, JA, PASSWORDS, ROOT, Partner, allow, checkbox_state,
+                         choose_password, cursor, en, error_line, exit_denied, field_row, fill_pin_rows, has,
+                         has_button, login, squash, start_flow, table_row, title, typ, wait_error, wait_partner,
+                         wait_screen)
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-KAKEIBO = "デモ家計簿株式会社"
 TOKEN_PIN = "123456"
 PASSWORD = PASSWORDS["suzuki03"]
 ACC_3000003 = "本店営業部(100) 普通 3000003"
@@ -111,10 +111,19 @@ def cert_facts(pki, name):
 # ---------------------------------------------------------------------------------------------
 # Driving the client
 
-def start(term, sb, conf, user_code, module=None):
+def start_cert(sandbox, curl, term, conf, module=None, lang=None):
+    """start_flow with the partner's code on the command line, SOFTHSM2_CONF=conf (None: unset)
+    and --pkcs11-module module (default SoftHSM2's). Returns (sb, partner, t)."""
     env = {"SOFTHSM2_CONF": str(conf)} if conf else {"SOFTHSM2_CONF": None}
-    return start_client(term, sb, user_code=user_code, env=env,
-                        extra=["--pkcs11-module", module or MODULE])
+    return start_flow(sandbox, curl, term, code_arg=True, lang=lang, env=env,
+                      extra=["--pkcs11-module", module or MODULE])
+
+
+def start_chooser(sandbox, curl, term, conf):
+    """start_cert, then 電子証明書方式 and the chooser opened. Returns (partner, t, the chooser)."""
+    _, partner, t = start_cert(sandbox, curl, term, conf)
+    to_cert_screen(t)
+    return partner, t, open_chooser(t)
 
 
 def on_row(s, text):
@@ -195,14 +204,20 @@ def cert_chosen(t, pki, name="suzuki03", cn="鈴木花子"):
     return s
 
 
-def choose_suzuki(t, pki):
-    to_cert_screen(t)
+def pick_suzuki(t, pki):
+    """On login_certificate with the focus on 「電子証明書ログイン」: the chooser, 鈴木花子's valid
+    certificate, the token PIN; back on login_certificate with it chosen (returned)."""
     open_chooser(t)
     highlight(t, "鈴木花子  ")
     assert "期限切れ" not in selected(t.screen())
     t.send("Enter")
     token_pin(t, TOKEN_PIN)
     return cert_chosen(t, pki)
+
+
+def choose_suzuki(t, pki):
+    to_cert_screen(t)
+    return pick_suzuki(t, pki)
 
 
 def type_password(t, pw):
@@ -212,6 +227,21 @@ def type_password(t, pw):
         "the focus is not on ログインパスワード (cursor %r):\n%s" % (cursor(t), s)
     typ(t, pw)
     t.send("Enter")
+
+
+def password_to_scopes(t):
+    """The right password for suzuki03 after the certificate: the scopes screen (returned)."""
+    type_password(t, PASSWORD)
+    return wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+
+
+def pull_card(conf):
+    """Remove the token (its directory in the SoftHSM2 store made by mktoken.sh)."""
+    tokens = conf.parent / "tokens"
+    gone = [p for p in tokens.iterdir() if p.is_dir()]
+    assert gone, "no token directory in %s" % tokens
+    for p in gone:
+        shutil.rmtree(p)
 
 
 def finish_suzuki(t):
@@ -230,11 +260,7 @@ def finish_suzuki(t):
     assert re.search(r"登録済み\*\s+" + re.escape(ACC_3000003), s), s
     t.send("Enter")
     s = wait_screen(t, "※意思確認", ACC_3000003, title_is=JA["title_permission"])
-    t.send("Tab", "Space")
-    t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True)
-    t.send("Enter")
-    wait_screen(t, "API連携の利用登録が完了しました。")
-    t.send("Enter")
+    allow(t)
     assert t.wait_exit() == EXIT_ALLOWED
 
 
@@ -265,17 +291,11 @@ def assert_no_stray_output(s):
 # Tests
 
 def test_suzuki03_certificate_login_to_partner_token(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, token_conf)
     s = to_cert_screen(t)
     assert on_row(s, "[ 電子証明書ログイン ]"), s
     assert focus_on_choose(t), "the focus does not start on 「電子証明書ログイン」:\n" + s
-    open_chooser(t)
-    highlight(t, "鈴木花子  ")
-    t.send("Enter")
-    token_pin(t, TOKEN_PIN)
-    s = cert_chosen(t, pki)
+    s = pick_suzuki(t, pki)
     assert has_button(s, "API連携"), s
     type_password(t, PASSWORD)
     finish_suzuki(t)
@@ -287,11 +307,7 @@ def test_suzuki03_certificate_login_to_partner_token(sandbox, curl, term, pki, t
 
 
 def test_chooser_shows_certificate_details_expired_not_selectable(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
-    to_cert_screen(t)
-    s = open_chooser(t)
+    partner, t, s = start_chooser(sandbox, curl, term, token_conf)
     nb, na, serial = cert_facts(pki, "suzuki03")
     enb, ena, eserial = cert_facts(pki, "suzuki03-expired")
     assert serial == "10:03" and eserial == "10:04", (serial, eserial)
@@ -325,11 +341,7 @@ def test_chooser_shows_certificate_details_expired_not_selectable(sandbox, curl,
 
 
 def test_wrong_token_pin_then_right(sandbox, curl, term, pki, fresh_token):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, fresh_token, partner.user_code)
-    to_cert_screen(t)
-    open_chooser(t)
+    partner, t, _ = start_chooser(sandbox, curl, term, fresh_token)
     highlight(t, "鈴木花子  ")
     t.send("Enter")
     token_pin(t, "111111")
@@ -339,29 +351,23 @@ def test_wrong_token_pin_then_right(sandbox, curl, term, pki, fresh_token):
     assert "111111" not in s and "●" not in s, "PIN shown or not cleared after the error:\n" + s
     token_pin(t, TOKEN_PIN)
     cert_chosen(t, pki)
-    type_password(t, PASSWORD)
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    password_to_scopes(t)
 
 
 def test_wrong_password_after_good_certificate(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, token_conf)
     choose_suzuki(t, pki)
     type_password(t, "Wrong-2026")
     s = wait_error(t, "ログインIDまたはログインパスワードが正しくありません。 あと2回間違えるとロックされます。")
     assert title(s) == JA["title"] and "Wrong-2026" not in s, s
     # the certificate stays chosen; the right password goes on
     assert has(s, "鈴木花子（有効期限："), s
-    type_password(t, PASSWORD)
-    s = wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    s = password_to_scopes(t)
     assert error_line(s) == "", s
 
 
 def test_no_token_clear_message_then_card_inserted(sandbox, curl, term, pki, empty_store):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, empty_store, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, empty_store)
     to_cert_screen(t)
     t.send("Enter")
     s = wait_dialog(t, MSG_NO_TOKEN)
@@ -380,17 +386,11 @@ def test_no_token_clear_message_then_card_inserted(sandbox, curl, term, pki, emp
     # the customer inserts the card and tries again: the chooser now lists it
     assert _mktoken(pki, empty_store.parent) == empty_store
     focus_choose(t)
-    open_chooser(t)
-    highlight(t, "鈴木花子  ")
-    t.send("Enter")
-    token_pin(t, TOKEN_PIN)
-    cert_chosen(t, pki)
+    pick_suzuki(t, pki)
 
 
 def test_missing_module_clear_message_then_password_login(sandbox, curl, term, tmp_path):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, None, partner.user_code, module=str(tmp_path / "no-such-module.so"))
+    _, partner, t = start_cert(sandbox, curl, term, None, module=str(tmp_path / "no-such-module.so"))
     to_cert_screen(t)
     t.send("Enter")
     s = wait_dialog(t, MSG_LOAD_FAILED)
@@ -408,11 +408,7 @@ def test_missing_module_clear_message_then_password_login(sandbox, curl, term, t
 
 
 def test_two_tokens_listed(sandbox, curl, term, pki, tokens2_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, tokens2_conf, partner.user_code)
-    to_cert_screen(t)
-    s = open_chooser(t)
+    partner, t, s = start_chooser(sandbox, curl, term, tokens2_conf)
     nb, na, _ = cert_facts(pki, "suzuki03")
     unb, una, userial = cert_facts(pki, "unknown")
     assert on_row(s, "鈴木花子  %s 〜 %s  (renkei-demo)" % (nb, na)), s
@@ -425,22 +421,14 @@ def test_two_tokens_listed(sandbox, curl, term, pki, tokens2_conf):
 
 
 def test_two_tokens_expired_reason_shown(sandbox, curl, term, tokens2_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, tokens2_conf, partner.user_code)
-    to_cert_screen(t)
-    open_chooser(t)
+    partner, t, _ = start_chooser(sandbox, curl, term, tokens2_conf)
     highlight(t, "【期限切れ】")
     s = t.wait_for(lambda x: on_row(x, "シリアル番号： 10:04"))
     assert on_row(s, EXPIRED_REASON), s
 
 
 def test_unknown_certificate_message_then_known_one(sandbox, curl, term, pki, tokens2_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, tokens2_conf, partner.user_code)
-    to_cert_screen(t)
-    open_chooser(t)
+    partner, t, _ = start_chooser(sandbox, curl, term, tokens2_conf)
     highlight(t, "名無し太郎")
     t.send("Enter")
     token_pin(t, TOKEN_PIN, token="renkei-demo2", cert="名無し太郎")
@@ -452,13 +440,8 @@ def test_unknown_certificate_message_then_known_one(sandbox, curl, term, pki, to
     assert r.error == "authorization_pending", r
     # another certificate (a new TLS connection must carry it): suzuki03 goes on
     focus_choose(t)
-    open_chooser(t)
-    highlight(t, "鈴木花子  ")
-    t.send("Enter")
-    token_pin(t, TOKEN_PIN)
-    cert_chosen(t, pki)
-    type_password(t, PASSWORD)
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    pick_suzuki(t, pki)
+    password_to_scopes(t)
 
 
 def test_session_bound_to_login_certificate(sandbox, curl, pki):
@@ -486,57 +469,36 @@ def test_session_bound_to_login_certificate(sandbox, curl, pki):
 
 
 def test_card_removed_mid_flow(sandbox, curl, term, pki, fresh_token):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, fresh_token, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, fresh_token)
     choose_suzuki(t, pki)
-    type_password(t, PASSWORD)
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    password_to_scopes(t)
     # pull the card: the token's files go away before the next submission
-    tokens = fresh_token.parent / "tokens"
-    gone = [p for p in tokens.iterdir() if p.is_dir()]
-    assert gone, "no token directory in %s" % tokens
-    for p in gone:
-        shutil.rmtree(p)
+    pull_card(fresh_token)
     t.send("Enter")  # 次へ on the scopes screen
     s = wait_dialog(t, MSG_CARD_REMOVED)
     assert_no_stray_output(s)
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_ERROR
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_ERROR)
 
 
 def test_card_removed_before_login(sandbox, curl, term, pki, fresh_token):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, fresh_token, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, fresh_token)
     choose_suzuki(t, pki)
-    for p in [p for p in (fresh_token.parent / "tokens").iterdir() if p.is_dir()]:
-        shutil.rmtree(p)
+    pull_card(fresh_token)
     type_password(t, PASSWORD)
     s = t.wait_for(lambda x: on_row(x, MSG_CARD_REMOVED[:20]) or "通信エラー" in x)
     assert squash(MSG_CARD_REMOVED) in squash(_dialog_text(s)), s
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_ERROR
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_ERROR)
 
 
 def test_chosen_certificate_date_not_split(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, token_conf)
     s = choose_suzuki(t, pki)
     _, not_after, _ = cert_facts(pki, "suzuki03")
     assert not_after in s, s
 
 
 def test_chooser_in_english(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, lang="en", user_code=partner.user_code, env={"SOFTHSM2_CONF": str(token_conf)},
-                     extra=["--pkcs11-module", MODULE])
+    _, partner, t = start_cert(sandbox, curl, term, token_conf, lang="en")
     wait_partner(t, "Demo Kakeibo Inc.", lang="en")
     t.send("Tab", "Enter")
     t.wait_for(lambda s: "[ %s ]" % en("電子証明書ログイン") in s)
@@ -554,11 +516,7 @@ def test_chooser_in_english(sandbox, curl, term, pki, token_conf):
 
 
 def test_chooser_language_switch(sandbox, curl, term, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
-    to_cert_screen(t)
-    open_chooser(t)
+    partner, t, _ = start_chooser(sandbox, curl, term, token_conf)
     t.send("F2")
     s = t.wait_for(lambda x: "[ %s ]" % en("キャンセル") in x)
     for text in (en("電子証明書の選択"), en("発行先：") + " " + SUBJECT):
@@ -566,9 +524,7 @@ def test_chooser_language_switch(sandbox, curl, term, token_conf):
 
 
 def test_chooser_cancel_keeps_previous_choice(sandbox, curl, term, pki, token_conf):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start(term, sb, token_conf, partner.user_code)
+    _, partner, t = start_cert(sandbox, curl, term, token_conf)
     choose_suzuki(t, pki)
     focus_choose(t)
     open_chooser(t)

@@ -2,10 +2,9 @@
 
 import pytest
 
-from e2e.helpers import (wait_partner, EXIT_DENIED, JA, Partner, derived_scenario, error_line, has, squash,
-                         start_client, title, type_code, wait_error, wait_screen, typ)
+from e2e.helpers import (KAKEIBO, wait_partner, EXIT_DENIED, JA, Partner, cancel_yes, derived_scenario, error_line,
+                         has, squash, start_client, start_flow, title, type_code, wait_error, wait_screen, typ)
 
-KAKEIBO = "デモ家計簿株式会社"
 MSG_UNKNOWN = "コードが正しくありません。連携先の画面に表示されたコードを確かめて、もう一度入力してください。"
 MSG_RATE = "コードの入力誤りが続いたため、受付を一時停止しています。"
 
@@ -19,9 +18,7 @@ def _code_entry(screen):
 
 
 def test_wrong_code_then_retry(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     wrong = "BBBB-BBBB" if partner.user_code != "BBBB-BBBB" else "CCCC-CCCC"
     type_code(t, wrong)
@@ -36,9 +33,7 @@ def test_wrong_code_then_retry(sandbox, curl, term):
 
 
 def test_lower_case_without_hyphen_accepted(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     typed = partner.user_code.replace("-", "").lower()
     typ(t, typed)
@@ -48,9 +43,7 @@ def test_lower_case_without_hyphen_accepted(sandbox, curl, term):
 
 
 def test_spaces_in_code_accepted(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     c = partner.user_code.replace("-", "")
     type_code(t, c[:4].lower() + " " + c[4:])
@@ -64,10 +57,7 @@ def test_user_code_on_command_line(sandbox, curl, term):
     s = wait_partner(t, KAKEIBO)
     assert title(s) == JA["title"], s
     # cancel from here: the partner gets access_denied
-    t.send("Escape")
-    wait_screen(t, "API連携の手続きを中止しますか？")
-    t.send("BTab", "Enter")
-    wait_screen(t, "API連携の利用登録を中止しました。")
+    cancel_yes(t)
     t.send("Enter")
     assert t.wait_exit() == EXIT_DENIED
     assert partner.poll().error == "access_denied"
@@ -101,9 +91,7 @@ def test_expired_code(sandbox, curl, term, tmp_path):
 
 
 def test_too_many_wrong_codes_rate_limited(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     wrongs = [c for c in ("BBBBBBBB", "CCCCCCCC", "DDDDDDDD", "FFFFFFFF", "GGGGGGGG", "HHHHHHHH")
               if c != partner.user_code.replace("-", "")][:5]
@@ -121,9 +109,7 @@ def test_too_many_wrong_codes_rate_limited(sandbox, curl, term):
 
 
 def test_error_messages_shown_whole_at_80x24(sandbox, curl, term, tmp_path):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     type_code(t, "BBBB-BBBB" if partner.user_code != "BBBB-BBBB" else "CCCC-CCCC")
     s = wait_error(t, "コードが正しくありません。")

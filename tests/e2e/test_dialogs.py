@@ -5,11 +5,10 @@ with the documented status, a retry still sends what was typed)."""
 
 import re
 
-from e2e.helpers import (EXIT_DENIED, JA, PASSWORDS, Partner, choose_password, cjk_in, en,
-                         error_line, focus_row_of, key_bar, squash, start_client, title, to_partner, typ,
-                         wait_partner, wait_screen)
+from e2e.helpers import (KAKEIBO, EXIT_DENIED, JA, PASSWORDS, cjk_in, en, error_line, exit_denied, focus_row_of,
+                         key_bar, login_to_stopped_server, sandbox_back, squash, start_flow, title, to_partner,
+                         typ, wait_partner, wait_screen)
 
-KAKEIBO = "デモ家計簿株式会社"
 Q_CANCEL = "API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"
 Q_EXIT = "API連携の手続きを終了しますか？"
 Q_RETRY = "もう一度送信しますか？"
@@ -81,9 +80,7 @@ def f2_both_ways(t, head, texts, buttons):
 
 
 def test_cancel_confirm_follows_f2_then_yes_denies(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     to_partner(t, partner.user_code, KAKEIBO)
     t.send("Escape")
     f2_both_ways(t, "手続きの中止", [Q_CANCEL], YES_NO)
@@ -100,27 +97,13 @@ def test_cancel_confirm_follows_f2_then_yes_denies(sandbox, curl, term):
     t.send("Left", "Enter")  # はい
     s = wait_screen(t, "API連携の利用登録を中止しました。", KAKEIBO + " には何も許可されていません。")
     assert title(s) == JA["title"], s
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_DENIED
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_DENIED)
 
 
 def test_network_retry_follows_f2_keeps_input_and_retries(sandbox, curl, term, tmp_path):
     """The retry question is built from the error (a sentence made from f.error) and a question:
     both are translated again; no answers it, yes after the server is back sends what was typed."""
-    state = tmp_path / "state.sqlite"
-    sb = sandbox(state=state)
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    typ(t, "yamada01")
-    t.send("Enter")
-    typ(t, PASSWORDS["yamada01"])
-    t.wait_for("●" * len(PASSWORDS["yamada01"]))
-    assert sb.stop() == 0
-    t.send("Enter")
+    sb, state, _, t = login_to_stopped_server(sandbox, curl, term, tmp_path)
     f2_both_ways(t, "通信エラー", [MSG_CONNECT, Q_RETRY], YES_NO)
     # いいえ in English: the login screen in English, the reason on its error line, input kept
     t.send("F2")
@@ -135,8 +118,7 @@ def test_network_retry_follows_f2_keeps_input_and_retries(sandbox, curl, term, t
     wait_dialog(t, "通信エラー", [MSG_CONNECT, Q_RETRY], YES_NO, "en")
     t.send("F2")
     wait_dialog(t, "通信エラー", [MSG_CONNECT, Q_RETRY], YES_NO, "ja")
-    sb2 = sandbox(state=state, args=["--listen", "127.0.0.1:%d" % sb.port])
-    assert sb2.url == sb.url
+    sandbox_back(sandbox, sb, state)
     t.send("Enter")  # はい (the default)
     s = wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
     assert error_line(s) == "", s
@@ -145,10 +127,8 @@ def test_network_retry_follows_f2_keeps_input_and_retries(sandbox, curl, term, t
 def test_message_from_token_layer_follows_f2_then_ok(sandbox, curl, term, tmp_path):
     """A PKCS#11 failure (the module cannot be loaded): a message whose text comes from the token
     layer, translated again on F2; OK closes it and the client goes on."""
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, user_code=partner.user_code, env={"SOFTHSM2_CONF": None},
-                     extra=["--pkcs11-module", str(tmp_path / "no-such-module.so")])
+    _, partner, t = start_flow(sandbox, curl, term, code_arg=True, env={"SOFTHSM2_CONF": None},
+                               extra=["--pkcs11-module", str(tmp_path / "no-such-module.so")])
     wait_partner(t, KAKEIBO)
     t.send("Tab", "Enter")  # 電子証明書方式
     wait_screen(t, "電子証明書方式", "（未選択）", title_is=JA["title"])
@@ -164,9 +144,7 @@ def test_message_from_token_layer_follows_f2_then_ok(sandbox, curl, term, tmp_pa
 def test_help_and_exit_confirm_follow_f2(sandbox, curl, term):
     """F1's help (a message) and the first screen's Esc (leave without a request: no session yet),
     both switched inside the dialog; the code typed stays; leaving exits with status 3."""
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     typ(t, partner.user_code[:4])
     t.send("F1")

@@ -4,13 +4,12 @@ over HTTPS, the partner played with curl. Labels are checked exactly as shared/d
 
 import re
 
-from e2e.helpers import (wait_partner, ANSWER, demo_scenario, scroll_terms_to_end, EXIT_ALLOWED, EXIT_DENIED, EXIT_LOCKED, JA, PASSWORDS, Partner,
-                         assert_texts, button, checkbox_state, choose_password, cursor, error_line,
-                         fill_pin_rows, focus_row_of, has, has_button, key_bar, lines, login,
-                         start_client, subtitle, table_row, title, to_partner, wait_error,
-                         wait_screen, yamada_to_pins, typ)
+from e2e.helpers import (KAKEIBO, wait_partner, ANSWER, answer_to_scopes, demo_scenario, scroll_terms_to_end,
+                         EXIT_ALLOWED, EXIT_DENIED, EXIT_LOCKED, JA, PASSWORDS, allow, assert_texts, button,
+                         cancel_yes, checkbox_state, choose_password, cursor, error_line, exit_denied, fill_pin_rows,
+                         focus_row_of, has, has_button, key_bar, lines, password_login, start_flow, subtitle,
+                         table_row, title, wait_error, wait_screen, yamada_to_pins, yamada_to_question, typ)
 
-KAKEIBO = "デモ家計簿株式会社"
 MIERU = "ミエル会計株式会社"
 PIN_NOTE_1 = "※登録状態欄に*が表示されている口座の暗証番号は、認可完了後に有効となります。"
 PIN_NOTE_2 = "※登録した照会用暗証番号は、API連携にのみ使用されます。"
@@ -21,9 +20,7 @@ ACC_1000014 = "豊洲支店(454) 普通 1000014"
 
 
 def test_yamada01_every_screen_ja(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb, "kakeibo-demo")
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
 
     # 0. the partner's code
     s = wait_screen(t, "コード", title_is=JA["title"])
@@ -154,23 +151,15 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
 
 
 def test_sato02_mieru_login_goes_to_permission(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb, "mieru-demo")
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, MIERU)
-    choose_password(t)
-    login(t, "sato02", PASSWORDS["sato02"])
+    _, partner, t = start_flow(sandbox, curl, term, "mieru-demo")
+    password_login(t, partner.user_code, "sato02", partner=MIERU)
     # no question, no scope choice, no PIN table: straight to the permission screen
     s = wait_screen(t, "※意思確認", title_is=JA["title_permission"])
     assert subtitle(s) == "連携先：" + MIERU, s
     assert_texts(s, ["残高照会、入金出金照会", "インターネット支店(002) 普通 2222222"])
     m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日 〜 (\d{4})年(\d{1,2})月(\d{1,2})日", s)
     assert m, s
-    t.send("Tab", "Space")
-    t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True)
-    t.send("Enter")
-    wait_screen(t, "API連携の利用登録が完了しました。")
-    t.send("Enter")
+    allow(t)
     assert t.wait_exit() == EXIT_ALLOWED
     partner.get_token()
     assert [a["number"] for a in partner.accounts()] == ["2222222"]
@@ -184,15 +173,8 @@ def _wrong_password(t, n_left):
 
 
 def test_two_wrong_passwords_then_right(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    typ(t, "yamada01")
-    t.send("Enter")
-    typ(t, "not-it")
-    t.send("Enter")
+    _, partner, t = start_flow(sandbox, curl, term)
+    password_login(t, partner.user_code, "yamada01", "not-it")
     s = wait_error(t, "ログインIDまたはログインパスワードが正しくありません。 あと2回")
     assert title(s) == JA["title"] and has(s, "ログインパスワード"), s
     assert "yamada01" in s, "the login ID was not kept:\n" + s
@@ -206,15 +188,8 @@ def test_two_wrong_passwords_then_right(sandbox, curl, term):
 
 
 def test_third_wrong_password_locks(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    typ(t, "yamada01")
-    t.send("Enter")
-    typ(t, "not-it")
-    t.send("Enter")
+    _, partner, t = start_flow(sandbox, curl, term)
+    password_login(t, partner.user_code, "yamada01", "not-it")
     wait_error(t, "あと2回")
     _wrong_password(t, 1)
     focus_row_of(t, "ログインパスワード")
@@ -223,19 +198,12 @@ def test_third_wrong_password_locks(sandbox, curl, term):
     s = wait_screen(t, "ログインがロックされています。",
                     "ロックの解除は、お取引店またはヘルプデスクにお問い合わせください。")
     assert has_button(s, "終了"), s
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_LOCKED
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_LOCKED)
 
 
 def test_tanaka04_locked_from_start(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    login(t, "tanaka04", PASSWORDS["tanaka04"])
+    _, partner, t = start_flow(sandbox, curl, term)
+    password_login(t, partner.user_code, "tanaka04")
     s = wait_screen(t, "ログインがロックされています。",
                     "ロックの解除は、お取引店またはヘルプデスクにお問い合わせください。")
     assert not has_button(s, "再試行"), "a locked login offers no retry:\n" + s
@@ -246,27 +214,18 @@ def test_tanaka04_locked_from_start(sandbox, curl, term):
 
 
 def test_wrong_answer_shows_tries_left(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    login(t, "yamada01", PASSWORDS["yamada01"])
-    wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
+    _, partner, t = start_flow(sandbox, curl, term)
+    yamada_to_question(t, partner.user_code)
     typ(t, "あさがお証券")
     t.send("Enter")
     s = wait_error(t, "回答が正しくありません。 あと2回")
     assert title(s) == JA["title_question"], s
     assert "あさがお証券" not in s, "the wrong answer should be wiped once answered:\n" + s
-    typ(t, ANSWER)
-    t.send("Enter")
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    answer_to_scopes(t)
 
 
 def test_one_wrong_pin_of_two_rows(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     yamada_to_pins(t, partner.user_code)
     fill_pin_rows(t, ["1234", "9999"])
     t.wait_for(lambda x: (table_row(x, "1111111") or "").count("●") == 4)
@@ -291,9 +250,7 @@ def test_one_wrong_pin_of_two_rows(sandbox, curl, term):
 
 
 def test_add_registration_returns_to_table(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     yamada_to_pins(t, partner.user_code)
     fill_pin_rows(t, ["1234"])  # only the first row
     t.wait_for(lambda x: (table_row(x, "2000002") or "").count("●") == 4)
@@ -326,9 +283,7 @@ def _yamada_to_permission(t, user_code):
 
 
 def test_allow_refused_without_checkbox(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     _yamada_to_permission(t, partner.user_code)
     t.send("Tab", "Tab", "Tab")  # checkbox, 戻る, 許可
     t.send("Enter")
@@ -338,18 +293,12 @@ def test_allow_refused_without_checkbox(sandbox, curl, term):
     r = partner.poll()
     assert r.error == "authorization_pending", "許可 without the checkbox must grant nothing: %r" % (r,)
     # now tick it and allow
-    t.send("BTab", "BTab", "Space")
-    t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True)
-    t.send("Enter")
-    wait_screen(t, "API連携の利用登録が完了しました。")
-    t.send("Enter")
+    allow(t, ("BTab", "BTab", "Space"))
     assert t.wait_exit() == EXIT_ALLOWED
 
 
 def test_escape_confirm_cancel_denies(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     yamada_to_pins(t, partner.user_code)
     fill_pin_rows(t, ["1234", "5678"])
     t.send("Escape")
@@ -359,12 +308,6 @@ def test_escape_confirm_cancel_denies(sandbox, curl, term):
     t.send("Enter")
     s = t.wait_for(lambda x: "中止しますか" not in x)
     assert (table_row(s, "1111111") or "").count("●") == 4, "the typed PINs were lost:\n" + s
-    t.send("Escape")
-    wait_screen(t, "API連携の手続きを中止しますか？")
-    t.send("BTab", "Enter")  # はい
-    s = wait_screen(t, "API連携の利用登録を中止しました。", KAKEIBO + " には何も許可されていません。")
+    s = cancel_yes(t, KAKEIBO + " には何も許可されていません。")  # はい
     assert title(s) == JA["title"], s
-    t.send("Enter")
-    assert t.wait_exit() == EXIT_DENIED
-    r = partner.poll()
-    assert r.status == 400 and r.error == "access_denied", r
+    exit_denied(t, partner, EXIT_DENIED)

@@ -114,6 +114,19 @@ def has(s, text):
     return frame_has(s, text) or squash(text) in squash(s)
 
 
+def password_typed(term, sb, p, lang, W, login_id):
+    """The client started with partner p's code: ID・パスワード方式, login_id and its password typed
+    (not sent). Returns the Term."""
+    t = start_client(term, sb, lang=lang, user_code=p.user_code)
+    stable(t, lambda s: has(s, W["partner"]))
+    t.send("Enter")
+    stable(t, lambda s: has(s, W["login"]) and not has(s, W["partner"]))
+    typ(t, login_id)
+    t.send("Enter")
+    typ(t, PASSWORDS[login_id])
+    return t
+
+
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     g = Golden(lang)
@@ -201,14 +214,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     assert t.wait_exit() == 0
 
     # --- tanaka04: locked -------------------------------------------------------------------------
-    p = Partner(curl, sb)
-    t = start_client(term, sb, lang=lang, user_code=p.user_code)
-    stable(t, lambda s: has(s, W["partner"]))
-    t.send("Enter")
-    stable(t, lambda s: has(s, W["login"]) and not has(s, W["partner"]))
-    typ(t, "tanaka04")
-    t.send("Enter")
-    typ(t, PASSWORDS["tanaka04"])
+    t = password_typed(term, sb, Partner(curl, sb), lang, W, "tanaka04")
     t.send("Enter")
     g.check("locked", stable(t, lambda s: has(s, W["locked"])))
     t.send("Enter")
@@ -231,14 +237,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
 
     # --- the server goes away: the retry dialog; it comes back without the session: error --------
     sb2 = sandbox()
-    p = Partner(curl, sb2, "mieru-demo")
-    t = start_client(term, sb2, lang=lang, user_code=p.user_code)
-    stable(t, lambda s: has(s, W["partner"]))
-    t.send("Enter")
-    stable(t, lambda s: has(s, W["login"]) and not has(s, W["partner"]))
-    typ(t, "sato02")
-    t.send("Enter")
-    typ(t, PASSWORDS["sato02"])
+    t = password_typed(term, sb2, Partner(curl, sb2, "mieru-demo"), lang, W, "sato02")
     assert sb2.stop() == 0
     t.send("Enter")
     g.check("network-retry", stable(t, lambda s: has(s, W["retry"])))

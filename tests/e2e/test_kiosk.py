@@ -4,8 +4,8 @@ holds the flow's requests and no secret."""
 
 import json
 
-from e2e.helpers import (JA, PASSWORDS, Partner, checkbox_state, choose_password, has, login,
-                         start_client, to_partner, typ, wait_screen)
+from e2e.helpers import (JA, PASSWORDS, Partner, allow, choose_password, has, password_login, start_client,
+                         to_partner, typ, wait_screen)
 
 
 MIERU = "ミエル会計株式会社"
@@ -23,15 +23,9 @@ def test_kiosk_returns_to_start_after_done_cancel_and_idle(sandbox, curl, term, 
 
     # 1. sato02 allows: the done screen, then back to an empty start screen
     p1 = Partner(curl, sb, "mieru-demo")
-    to_partner(t, p1.user_code, MIERU)
-    choose_password(t)
-    login(t, "sato02", PASSWORDS["sato02"])
+    password_login(t, p1.user_code, "sato02", partner=MIERU)
     wait_screen(t, "※意思確認", title_is=JA["title_permission"])
-    t.send("Tab", "Space")
-    t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True)
-    t.send("Enter")
-    wait_screen(t, "API連携の利用登録が完了しました。")
-    t.send("Enter")
+    allow(t)
     s = _code_screen(t)
     assert p1.user_code not in s and p1.user_code.replace("-", "") not in s, s
     assert p1.get_token()

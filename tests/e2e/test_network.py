@@ -1,27 +1,14 @@
 """Network loss: the bank's server goes away while the customer types. The client offers a retry and
 keeps everything typed; a server that comes back (same port, same state) takes the retry."""
 
-from e2e.helpers import (EXIT_ERROR, JA, PASSWORDS, Partner, choose_password,
-                         error_line, focus_row_of, has_button, squash, start_client, title,
-                         to_partner, wait_screen, typ)
+from e2e.helpers import (EXIT_ERROR, JA, PASSWORDS, error_line, focus_row_of, has_button, login_to_stopped_server,
+                         sandbox_back, squash, title, wait_screen)
 
-KAKEIBO = "デモ家計簿株式会社"
 MSG_CONNECT = "銀行のサーバーに接続できませんでした。入力内容はそのままです。"
 
 
 def _login_typed_then_stop(sandbox, curl, term, tmp_path):
-    state = tmp_path / "state.sqlite"
-    sb = sandbox(state=state)
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    typ(t, "yamada01")
-    t.send("Enter")
-    typ(t, PASSWORDS["yamada01"])
-    t.wait_for("●" * len(PASSWORDS["yamada01"]))
-    assert sb.stop() == 0  # by PID (SIGTERM), before the customer submits
-    t.send("Enter")
+    sb, state, partner, t = login_to_stopped_server(sandbox, curl, term, tmp_path)
     s = wait_screen(t, MSG_CONNECT, "もう一度送信しますか？")
     assert "通信エラー" in s and has_button(s, "はい") and has_button(s, "いいえ"), s
     return sb, state, partner, t
@@ -37,8 +24,7 @@ def test_network_failure_retry_dialog_keeps_input(sandbox, curl, term, tmp_path)
     pw = [ln for ln in s.split("\n") if "ログインパスワード" in ln and "※" in ln][0]
     assert pw.count("●") == len(PASSWORDS["yamada01"]), "the password was lost:\n" + s
     # the server comes back on the same address with the same state: submitting again works
-    sb2 = sandbox(state=state, args=["--listen", "127.0.0.1:%d" % sb.port])
-    assert sb2.url == sb.url, (sb2.url, sb.url)
+    sandbox_back(sandbox, sb, state)
     focus_row_of(t, "ログインパスワード")
     t.send("Enter")  # in the last entry: API連携
     wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
@@ -46,8 +32,7 @@ def test_network_failure_retry_dialog_keeps_input(sandbox, curl, term, tmp_path)
 
 def test_network_failure_retry_yes_after_server_back(sandbox, curl, term, tmp_path):
     sb, state, partner, t = _login_typed_then_stop(sandbox, curl, term, tmp_path)
-    sb2 = sandbox(state=state, args=["--listen", "127.0.0.1:%d" % sb.port])
-    assert sb2.url == sb.url
+    sandbox_back(sandbox, sb, state)
     t.send("Enter")  # はい (the default): the same request again, with what was typed
     s = wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
     assert error_line(s) == "", s

@@ -5,13 +5,12 @@ import re
 
 import pytest
 
-from e2e.helpers import (wait_partner, ANSWER, EXIT_ALLOWED, EXIT_DENIED, JA, PASSWORDS, Partner, assert_texts,
-                         checkbox_state, choose_password, cjk_in, cursor, demo_scenario, en,
+from e2e.helpers import (KAKEIBO, wait_partner, ANSWER, answer_to_scopes, EXIT_ALLOWED, EXIT_DENIED, JA, PASSWORDS,
+                         assert_texts, cancel_yes, checkbox_state, choose_password, cjk_in, cursor, demo_scenario, en,
                          field_row, fill_pin_rows, has, has_button, key_bar, lines, login,
-                         scroll_terms_to_end, start_client, subtitle, table_row, to_partner, typ,
-                         wait_screen, yamada_to_pins)
+                         scroll_terms_to_end, start_client, start_flow, subtitle, table_row, to_partner, typ,
+                         wait_screen, yamada_to_pins, yamada_to_question)
 
-KAKEIBO = "デモ家計簿株式会社"
 KAKEIBO_EN = "Demo Kakeibo Inc."
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
@@ -38,9 +37,7 @@ def no_japanese_but(screen, allowed=()):
 
 
 def test_english_flow(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, lang="en")
+    _, partner, t = start_flow(sandbox, curl, term, lang="en")
     s = wait_en(t, "コード", title_msgid=JA["title"])
     assert_texts(s, [en_t("連携先アプリに表示されているコードを入力の上、「次へ」ボタンを押してください。")])
     assert has_button(s, en("次へ")), s
@@ -106,9 +103,7 @@ def test_english_flow(sandbox, curl, term):
 
 
 def test_english_pin_tables_readable(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, lang="en")
+    _, partner, t = start_flow(sandbox, curl, term, lang="en")
     wait_en(t, "コード", title_msgid=JA["title"])
     typ(t, partner.user_code)
     t.send("Enter")
@@ -143,9 +138,7 @@ def test_english_pin_tables_readable(sandbox, curl, term):
 
 
 def test_f2_switch_keeps_what_was_typed(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     s = wait_screen(t, "コード", title_is=JA["title"])
     assert "F2 English" in key_bar(s), s
     half = partner.user_code[:4]
@@ -179,13 +172,8 @@ def test_f2_switch_keeps_what_was_typed(sandbox, curl, term):
 
 
 def test_resize_keeps_input_and_focus(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    to_partner(t, partner.user_code, KAKEIBO)
-    choose_password(t)
-    login(t, "yamada01", PASSWORDS["yamada01"])
-    wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
+    _, partner, t = start_flow(sandbox, curl, term)
+    yamada_to_question(t, partner.user_code)
     typ(t, "ひまわり")
     s = t.wait_for("ひまわり")
     before = cursor(t)
@@ -200,15 +188,11 @@ def test_resize_keeps_input_and_focus(sandbox, curl, term):
     s = t.wait_for(lambda x: x.count("\n") <= 24 and "証券名を入力してください" in x)
     pos = cursor(t)
     assert pos == before, "focus/cursor changed after coming back to 80x24: %r vs %r\n%s" % (pos, before, s)
-    typ(t, "証券")
-    t.send("Enter")
-    wait_screen(t, "認可対象", title_is=JA["title_scopes"])
+    answer_to_scopes(t, "証券")
 
 
 def test_too_small_screen_and_back_intact(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     yamada_to_pins(t, partner.user_code)
     fill_pin_rows(t, ["1234", "56"])
     s = t.wait_for(lambda x: (table_row(x, "1111111") or "").count("●") == 2)
@@ -238,9 +222,7 @@ def test_too_small_at_start(sandbox, term):
 
 
 def test_help_f1_and_back(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
+    _, partner, t = start_flow(sandbox, curl, term)
     wait_screen(t, "コード", title_is=JA["title"])
     typ(t, partner.user_code[:4])
     t.send("F1")
@@ -265,30 +247,20 @@ def _first_screens(t, partner):
     assert subtitle(s) == "連携先：" + KAKEIBO, s
     login(t, "yamada01", PASSWORDS["yamada01"])
     s = wait_screen(t, "証券名を入力してください", title_is=JA["title_question"])
-    t.send("Escape")
-    wait_screen(t, "API連携の手続きを中止しますか？")
-    t.send("Left", "Enter")  # はい (Left: TERM=vt100 has no back-tab key, see below)
-    wait_screen(t, "API連携の利用登録を中止しました。")
+    cancel_yes(t, yes=("Left", "Enter"))  # はい (Left: TERM=vt100 has no back-tab key, see below)
     t.send("Enter")
     assert t.wait_exit() == EXIT_DENIED
     return s
 
 
 def test_term_vt100(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, term_type="vt100")
+    _, partner, t = start_flow(sandbox, curl, term, term_type="vt100")
     _first_screens(t, partner)
 
 
 def test_no_color(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, env={"NO_COLOR": "1"})
-    wait_screen(t, "コード", title_is=JA["title"])
-    typ(t, partner.user_code)
-    t.send("Enter")
-    wait_partner(t, KAKEIBO)
+    _, partner, t = start_flow(sandbox, curl, term, env={"NO_COLOR": "1"})
+    to_partner(t, partner.user_code, KAKEIBO)
     e = t.screen(escapes=True)
     colors = [m for m in SGR.findall(e) if any(p.startswith(("3", "4", "9", "10")) and p not in ("39", "49")
                                                for p in m.split(";"))]
@@ -297,10 +269,7 @@ def test_no_color(sandbox, curl, term):
     ln = [x for x in e.split("\n") if "ID・パスワード方式" in x][0]
     assert "7" in (_sgr_before(ln, "ID・パスワード方式") or "").split(";"), repr(ln)
     assert "7" not in (_sgr_before(ln, "中止") or "").split(";"), repr(ln)
-    t.send("Escape")
-    wait_screen(t, "API連携の手続きを中止しますか？")
-    t.send("BTab", "Enter")
-    wait_screen(t, "API連携の利用登録を中止しました。")
+    cancel_yes(t)
     t.send("Enter")
     assert t.wait_exit() == EXIT_DENIED
 
@@ -316,13 +285,8 @@ def _sgr_before(line, label):
 
 
 def test_vt100_shift_tab(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb, term_type="vt100")
-    wait_screen(t, "コード", title_is=JA["title"])
-    typ(t, partner.user_code)
-    t.send("Enter")
-    wait_partner(t, KAKEIBO)
+    _, partner, t = start_flow(sandbox, curl, term, term_type="vt100")
+    to_partner(t, partner.user_code, KAKEIBO)
     s = choose_password(t)
     typ(t, "yamada")
     t.send("Tab")
@@ -334,13 +298,8 @@ def test_vt100_shift_tab(sandbox, curl, term):
 
 
 def test_focus_visible_with_colors(sandbox, curl, term):
-    sb = sandbox()
-    partner = Partner(curl, sb)
-    t = start_client(term, sb)
-    wait_screen(t, "コード", title_is=JA["title"])
-    typ(t, partner.user_code)
-    t.send("Enter")
-    wait_partner(t, KAKEIBO)
+    _, partner, t = start_flow(sandbox, curl, term)
+    to_partner(t, partner.user_code, KAKEIBO)
     e = t.screen(escapes=True)
     ln = [x for x in e.split("\n") if "ID・パスワード方式" in x][0]
     assert _sgr_before(ln, "ID・パスワード方式") != _sgr_before(ln, "中止"), \

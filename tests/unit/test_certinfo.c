@@ -172,6 +172,30 @@ static void dates_local_time(void **state)
 	assert_string_equal(buf, "2020-01-01");
 }
 
+/* Years before 1000 (GeneralizedTime allows 0000-9999) still give YYYY-MM-DD (found by
+ * tests/fuzz/fuzz_certinfo.c: strftime's %Y gave "921-01-14"); beyond 9999 in local time: no date. */
+static void dates_four_digit_years(void **state)
+{
+	(void)state;
+	static const unsigned char ser[] = {0x10};
+	X509 *x = make_cert("山田太郎", NULL, ser, sizeof ser, "00050101000000Z", "09210114000000Z");
+	struct certinfo ci;
+	assert_int_equal(certinfo_from_x509(x, &ci), 0);
+	assert_string_equal(ci.not_before_date, "0005-01-01");
+	assert_string_equal(ci.not_after_date, "0921-01-14");
+	assert_int_equal(certinfo_validity(&ci, time(NULL)), CERT_EXPIRED);
+	certinfo_free(&ci);
+	X509_free(x);
+
+	x = make_cert("山田太郎", NULL, ser, sizeof ser, "99991231100000Z", "99991231200000Z");
+	assert_int_equal(certinfo_from_x509(x, &ci), 0);
+	assert_string_equal(ci.not_before_date, "9999-12-31"); /* 19:00 in Japan */
+	assert_string_equal(ci.not_after_date, "");            /* 10000-01-01 05:00 in Japan */
+	assert_true(ci.not_after != (time_t)-1);
+	certinfo_free(&ci);
+	X509_free(x);
+}
+
 static void long_serial_and_no_cn(void **state)
 {
 	(void)state;
@@ -222,7 +246,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(japanese_subject),   cmocka_unit_test(expired_embedded_pem),
 		cmocka_unit_test(dates_local_time),   cmocka_unit_test(long_serial_and_no_cn),
-		cmocka_unit_test(control_characters),
+		cmocka_unit_test(control_characters), cmocka_unit_test(dates_four_digit_years),
 	};
 	return cmocka_run_group_tests(tests, setup_tz, teardown_all);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "flow.h"
+#include "problem_spec.h"
 #include "trace.h"
 
 #define JSON "application/json"
@@ -124,36 +125,59 @@ static const char *jstr(const cJSON *o, const char *name)
 	return m->valuestring;
 }
 
+/* Build action a (must succeed) and let the request go; no answer applied yet. */
+static void send_only(struct flow *f, enum flow_action a)
+{
+	struct flow_req r;
+	cJSON_Delete(build(f, a, &r));
+	flow_req_free(&r);
+}
+
+static void send_and_apply(struct flow *f, enum flow_action a, long st, const char *ct,
+			   const char *body)
+{
+	send_only(f, a);
+	apply(f, st, ct, body);
+}
+
+/* A new flow with code typed and the start request sent (no answer yet). */
+static void start_code(struct flow *f, const char *code)
+{
+	flow_init(f);
+	set(&f->user_code, code);
+	send_only(f, FLOW_ACT_START);
+}
+
 /* A flow in step login (partner confirmed). */
 static void to_login(struct flow *f)
 {
-	struct flow_req r;
-	flow_init(f);
-	set(&f->user_code, "wdjb-mjht");
-	cJSON_Delete(build(f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	start_code(f, "wdjb-mjht");
 	apply(f, 201, JSON, start_201);
 	assert_int_equal(f->step, FLOW_PARTNER);
 	flow_confirm_partner(f);
 	assert_int_equal(f->step, FLOW_LOGIN);
 }
 
-static void send_and_apply(struct flow *f, enum flow_action a, long st, const char *ct,
-			   const char *body)
+/* A flow in step login with the login ID and the password typed (nothing sent). */
+static void login_typed(struct flow *f, const char *login_id, const char *password)
 {
-	struct flow_req r;
-	cJSON_Delete(build(f, a, &r));
-	flow_req_free(&r);
-	apply(f, st, ct, body);
+	to_login(f);
+	set(&f->login.login_id, login_id);
+	set(&f->login.password, password);
 }
 
 static void to_pins(struct flow *f)
 {
-	to_login(f);
-	set(&f->login.login_id, "yamada01");
-	set(&f->login.password, "Sakura-2026");
+	login_typed(f, "yamada01", "Sakura-2026");
 	send_and_apply(f, FLOW_ACT_LOGIN, 200, JSON, pins_200);
 	assert_int_equal(f->step, FLOW_PINS);
+}
+
+/* On the PIN table: tick row i and type its PIN. */
+static void tick_pin(struct flow *f, size_t i, const char *pin)
+{
+	f->accounts[i].selected = true;
+	set(&f->accounts[i].pin_input, pin);
 }
 
 /* ---- the whole path of yamada01 ------------------------------------------------------------ */
@@ -358,9 +382,7 @@ static void sato_straight_to_permission(void **state)
 	(void)state;
 	struct flow f;
 	struct flow_req r;
-	to_login(&f);
-	set(&f.login.login_id, "sato02");
-	set(&f.login.password, "Momiji-2026");
+	login_typed(&f, "sato02", "Momiji-2026");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON,
 		       "{\"step\":\"permission\",\"session_expires_in\":599," PARTNER_MIERU
 		       ",\"data\":{\"scopes\":[{\"id\":\"balance\",\"name\":{\"ja\":\"残高照会\"}},"
@@ -396,9 +418,7 @@ static void wrong_password_keeps_id(void **state)
 {
 	(void)state;
 	struct flow f;
-	to_login(&f);
-	set(&f.login.login_id, "yamada01");
-	set(&f.login.password, "wrong");
+	login_typed(&f, "yamada01", "wrong");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 401, PROB,
 		       "{\"type\":\"urn:renkei:problem:wrong-credentials\",\"title\":\"Wrong login ID "
 		       "or password\",\"status\":401,\"detail\":\"x\",\"tries_left\":2}");
@@ -427,9 +447,7 @@ static void login_locked(void **state)
 {
 	(void)state;
 	struct flow f;
-	to_login(&f);
-	set(&f.login.login_id, "tanaka04");
-	set(&f.login.password, "Ume-2026");
+	login_typed(&f, "tanaka04", "Ume-2026");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 403, PROB,
 		       "{\"type\":\"urn:renkei:problem:login-locked\",\"status\":403,\"title\":\"t\"}");
 	assert_int_equal(f.step, FLOW_LOCKED);
@@ -447,9 +465,7 @@ static void wrong_answer_tries(void **state)
 {
 	(void)state;
 	struct flow f;
-	to_login(&f);
-	set(&f.login.login_id, "yamada01");
-	set(&f.login.password, "Sakura-2026");
+	login_typed(&f, "yamada01", "Sakura-2026");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON, question_200);
 	set(&f.question.answer, "ちがう証券");
 	send_and_apply(&f, FLOW_ACT_ANSWER, 401, PROB,
@@ -478,9 +494,7 @@ static void one_wrong_pin_of_two(void **state)
 	(void)state;
 	struct flow f;
 	struct flow_req r;
-	to_login(&f);
-	set(&f.login.login_id, "yamada01");
-	set(&f.login.password, "Sakura-2026");
+	login_typed(&f, "yamada01", "Sakura-2026");
 	static const char pins4[] =
 		ENV("pins", "{\"pin_length\":4,\"accounts\":[" ACC_2000002_UNREG "," ACC_1111111(
 				    "unregistered", "3") "," ACC_1000014 ","
@@ -602,8 +616,7 @@ static void pin_result_add_and_permission_back(void **state)
 	struct flow f;
 	struct flow_req r;
 	to_pins(&f);
-	f.accounts[0].selected = true;
-	set(&f.accounts[0].pin_input, "1234");
+	tick_pin(&f, 0, "1234");
 	send_and_apply(&f, FLOW_ACT_PINS, 200, JSON,
 		       ENV("pin_result", "{\"accounts\":[" ACC_2000002_PENDING "," ACC_1111111(
 						 "unregistered", "3") "," ACC_1000014 "]}"));
@@ -618,8 +631,7 @@ static void pin_result_add_and_permission_back(void **state)
 	assert_int_equal(f.step, FLOW_PINS);
 	assert_false(flow_account_selectable(&f.accounts[0]));
 	assert_true(flow_account_selectable(&f.accounts[1]));
-	f.accounts[1].selected = true;
-	set(&f.accounts[1].pin_input, "5678");
+	tick_pin(&f, 1, "5678");
 	send_and_apply(&f, FLOW_ACT_PINS, 200, JSON, pin_result_200);
 	send_and_apply(&f, FLOW_ACT_PIN_CONFIRM, 200, JSON, permission_200);
 	assert_int_equal(f.step, FLOW_PERMISSION);
@@ -647,8 +659,7 @@ static void intent_required_from_server(void **state)
 	(void)state;
 	struct flow f;
 	to_pins(&f);
-	f.accounts[0].selected = true;
-	set(&f.accounts[0].pin_input, "1234");
+	tick_pin(&f, 0, "1234");
 	send_and_apply(&f, FLOW_ACT_PINS, 200, JSON, pin_result_200);
 	send_and_apply(&f, FLOW_ACT_PIN_CONFIRM, 200, JSON, permission_200);
 	f.perm.intent = true;
@@ -675,66 +686,30 @@ static void intent_required_from_server(void **state)
 static void every_problem_type(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *type;
-		int status;
-		enum problem kind;
-	} t[] = {
-		{"bad-request", 400, PROBLEM_BAD_REQUEST},
-		{"unsupported-media-type", 415, PROBLEM_UNSUPPORTED_MEDIA_TYPE},
-		{"payload-too-large", 413, PROBLEM_PAYLOAD_TOO_LARGE},
-		{"method-not-allowed", 405, PROBLEM_METHOD_NOT_ALLOWED},
-		{"not-found", 404, PROBLEM_NOT_FOUND},
-		{"rate-limited", 429, PROBLEM_RATE_LIMITED},
-		{"user-code-unknown", 404, PROBLEM_USER_CODE_UNKNOWN},
-		{"user-code-expired", 410, PROBLEM_USER_CODE_EXPIRED},
-		{"user-code-used", 409, PROBLEM_USER_CODE_USED},
-		{"user-code-busy", 409, PROBLEM_USER_CODE_BUSY},
-		{"session-unknown", 401, PROBLEM_SESSION_UNKNOWN},
-		{"session-expired", 401, PROBLEM_SESSION_EXPIRED},
-		{"wrong-step", 409, PROBLEM_WRONG_STEP},
-		{"method-unavailable", 400, PROBLEM_METHOD_UNAVAILABLE},
-		{"wrong-credentials", 401, PROBLEM_WRONG_CREDENTIALS},
-		{"login-locked", 403, PROBLEM_LOGIN_LOCKED},
-		{"certificate-required", 401, PROBLEM_CERTIFICATE_REQUIRED},
-		{"certificate-invalid", 401, PROBLEM_CERTIFICATE_INVALID},
-		{"certificate-unknown", 401, PROBLEM_CERTIFICATE_UNKNOWN},
-		{"certificate-mismatch", 403, PROBLEM_CERTIFICATE_MISMATCH},
-		{"wrong-answer", 401, PROBLEM_WRONG_ANSWER},
-		{"scope-required", 422, PROBLEM_SCOPE_REQUIRED},
-		{"scope-unknown", 422, PROBLEM_SCOPE_UNKNOWN},
-		{"pin-required", 422, PROBLEM_PIN_REQUIRED},
-		{"pin-wrong", 422, PROBLEM_PIN_WRONG},
-		{"pin-format", 422, PROBLEM_PIN_FORMAT},
-		{"intent-required", 422, PROBLEM_INTENT_REQUIRED},
-		{"token-invalid", 401, PROBLEM_TOKEN_INVALID},
-		{"scope-insufficient", 403, PROBLEM_SCOPE_INSUFFICIENT},
-		{"internal", 500, PROBLEM_INTERNAL},
-	};
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+	for (size_t i = 0; i < PROBLEM_SPEC_COUNT; i++) {
+		const struct problem_spec *t = &problem_spec[i];
 		struct flow f;
 		char body[2048];
 		to_pins(&f);
-		f.accounts[0].selected = true;
-		set(&f.accounts[0].pin_input, "1234");
-		if (t[i].kind == PROBLEM_PIN_WRONG || t[i].kind == PROBLEM_PIN_FORMAT)
+		tick_pin(&f, 0, "1234");
+		if (t->kind == PROBLEM_PIN_WRONG || t->kind == PROBLEM_PIN_FORMAT)
 			snprintf(body, sizeof body,
 				 "{\"type\":\"urn:renkei:problem:%s\",\"status\":%d,\"title\":\"T\","
 				 "\"results\":[{\"account\":\"acc-001-2000002\",\"result\":\"%s\"}],"
 				 "\"accounts\":[" ACC_2000002_UNREG "]}",
-				 t[i].type, t[i].status,
-				 t[i].kind == PROBLEM_PIN_WRONG ? "wrong_pin" : "format");
+				 t->name, t->status,
+				 t->kind == PROBLEM_PIN_WRONG ? "wrong_pin" : "format");
 		else
 			snprintf(body, sizeof body,
 				 "{\"type\":\"urn:renkei:problem:%s\",\"status\":%d,\"title\":\"T\","
 				 "\"detail\":\"D\",\"tries_left\":1,\"retry_after\":30,"
 				 "\"scope\":\"balance\",\"step\":\"permission\"}",
-				 t[i].type, t[i].status);
-		send_and_apply(&f, FLOW_ACT_PINS, t[i].status, PROB, body);
-		assert_int_equal(f.error.kind, t[i].kind);
-		assert_int_equal(f.error.status, t[i].status);
+				 t->name, t->status);
+		send_and_apply(&f, FLOW_ACT_PINS, t->status, PROB, body);
+		assert_int_equal(f.error.kind, t->kind);
+		assert_int_equal(f.error.status, t->status);
 		assert_wiped(&f.accounts[0].pin_input);
-		switch (t[i].kind) {
+		switch (t->kind) {
 		case PROBLEM_LOGIN_LOCKED: assert_int_equal(f.step, FLOW_LOCKED); break;
 		case PROBLEM_SESSION_EXPIRED:
 		case PROBLEM_SESSION_UNKNOWN:
@@ -764,9 +739,7 @@ static void every_problem_type(void **state)
 	}
 	/* an unknown type is not a bad answer but is not guessed either */
 	struct flow f;
-	to_login(&f);
-	set(&f.login.login_id, "a");
-	set(&f.login.password, "b");
+	login_typed(&f, "a", "b");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 418, PROB, "{\"type\":\"urn:renkei:problem:teapot\"}");
 	assert_int_equal(f.error.kind, PROBLEM_UNKNOWN_TYPE);
 	assert_int_equal(f.step, FLOW_LOGIN);
@@ -779,9 +752,7 @@ static void wrong_step_then_refresh(void **state)
 	(void)state;
 	struct flow f;
 	struct flow_req r;
-	to_login(&f);
-	set(&f.login.login_id, "yamada01");
-	set(&f.login.password, "Sakura-2026");
+	login_typed(&f, "yamada01", "Sakura-2026");
 	/* the answer was lost: everything typed stays, retry offered */
 	assert_int_equal(flow_build(&f, FLOW_ACT_LOGIN, &r), 0);
 	flow_net_error(&f, PROBLEM_NET_TIMEOUT);
@@ -836,8 +807,7 @@ static void start_errors_and_keys(void **state)
 	assert_int_equal(flow_build(&f, FLOW_ACT_REFRESH, &r), -1);
 
 	set(&f.user_code, "wdjbmjht");
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	char k1[33];
 	strcpy(k1, f.idem_key);
 	apply(&f, 404, PROB, "{\"type\":\"urn:renkei:problem:user-code-unknown\",\"status\":404}");
@@ -848,13 +818,11 @@ static void start_errors_and_keys(void **state)
 	assert_int_equal(flow_exit_code(&f), EXIT_ERROR);
 	/* same code (differently typed): same key; another code: a new key */
 	set(&f.user_code, "WDJB-MJHT");
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	assert_string_equal(f.idem_key, k1);
 	flow_net_error(&f, PROBLEM_NET_CONNECT);
 	set(&f.user_code, "BCDF-GHJK");
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	assert_string_not_equal(f.idem_key, k1);
 	apply(&f, 429, PROB,
 	      "{\"type\":\"urn:renkei:problem:rate-limited\",\"status\":429,\"retry_after\":42}");
@@ -864,8 +832,7 @@ static void start_errors_and_keys(void **state)
 
 	/* session-expired later: fatal, then restart keeps the code with a new key */
 	strcpy(k1, f.idem_key);
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	apply(&f, 201, JSON, start_201);
 	flow_confirm_partner(&f);
 	assert_null(build(&f, FLOW_ACT_REFRESH, &r));
@@ -877,8 +844,7 @@ static void start_errors_and_keys(void **state)
 	assert_string_equal(f.user_code.buf, "BCDF-GHJK");
 	assert_int_equal(f.session.len, 0);
 	assert_null(f.partner.client_id);
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	assert_string_not_equal(f.idem_key, k1);
 	flow_reset(&f);
 	assert_int_equal(f.user_code.len, 0);
@@ -891,10 +857,7 @@ static void login_methods_and_partner(void **state)
 	(void)state;
 	struct flow f;
 	struct flow_req r;
-	flow_init(&f);
-	set(&f.user_code, "WDJBMJHT");
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	start_code(&f, "WDJBMJHT");
 	apply(&f, 201, JSON,
 	      "{\"session\":\"s1\",\"step\":\"login\"," PARTNER_KAKEIBO
 	      ",\"data\":{\"methods\":[\"certificate\",\"fido\"]}}");
@@ -1017,8 +980,7 @@ static void malformed_answers(void **state)
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		struct flow f;
 		to_pins(&f);
-		f.accounts[1].selected = true;
-		set(&f.accounts[1].pin_input, "12");
+		tick_pin(&f, 1, "12");
 		send_and_apply(&f, FLOW_ACT_REFRESH, t[i].status, t[i].ct, t[i].body);
 		if (f.error.kind != PROBLEM_BAD_ANSWER)
 			fail_msg("case %zu: kind %d", i, f.error.kind);
@@ -1032,16 +994,11 @@ static void malformed_answers(void **state)
 	}
 	/* the start answer must carry a session and the partner */
 	struct flow f;
-	struct flow_req r;
-	flow_init(&f);
-	set(&f.user_code, "WDJBMJHT");
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	start_code(&f, "WDJBMJHT");
 	apply(&f, 201, JSON, "{\"step\":\"login\"," PARTNER_KAKEIBO ",\"data\":{\"methods\":[\"password\"]}}");
 	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
 	assert_int_equal(f.step, FLOW_CODE);
-	cJSON_Delete(build(&f, FLOW_ACT_START, &r));
-	flow_req_free(&r);
+	send_only(&f, FLOW_ACT_START);
 	apply(&f, 201, JSON, "{\"session\":\"s\",\"step\":\"login\",\"data\":{\"methods\":[\"password\"]}}");
 	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
 	assert_int_equal(f.step, FLOW_CODE);
@@ -1054,9 +1011,7 @@ static void control_characters_dropped(void **state)
 {
 	(void)state;
 	struct flow f;
-	to_login(&f);
-	set(&f.login.login_id, "yamada01");
-	set(&f.login.password, "p");
+	login_typed(&f, "yamada01", "p");
 	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON,
 		       "{\"step\":\"question\",\"data\":{\"question\":{\"ja\":\"a\\u001b[2Jb\\tc\\nd"
 		       "\\u0085e\\u007f\"},\"masked\":true,\"max_length\":8}}");

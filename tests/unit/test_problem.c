@@ -9,55 +9,18 @@
 
 #include "api.h"
 #include "problem.h"
-
-/* protocol.md §5, in its order: type and status. */
-static const struct {
-	const char *name;
-	int status;
-	enum problem p;
-} spec[] = {
-	{"bad-request", 400, PROBLEM_BAD_REQUEST},
-	{"unsupported-media-type", 415, PROBLEM_UNSUPPORTED_MEDIA_TYPE},
-	{"payload-too-large", 413, PROBLEM_PAYLOAD_TOO_LARGE},
-	{"method-not-allowed", 405, PROBLEM_METHOD_NOT_ALLOWED},
-	{"not-found", 404, PROBLEM_NOT_FOUND},
-	{"rate-limited", 429, PROBLEM_RATE_LIMITED},
-	{"user-code-unknown", 404, PROBLEM_USER_CODE_UNKNOWN},
-	{"user-code-expired", 410, PROBLEM_USER_CODE_EXPIRED},
-	{"user-code-used", 409, PROBLEM_USER_CODE_USED},
-	{"user-code-busy", 409, PROBLEM_USER_CODE_BUSY},
-	{"session-unknown", 401, PROBLEM_SESSION_UNKNOWN},
-	{"session-expired", 401, PROBLEM_SESSION_EXPIRED},
-	{"wrong-step", 409, PROBLEM_WRONG_STEP},
-	{"method-unavailable", 400, PROBLEM_METHOD_UNAVAILABLE},
-	{"wrong-credentials", 401, PROBLEM_WRONG_CREDENTIALS},
-	{"login-locked", 403, PROBLEM_LOGIN_LOCKED},
-	{"certificate-required", 401, PROBLEM_CERTIFICATE_REQUIRED},
-	{"certificate-invalid", 401, PROBLEM_CERTIFICATE_INVALID},
-	{"certificate-unknown", 401, PROBLEM_CERTIFICATE_UNKNOWN},
-	{"certificate-mismatch", 403, PROBLEM_CERTIFICATE_MISMATCH},
-	{"wrong-answer", 401, PROBLEM_WRONG_ANSWER},
-	{"scope-required", 422, PROBLEM_SCOPE_REQUIRED},
-	{"scope-unknown", 422, PROBLEM_SCOPE_UNKNOWN},
-	{"pin-required", 422, PROBLEM_PIN_REQUIRED},
-	{"pin-wrong", 422, PROBLEM_PIN_WRONG},
-	{"pin-format", 422, PROBLEM_PIN_FORMAT},
-	{"intent-required", 422, PROBLEM_INTENT_REQUIRED},
-	{"token-invalid", 401, PROBLEM_TOKEN_INVALID},
-	{"scope-insufficient", 403, PROBLEM_SCOPE_INSUFFICIENT},
-	{"internal", 500, PROBLEM_INTERNAL},
-};
+#include "problem_spec.h"
 
 static void every_type_round_trips(void **state)
 {
 	(void)state;
 	char urn[128];
-	for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++) {
-		snprintf(urn, sizeof urn, "urn:renkei:problem:%s", spec[i].name);
-		assert_int_equal(problem_from_type(urn), spec[i].p);
-		assert_string_equal(problem_name(spec[i].p), spec[i].name);
-		assert_int_equal(problem_status(spec[i].p), spec[i].status);
-		assert_false(problem_is_transport(spec[i].p));
+	for (size_t i = 0; i < PROBLEM_SPEC_COUNT; i++) {
+		snprintf(urn, sizeof urn, "urn:renkei:problem:%s", problem_spec[i].name);
+		assert_int_equal(problem_from_type(urn), problem_spec[i].kind);
+		assert_string_equal(problem_name(problem_spec[i].kind), problem_spec[i].name);
+		assert_int_equal(problem_status(problem_spec[i].kind), problem_spec[i].status);
+		assert_false(problem_is_transport(problem_spec[i].kind));
 	}
 	/* every enum value with a status is in the spec list: nothing invented, nothing missing */
 	size_t with_status = 0;
@@ -66,7 +29,7 @@ static void every_type_round_trips(void **state)
 		if (problem_status((enum problem)p))
 			with_status++;
 	}
-	assert_int_equal(with_status, sizeof spec / sizeof spec[0]);
+	assert_int_equal(with_status, PROBLEM_SPEC_COUNT);
 }
 
 static void unknown_and_malformed_types(void **state)
