@@ -538,7 +538,11 @@ static void layout(struct ui_screen *s)
 			st->h += rows - st->rows_visible;
 			st->rows_visible = rows;
 		} else {
-			int rows = st->rows_visible + (spare > 0 ? spare : 0);
+			/* a text that scrolls gives up rows (down to 2) before the buttons under it
+			 * go off the screen */
+			int rows = st->rows_visible + spare;
+			if (rows < 2)
+				rows = 2;
 			st->h += rows - st->rows_visible;
 			st->rows_visible = rows;
 		}
