@@ -74,10 +74,11 @@ static void paint(struct dlg *d)
 			if (k > maxd)
 				maxd = k;
 		}
-		dh = maxd + 1;
+		dh = maxd;
 	}
 	int maxh = LINES - 2; /* over the title and key bar if need be, never cutting the details */
-	int h = 2 + th + (th ? 1 : 0) + (d->note || d->nchoices ? 2 : 0) + (lh ? lh + 1 + dh : 0) + 1 + 2;
+	/* border+blank, text+blank, [list, rule, detail, note row, blank], buttons+border */
+	int h = 2 + th + (th ? 1 : 0) + (lh ? lh + 1 + dh + 1 + 1 : 0) + 2;
 	if (h > maxh) {
 		/* shrink the list first, then the detail */
 		int over = h - maxh;
@@ -93,7 +94,9 @@ static void paint(struct dlg *d)
 		if (h > maxh)
 			h = maxh;
 	}
-	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
+	/* inside the screen's frame (rows 2 .. LINES-5) when it fits there, else over it */
+	int inside = LINES - 6;
+	int y0 = h <= inside ? 2 + (inside - h) / 2 : (LINES - h) / 2, x0 = (COLS - w) / 2;
 	for (int y = y0; y < y0 + h; y++)
 		ui_fill(y, x0, w, A_NORMAL);
 	ui_box(y0, x0, h, w);
@@ -132,12 +135,10 @@ static void paint(struct dlg *d)
 		y += lh;
 		ui_hline(y, x, inner);
 		y++;
-		draw_wrap(y, x + 2, inner - 2, dh - 1, d->choices[d->sel].detail, A_NORMAL);
+		draw_wrap(y, x + 2, inner - 2, dh, d->choices[d->sel].detail, A_NORMAL);
 		y += dh;
-	}
-	if (d->note) {
-		y++;
-		ui_puts(y, x, _(d->note), inner, ui_attr(UIC_ERROR));
+		if (d->note) /* the row kept for it under the detail */
+			ui_puts(y, x, _(d->note), inner, ui_attr(UIC_ERROR));
 	}
 	/* buttons */
 	int by = y0 + h - 2, tw = 0;
