@@ -232,14 +232,73 @@ static void free_secret_text(char *s)
 	}
 }
 
-/* Check what MHD will load, so that a bad directory gets a clear message before listening. */
+/* What is wrong with a PEM private key (key: true) or certificate file GnuTLS refused, in words; NULL when
+ * GnuTLS's own text says it best. */
+static const char *pem_problem(int rc, bool key)
+{
+	switch (rc) {
+	case GNUTLS_E_DECRYPTION_FAILED:
+		return key ? "encrypted with a password; the sandbox needs an unencrypted private key" : NULL;
+	case GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE:
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+		return key ? "no PEM private key in the file (no -----BEGIN ... PRIVATE KEY----- line)"
+		           : "no PEM certificate in the file (no -----BEGIN CERTIFICATE----- line)";
+	case GNUTLS_E_BASE64_DECODING_ERROR:
+	case GNUTLS_E_BASE64_UNEXPECTED_HEADER_ERROR:
+	case GNUTLS_E_ASN1_DER_ERROR:
+	case GNUTLS_E_ASN1_TAG_ERROR:
+	case GNUTLS_E_ASN1_DER_OVERFLOW:
+	case GNUTLS_E_ASN1_GENERIC_ERROR:
+	case GNUTLS_E_ASN1_VALUE_NOT_VALID:
+	case GNUTLS_E_ASN1_ELEMENT_NOT_FOUND:
+		return key ? "damaged or truncated PEM private key" : "damaged or truncated PEM certificate";
+	default:
+		return NULL;
+	}
+}
+
+static void pem_error(char *err, size_t errlen, const char *dir, const char *file, int rc, bool key)
+{
+	const char *why = pem_problem(rc, key);
+
+	if (why)
+		snprintf(err, errlen, "%s/%s: %s (GnuTLS: %s)", dir, file, why, gnutls_strerror(rc));
+	else
+		snprintf(err, errlen, "%s/%s: cannot load the %s: %s", dir, file,
+		         key ? "private key" : "certificate", gnutls_strerror(rc));
+}
+
+/* Check what MHD will load, file by file, so that a bad directory gets a clear message before
+ * listening. Any unencrypted PEM key GnuTLS reads is accepted: PKCS#8 ("PRIVATE KEY"), PKCS#1
+ * ("RSA PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY"), with or without certtool's text before it. */
 static int check_tls(struct http_server *srv, const char *dir, char *err, size_t errlen)
 {
 	gnutls_certificate_credentials_t cred;
+	gnutls_x509_privkey_t pk;
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned ncrts = 0;
 	gnutls_datum_t c = {(unsigned char *)srv->cert, (unsigned)strlen(srv->cert)};
 	gnutls_datum_t k = {(unsigned char *)srv->key, (unsigned)strlen(srv->key)};
 	int rc;
 
+	if (gnutls_x509_privkey_init(&pk) < 0) {
+		snprintf(err, errlen, "GnuTLS: out of memory");
+		return -1;
+	}
+	rc = gnutls_x509_privkey_import2(pk, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_x509_privkey_deinit(pk); /* wipes the key */
+	if (rc < 0) {
+		pem_error(err, errlen, dir, "server.key", rc, true);
+		return -1;
+	}
+	rc = gnutls_x509_crt_list_import2(&crts, &ncrts, &c, GNUTLS_X509_FMT_PEM, 0);
+	for (unsigned i = 0; i < ncrts; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	if (rc < 0) {
+		pem_error(err, errlen, dir, "server.crt", rc, false);
+		return -1;
+	}
 	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
 		snprintf(err, errlen, "GnuTLS: cannot allocate credentials");
 		return -1;
@@ -254,8 +313,8 @@ static int check_tls(struct http_server *srv, const char *dir, char *err, size_t
 		gnutls_datum_t a = {(unsigned char *)srv->ca, (unsigned)strlen(srv->ca)};
 		rc = gnutls_certificate_set_x509_trust_mem(cred, &a, GNUTLS_X509_FMT_PEM);
 		if (rc <= 0) {
-			snprintf(err, errlen, "%s/client-ca.crt: %s", dir,
-				 rc == 0 ? "no certificate in the file" : gnutls_strerror(rc));
+			pem_error(err, errlen, dir, "client-ca.crt",
+			          rc == 0 ? GNUTLS_E_NO_CERTIFICATE_FOUND : rc, false);
 			gnutls_certificate_free_credentials(cred);
 			return -1;
 		}
