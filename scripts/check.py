@@ -9,6 +9,9 @@ Steps
   unit-asan     make B=build/asan SAN=... unit, then scripts/run-unit.py on build/asan/tests/test_*
   po            make check-po                              (one check per catalog)
   pytest        /usr/bin/python3 -m pytest -q tests/       (sandbox and terminal tests, against build/)
+  pytest-asan   make B=build/asan SAN=... all, then the same pytest run against build/asan (the client and the
+                sandbox under ASan+UBSan; valgrind and install tests left to the pytest step): any
+                sanitizer report (build/asan/san-logs/) is a failure of its own
   fuzz-smoke    make B=build build/fuzz/fuzz_NAME..., then each libFuzzer target once over its committed
                 seeds (-runs=0: no mutation; seeds as scripts/fuzz.sh picks them)  (one check per target)
 
@@ -184,6 +187,43 @@ def step_pytest():
     record(name, c["passed"], c["failed"], c["skipped"], note="" if rc in (0, 1) else "pytest exit %d" % rc)
 
 
+def step_pytest_asan():
+    name = "pytest-asan"
+    header("%s: sandbox and terminal tests against build/asan (ASan+UBSan)" % name)
+    rc, _ = run([MAKE, "-j" + JOBS, "B=build/asan", "SAN=" + SAN, "all"])
+    if rc != 0:
+        record(name, 0, 1, note="build failed")
+        return
+    logs = ROOT / "build/asan/san-logs"
+    shutil.rmtree(str(logs), ignore_errors=True)
+    logs.mkdir(parents=True)
+    argv = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "--import-mode=importlib",
+            "-rfE", "--ignore=" + PO_PYTEST, "--ignore=tests/e2e/test_valgrind.py", "--ignore=tests/test_install.py"]
+    env = {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "RENKEI_BUILD": "build/asan",
+        # Reports go to files: a client's stderr is its terminal, gone with tmux. Full stacks on
+        # malloc so that tests/lsan.supp can name the libp11 engine's never-freed method tables.
+        "ASAN_OPTIONS": "log_path=%s/asan:fast_unwind_on_malloc=0:detect_leaks=1" % logs,
+        "LSAN_OPTIONS": "suppressions=%s:print_suppressions=0" % (ROOT / "tests/lsan.supp"),
+        "UBSAN_OPTIONS": "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % logs,
+    }
+    rc, out = run(argv + ["tests/"], show="always", env=env)
+    c = pytest_summary(out)
+    if c is None:
+        record(name, 0, 1, note="pytest exit %d and no summary line" % rc)
+        return
+    if rc != 0 and c["failed"] == 0:
+        c["failed"] = 1
+    reports = [f for f in sorted(logs.iterdir())
+               if re.search(r"ERROR: |runtime error:", f.read_text(encoding="utf-8", errors="replace"))]
+    for f in reports:
+        print("--- sanitizer report %s:" % f.relative_to(ROOT))
+        print("\n".join(f.read_text(encoding="utf-8", errors="replace").splitlines()[:80]), flush=True)
+    note = "%d sanitizer report(s)" % len(reports) if reports else ""
+    record(name, c["passed"], c["failed"] + len(reports), c["skipped"], note=note)
+
+
 # Seeds of each fuzz target, as scripts/fuzz.sh picks them: tests/fuzz/corpus/NAME/ (NAME without
 # "fuzz_") when it exists, plus these.
 FUZZ_EXTRA_SEEDS = {
@@ -244,6 +284,7 @@ STEPS = {
     "unit-asan": step_unit,
     "po": step_po,
     "pytest": step_pytest,
+    "pytest-asan": step_pytest_asan,
     "fuzz-smoke": step_fuzz_smoke,
 }
 
