@@ -164,6 +164,9 @@ void ui_message_fn(const char *title, const char *(*text)(void *ctx), void *ctx)
 /* Shows a message without buttons and returns at once: for a wait the program cannot show
  * otherwise (a PIN typed on the card reader). It stays until the next paint. */
 void ui_notice(const char *title, const char *text);
+/* Drops keys typed while the program could not read them (during a ui_notice wait), so that they do
+ * not act on the next screen. */
+void ui_drop_typeahead(void);
 
 /* A list to choose from (the certificate chooser): each choice has a one-line label and a
  * multi-line detail shown for the highlighted one; disabled choices (e.g. expired certificates) are

@@ -9,6 +9,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "hexdigit.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -244,15 +245,6 @@ static int idem_wrap(const char *key, const char *device, const char *token, cha
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int idem_unwrap(const char *key, const char *device, const char *hex, char *out, size_t outlen)
 {
 	unsigned char ks[64];
@@ -261,7 +253,7 @@ static int idem_unwrap(const char *key, const char *device, const char *hex, cha
 	if (strlen(hex) % 2 || n >= sizeof(ks) || outlen < n + 1 || idem_stream(key, device, ks) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int h = hexval((unsigned char)hex[2 * i]), l = hexval((unsigned char)hex[2 * i + 1]);
+		int h = hex_digit((unsigned char)hex[2 * i]), l = hex_digit((unsigned char)hex[2 * i + 1]);
 		if (h < 0 || l < 0) {
 			explicit_bzero(ks, sizeof(ks));
 			return -1;

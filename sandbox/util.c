@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hexdigit.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -49,17 +50,6 @@ bool sandbox_normalize_user_code(const struct scenario *sc, const char *in, char
 
 /* --- forms ---------------------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode s[0..len) into a new string; NULL on a bad escape or a NUL byte. */
 static char *form_decode(const char *s, size_t len)
 {
@@ -74,8 +64,8 @@ static char *form_decode(const char *s, size_t len)
 			c = ' ';
 		} else if (c == '%') {
 			int h, l;
-			if (i + 2 >= len || (h = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (l = hexval((unsigned char)s[i + 2])) < 0) {
+			if (i + 2 >= len || (h = hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (l = hex_digit((unsigned char)s[i + 2])) < 0) {
 				explicit_bzero(out, len + 1);
 				free(out);
 				return NULL;

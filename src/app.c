@@ -620,7 +620,9 @@ static int token_login(struct app *a, size_t idx)
 			   N_("「OK」を押したあと、カードリーダーのキーでPINを入力してください。"));
 		ui_notice(N_("電子証明書ログイン"),
 			  N_("カードリーダーのキーでPINを入力してください。入力が終わるまでお待ちください。"));
-		if (p11_login(a->p11, idx, NULL, 0, &pe) == 0)
+		int lr = p11_login(a->p11, idx, NULL, 0, &pe);
+		ui_drop_typeahead(); /* keys pressed on the keyboard while the reader had the PIN */
+		if (lr == 0)
 			return 0;
 		p11_failed(&pe);
 		return -1;

@@ -31,6 +31,7 @@
 #include <openssl/x509v3.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#include "hexdigit.h"
 #include "i18n.h"
 #include "secret.h"
 
@@ -638,17 +639,6 @@ void p11_use_engine(struct p11 *p, bool on)
 
 /* ---- RFC 7512 URIs ------------------------------------------------------------------------ */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into out (cap bytes, NUL added). Decoded length, or -1. */
 static long pct_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 {
@@ -657,7 +647,7 @@ static long pct_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 		int c = (unsigned char)s[i];
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = hex_digit((unsigned char)s[i + 1])) < 0 || (lo = hex_digit((unsigned char)s[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;

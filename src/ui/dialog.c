@@ -306,6 +306,12 @@ void ui_notice(const char *title, const char *text)
 	paint(&(struct dlg){.title = title, .text = text, .notice = true});
 }
 
+void ui_drop_typeahead(void)
+{
+	if (ui_active())
+		flushinp();
+}
+
 int ui_choose(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial)
 {
 	return ui_choose_ex(title, text, c, n, initial, NULL);

@@ -106,12 +106,15 @@ def test_pinpad_reader_login_to_partner_token(sandbox, curl, term, pki, reader_t
     s = t.wait_for(lambda x: squash(MSG_PINPAD_WAIT) in squash(_dialog_text(x)), timeout=delay * 0.8, scale=False)
     assert "[ OK ]" not in s and "Enter" not in s.rstrip("\n").split("\n")[-1], s
     assert_no_pin_entry(s)
+    t.type("zz")  # keys pressed on the keyboard meanwhile are dropped, not typed into the next screen
     # the client waits for the reader (the customer typing for `delay` seconds), then goes on
     s = cert_chosen(t, pki)
     waited = time.monotonic() - typed
     assert waited >= delay * 0.9, "the certificate was chosen after %.2fs, before the reader answered" % waited
     assert_no_pin_entry(s)
     assert not on_row(s, MSG_PINPAD[:20]), s
+    pw_row = s.split("\n")[field_row(s, "ログインパスワード")]
+    assert "●" not in pw_row and "zz" not in s, "keys typed during the reader's wait reached the screen:\n" + s
     type_password(t, PASSWORD)
     finish_suzuki(t)
     tok = partner.get_token()
