@@ -47,7 +47,8 @@ enum {
 };
 
 /* Start curses on the terminal (call i18n_init first: it sets the UTF-8 locale). Registers ui_end
- * with atexit and, unless UI_INIT_NO_SIGNALS, signal handlers that restore the terminal and re-raise.
+ * with atexit and, unless UI_INIT_NO_SIGNALS, handlers for SIGTERM/SIGHUP/SIGINT/SIGQUIT (see
+ * ui_quit_signal: input ends, the program leaves in order; a second signal restores and re-raises).
  * Environment: NO_COLOR, RENKEI_ASCII=1, RENKEI_AMBIGUOUS=wide (ambiguous-width characters count 2
  * columns and ASCII glyphs are used). 0, or -1 when there is no usable terminal. */
 int ui_init(unsigned flags);
@@ -59,6 +60,9 @@ void ui_end(void);
 /* Async-signal-safe restore (termios + reset sequences via write(2)): for the caller's own signal
  * handlers. Does nothing when curses is not active. */
 void ui_end_signal_safe(void);
+/* The signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT) that asked the program to stop, or 0. While the
+ * screens run, such a signal ends input (ui_getkey reports end of input) instead of killing. */
+int ui_quit_signal(void);
 bool ui_active(void);
 
 /* Glyph for a masked character ("●", or "*" with ASCII glyphs) and a string of n of them

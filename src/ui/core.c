@@ -62,9 +62,15 @@ void ui_feed_fkey(int key)
 	feed_push((wint_t)key, true);
 }
 
+static volatile sig_atomic_t quit_signal;
+
 int ui_getkey(wint_t *ch, int timeout_ms, bool *eof)
 {
 	*eof = false;
+	if (quit_signal) { /* asked to stop (on_signal): no more keys */
+		*eof = true;
+		return ERR;
+	}
 	if (feed_at < feed_n) {
 		struct fed f = feed[feed_at++];
 		if (feed_at == feed_n)
@@ -81,8 +87,8 @@ int ui_getkey(wint_t *ch, int timeout_ms, bool *eof)
 	}
 	timeout(timeout_ms);
 	int r = get_wch(ch);
-	if (r == ERR && timeout_ms < 0)
-		*eof = true; /* blocking read failed: terminal gone */
+	if (r == ERR && (timeout_ms < 0 || quit_signal))
+		*eof = true; /* blocking read failed (terminal gone), or a signal asked to stop */
 	return r;
 }
 
@@ -139,11 +145,23 @@ void ui_end_signal_safe(void)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
 
+/* SIGTERM, SIGHUP (the SSH link or the terminal gone), SIGINT, SIGQUIT: the key loop sees the
+ * signal as the end of input, so the program leaves as it does then (the server's session cancelled,
+ * secrets wiped, the terminal restored). Outside the screens, or at a second signal, at once. */
 static void on_signal(int sig)
 {
-	ui_end_signal_safe();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	if (!active || quit_signal) {
+		ui_end_signal_safe();
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	quit_signal = sig;
+}
+
+int ui_quit_signal(void)
+{
+	return quit_signal;
 }
 
 void ui_end(void)
