@@ -268,6 +268,14 @@ static unsigned break_rule(wchar_t a, wchar_t b)
 	return r;
 }
 
+/* Whether the character at s[at] must not start a line. */
+static bool no_start_at(const char *s, size_t n, size_t at)
+{
+	wchar_t wc = 0;
+	ui_decode(s + at, n - at, &wc);
+	return in_set(no_start, sizeof no_start / sizeof no_start[0] - 1, wc);
+}
+
 /* Bytes to skip at a line break from at: the spaces there, and one '\n' right after them (so a
  * line broken just before "  \n" is not followed by an empty line). */
 static size_t skip_spaces(const char *s, size_t n, size_t at)
@@ -306,7 +314,13 @@ size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip)
 			size_t end = at;
 			while (end < n && s[end] == ' ')
 				end++;
+			/* a break at these spaces would start the next line with 。）etc.: not allowed */
+			bool closes = end < n && no_start_at(s, n, end);
 			if (used + (end - at) > cols) {
+				if (closes && brk > 0 && pushed < WRAP_PUSH) { /* the word before moves down */
+					*skip = brk_next - brk;
+					return brk;
+				}
 				/* break at the spaces; they and a '\n' after them are skipped */
 				if (at > 0) {
 					*skip = skip_spaces(s, n, at);
@@ -316,7 +330,7 @@ size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip)
 				*skip = skip_spaces(s, n, cols);
 				return cols;
 			}
-			if (at > 0) {
+			if (at > 0 && !closes) {
 				brk = at;
 				brk_next = end;
 				pushed = 0;

@@ -294,6 +294,10 @@ static void test_wrap_line_start(void **state)
 	assert_string_equal(wrapped("手数料は10％です", 6), "手数料|は10％|です");
 	assert_string_equal(wrapped("あいうえ?", 8), "あいう|え?");
 	assert_string_equal(wrapped("あいうえ)", 8), "あいう|え)");
+	/* nor after a space: 。 or ） typed after a space stays with the word before it */
+	assert_string_equal(wrapped("あいう 。えお", 6), "あい|う 。|えお");
+	assert_string_equal(wrapped("かき あいう ）", 8), "かき あ|いう ）");
+	assert_string_equal(wrapped("Press OK .", 8), "Press|OK .");
 	/* ）、 after a Latin run: the run and the marks move down together */
 	const char *r =
 	    "認可対象・認可期間と意思確認の内容を確認し（↑↓・PgUp・PgDnで読み進めます）、「許可手続きを継続す"
