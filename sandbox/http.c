@@ -787,10 +787,13 @@ void http_server_stop(struct http_server *srv)
 
 	if (!srv || !srv->d)
 		return;
-	/* MHD no longer watches the listening socket: close it, so new connections are refused. */
+	/* MHD no longer accepts on the listening socket. Shut it down so new connections are refused,
+	 * but close it only after MHD_stop_daemon: MHD's thread removes it from its epoll set on its
+	 * own time, and a descriptor closed before that makes MHD abort ("Failed to remove listen FD
+	 * from epoll set", seen on a busy machine). */
 	MHD_socket ls = MHD_quiesce_daemon(srv->d);
 	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
+		shutdown(ls, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += DRAIN_SECONDS;
 	pthread_mutex_lock(&srv->mu);
@@ -800,4 +803,6 @@ void http_server_stop(struct http_server *srv)
 	pthread_mutex_unlock(&srv->mu);
 	MHD_stop_daemon(srv->d);
 	srv->d = NULL;
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 }
