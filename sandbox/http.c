@@ -734,7 +734,10 @@ int http_server_start(struct http_server *srv, const char *listen, char *err, si
 	char host[200], port[8];
 	struct addrinfo hints, *ai = NULL;
 	int rc;
-	unsigned flags = MHD_USE_TLS | MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* poll(), not epoll: MHD_quiesce_daemon (at SIGTERM) races with MHD's own epoll loop over who
+	 * removes the listening socket from the epoll set, and the loser aborts the process ("Failed to
+	 * remove listen FD from epoll set", an open libmicrohttpd defect, seen here under load). */
+	unsigned flags = MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
 	if (parse_listen(listen, host, sizeof(host), port, sizeof(port)) != 0) {
 		snprintf(err, errlen, "--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:8443, [::1]:0)", listen);
@@ -788,9 +791,8 @@ void http_server_stop(struct http_server *srv)
 	if (!srv || !srv->d)
 		return;
 	/* MHD no longer accepts on the listening socket. Shut it down so new connections are refused,
-	 * but close it only after MHD_stop_daemon: MHD's thread removes it from its epoll set on its
-	 * own time, and a descriptor closed before that makes MHD abort ("Failed to remove listen FD
-	 * from epoll set", seen on a busy machine). */
+	 * but close it only after MHD_stop_daemon: MHD's thread may still have it in its poll set
+	 * until it has seen the quiesce, and the descriptor number must not be reused before that. */
 	MHD_socket ls = MHD_quiesce_daemon(srv->d);
 	if (ls != MHD_INVALID_SOCKET)
 		shutdown(ls, SHUT_RDWR);
