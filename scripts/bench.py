@@ -616,15 +616,27 @@ def child_pid(pid, name, timeout=5):
     return poll(find, timeout)
 
 
+
+def test_term(argv, env):
+    """The tests' Term (tests/conftest.py): renkei at 80x24 in a private tmux server, closed at exit."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest  # noqa: E402
+
+    t = conftest.Term(list(argv), 80, 24, env, "xterm-256color", None, None)
+    _cleanup.append(t.close)
+    return t
+
+
+def close_test_term(t):
+    if t is not None:
+        t.close()
+        if t.close in _cleanup:
+            _cleanup.remove(t.close)
+
+
 def bench_client_flow(workdir):
     sys.path.insert(0, str(ROOT / "tests"))
-    import conftest                      # noqa: E402 - Term: a program in a private tmux server
     from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
-
-    def term(argv, width=80, height=24, env=None, term="xterm-256color", cwd=None):
-        t = conftest.Term(list(argv), width, height, env, term, cwd, None)
-        _cleanup.append(t.close)
-        return t
 
     sb = Sandbox(workdir)
     proxy = CountingProxy(sb.port)
@@ -646,7 +658,7 @@ def bench_client_flow(workdir):
         th = threading.Thread(target=watch, daemon=True)
         th.start()
         t0 = time.perf_counter()
-        t = term(h.client_argv(via), width=80, height=24, env=h.client_env(), term="xterm-256color")
+        t = test_term(h.client_argv(via), h.client_env())
         pid = child_pid(t.pane_pid, "renkei")
         if pid is None:
             raise RuntimeError("no renkei process under the tmux pane")
@@ -678,10 +690,7 @@ def bench_client_flow(workdir):
         row("client", "  of them open on the done screen (/proc)", "?" if open_end is None else "%d" % open_end)
     finally:
         stop.set()
-        if t is not None:
-            t.close()
-            if t.close in _cleanup:
-                _cleanup.remove(t.close)
+        close_test_term(t)
         proxy.close()
         sb.stop()
 
@@ -776,7 +785,6 @@ def bench_certlogin(workdir):
 
 def bench_cert_flow(workdir):
     sys.path.insert(0, str(ROOT / "tests"))
-    import conftest                      # noqa: E402 - Term: a program in a private tmux server
     from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
     from e2e import test_certificate as tc  # noqa: E402 - the certificate tests' drivers
 
@@ -790,8 +798,7 @@ def bench_cert_flow(workdir):
         da = device_authorization(sb)
         argv = h.client_argv(via, user_code=da["user_code"], extra=["--pkcs11-module", module])
         t0 = time.perf_counter()
-        t = conftest.Term(list(argv), 80, 24, h.client_env({"SOFTHSM2_CONF": conf}), "xterm-256color", None, None)
-        _cleanup.append(t.close)
+        t = test_term(argv, h.client_env({"SOFTHSM2_CONF": conf}))
         tc.to_cert_screen(t)
         t1 = time.perf_counter()
         tc.open_chooser(t)                  # Enter: the client loads the module and lists
@@ -815,10 +822,7 @@ def bench_cert_flow(workdir):
         row("client", "  TCP connections opened for the whole flow (= TLS handshakes)",
             "%d  (counted by a relay)" % proxy.accepted)
     finally:
-        if t is not None:
-            t.close()
-            if t.close in _cleanup:
-                _cleanup.remove(t.close)
+        close_test_term(t)
         proxy.close()
         sb.stop()
 

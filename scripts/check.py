@@ -167,24 +167,36 @@ def step_po():
         record(name, n, 0)
 
 
+PYTEST = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "--import-mode=importlib", "-rfE"]
+
+
 def step_pytest():
     name = "pytest"
     header("%s: sandbox and terminal tests against build/" % name)
-    argv = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no",
-            "--import-mode=importlib", "-rfE"]
+    argv = list(PYTEST)
     if po_pytest_counted and (ROOT / PO_PYTEST).exists():
         argv.append("--ignore=" + PO_PYTEST)  # already run and counted by make check-po
-    rc, out = run(argv + ["tests/"], show="always", env={"PYTHONDONTWRITEBYTECODE": "1"})
+    run_pytest(name, argv + ["tests/"], {"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def run_pytest(name, argv, env, after=None, what="more failure(s)"):
+    """Run pytest and record its counts under name. after(), when given, runs once pytest is done and
+    returns further failures found (each counts as one, noted as `what`)."""
+    rc, out = run(argv, show="always", env=env)
+    extra_failed = len(after()) if after else 0
+    note = "%d %s" % (extra_failed, what) if extra_failed else ""
     if rc == 5:  # no tests collected
-        record(name, 0, 0, note="no tests collected")
+        record(name, 0, extra_failed, note="no tests collected")
         return
     c = pytest_summary(out)
     if c is None:
-        record(name, 0, 1, note="pytest exit %d and no summary line" % rc)
+        record(name, 0, 1 + extra_failed, note="pytest exit %d and no summary line" % rc)
         return
     if rc != 0 and c["failed"] == 0:
         c["failed"] = 1
-    record(name, c["passed"], c["failed"], c["skipped"], note="" if rc in (0, 1) else "pytest exit %d" % rc)
+    if rc not in (0, 1):
+        note = ("%s, " % note if note else "") + "pytest exit %d" % rc
+    record(name, c["passed"], c["failed"] + extra_failed, c["skipped"], note=note)
 
 
 def step_pytest_asan():
@@ -197,8 +209,7 @@ def step_pytest_asan():
     logs = ROOT / "build/asan/san-logs"
     shutil.rmtree(str(logs), ignore_errors=True)
     logs.mkdir(parents=True)
-    argv = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "--import-mode=importlib",
-            "-rfE", "--ignore=" + PO_PYTEST, "--ignore=tests/e2e/test_valgrind.py", "--ignore=tests/test_install.py"]
+    argv = PYTEST + ["--ignore=" + PO_PYTEST, "--ignore=tests/e2e/test_valgrind.py", "--ignore=tests/test_install.py"]
     env = {
         "PYTHONDONTWRITEBYTECODE": "1",
         "RENKEI_BUILD": "build/asan",
@@ -208,20 +219,16 @@ def step_pytest_asan():
         "LSAN_OPTIONS": "suppressions=%s:print_suppressions=0" % (ROOT / "tests/lsan.supp"),
         "UBSAN_OPTIONS": "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % logs,
     }
-    rc, out = run(argv + ["tests/"], show="always", env=env)
-    c = pytest_summary(out)
-    if c is None:
-        record(name, 0, 1, note="pytest exit %d and no summary line" % rc)
-        return
-    if rc != 0 and c["failed"] == 0:
-        c["failed"] = 1
-    reports = [f for f in sorted(logs.iterdir())
-               if re.search(r"ERROR: |runtime error:", f.read_text(encoding="utf-8", errors="replace"))]
-    for f in reports:
-        print("--- sanitizer report %s:" % f.relative_to(ROOT))
-        print("\n".join(f.read_text(encoding="utf-8", errors="replace").splitlines()[:80]), flush=True)
-    note = "%d sanitizer report(s)" % len(reports) if reports else ""
-    record(name, c["passed"], c["failed"] + len(reports), c["skipped"], note=note)
+
+    def reports():
+        found = [f for f in sorted(logs.iterdir())
+                 if re.search(r"ERROR: |runtime error:", f.read_text(encoding="utf-8", errors="replace"))]
+        for f in found:
+            print("--- sanitizer report %s:" % f.relative_to(ROOT))
+            print("\n".join(f.read_text(encoding="utf-8", errors="replace").splitlines()[:80]), flush=True)
+        return found
+
+    run_pytest(name, argv + ["tests/"], env, after=reports, what="sanitizer report(s)")
 
 
 # Seeds of each fuzz target, as scripts/fuzz.sh picks them: tests/fuzz/corpus/NAME/ (NAME without

@@ -305,3 +305,20 @@ def grant(sb, login="sato02", client_id="kakeibo-demo", scope="balance transacti
     r = token_request(sb, da["device_code"], client_id)
     assert r.status == 200, r
     return r.json
+
+
+def assert_certificate_never_logs_in(sb, cert, key):
+    """A client certificate the sandbox must not accept (another CA, expired): protocol §1/§4.5 say the
+    chain is verified against the client CA but not how a failure shows, so either the TLS handshake
+    is refused or the certificate login is a 401 certificate problem. Never a login."""
+    da = device_auth(sb)
+    try:
+        r = sb.post("/consent/v1/sessions", json={"user_code": da["user_code"]}, cert=cert, key=key)
+    except AssertionError as e:  # the handshake was refused
+        assert "curl" in str(e) or "transport error" in str(e), e
+        assert sb.alive()
+        return
+    if r.status == 201:
+        r = sb.post("/consent/v1/session/login", bearer=r.json["session"], cert=cert, key=key,
+                    json={"method": "certificate", "password": "Kaede-2026"})
+    assert r.status == 401 and r.problem in ("certificate-invalid", "certificate-unknown"), r

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_curl
-from harness.proto import SUZUKI_ACCOUNT, device_auth, metadata, new_consent
+from harness.proto import SUZUKI_ACCOUNT, assert_certificate_never_logs_in, metadata, new_consent
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO = ROOT / "sandbox" / "scenarios" / "demo.json"
@@ -235,18 +235,7 @@ def test_certtool_client_certificate_from_another_ca_is_refused(sandbox, ct, tmp
     client-ca.crt: the handshake is refused or the login is a 401 certificate problem; never a login."""
     sb = start(sandbox, tls_dir(ct, tmp_path),
                scenario=scenario_with_fingerprints(tmp_path / "rogue.json", ct / "rogue.crt"))
-    cert, key = ct / "rogue.crt", ct / "rogue.key"
-    da = device_auth(sb)
-    try:
-        r = sb.post("/consent/v1/sessions", json={"user_code": da["user_code"]}, cert=cert, key=key)
-    except AssertionError as e:  # the handshake was refused
-        assert "curl" in str(e) or "transport error" in str(e), e
-        assert sb.alive()
-        return
-    if r.status == 201:
-        r = sb.post("/consent/v1/session/login", bearer=r.json["session"], cert=cert, key=key,
-                    json={"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 401 and r.problem in ("certificate-invalid", "certificate-unknown"), r
+    assert_certificate_never_logs_in(sb, ct / "rogue.crt", ct / "rogue.key")
 
 
 # --- a broken key ----------------------------------------------------------------------------------

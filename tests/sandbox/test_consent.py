@@ -5,7 +5,8 @@ import secrets
 
 import pytest
 
-from harness.proto import (SATO_ACCOUNT, SUZUKI_ACCOUNT, SUZUKI_PIN, YAMADA_PINS, by_number,
+from harness.proto import (SATO_ACCOUNT, SUZUKI_ACCOUNT, SUZUKI_PIN, YAMADA_PINS, assert_certificate_never_logs_in,
+                           by_number,
                            consent_to_permission, device_auth, expect_oauth_error, expect_problem,
                            new_consent, start, token_request, yamada_at_scopes)
 
@@ -134,20 +135,7 @@ def test_certificate_login_errors(sandbox, pki):
 def test_untrusted_or_expired_certificate_never_logs_in(sandbox, pki, curl, name):
     """§1/§4.5 say the chain is verified against the client CA but not how a failure shows: either the
     TLS handshake is refused or the login is a 401 certificate problem. Never a login."""
-    sb = sandbox()
-    da = device_auth(sb)
-    cert, key = pki / "clients" / (name + ".crt"), pki / "clients" / (name + ".key")
-    try:
-        r = sb.post("/consent/v1/sessions", json={"user_code": da["user_code"]}, cert=cert, key=key)
-    except AssertionError as e:  # the handshake was refused
-        assert "curl" in str(e) or "transport error" in str(e), e
-        assert sb.alive()
-        return
-    if r.status == 201:
-        s = r.json["session"]
-        r = sb.post("/consent/v1/session/login", bearer=s, cert=cert, key=key,
-                    json={"method": "certificate", "password": "Kaede-2026"})
-    assert r.status == 401 and r.problem in ("certificate-invalid", "certificate-unknown"), r
+    assert_certificate_never_logs_in(sandbox(), pki / "clients" / (name + ".crt"), pki / "clients" / (name + ".key"))
 
 
 def test_no_client_ca_means_no_certificate_login(sandbox, pki_no_client_ca):
