@@ -172,6 +172,7 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/renkei $(B)/renkei-sandbox $(DESTDIR)$(PREFIX)/bin/
+	install -D -m 644 man/man5/renkei.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/renkei.conf.5
 	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 	for mo in $(MO); do l=$${mo#$(B)/locale/}; install -d $(DESTDIR)$(PREFIX)/share/locale/$$(dirname $$l); \
 	  install -m 644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$l; done

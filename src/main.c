@@ -20,9 +20,8 @@ int main(int argc, char **argv)
 	struct options o;
 	struct opt_err err;
 	options_defaults(&o);
-	int rc = options_parse_argv(&o, argc, argv, &err);
-	if (rc == 0)
-		options_apply_env(&o, environ);
+	/* Every source in order (renkei.conf(5)); on an error o still holds the --lang given. */
+	int rc = options_load(&o, argc, argv, environ, &err);
 	/* The language first, so every message below is in it. */
 	const char *lang = o.lang;
 	if (!lang) {
@@ -46,7 +45,12 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return EXIT_ALLOWED;
 	}
-	if (options_load_config(&o, &err) < 0 || options_validate(&o, &err) < 0) {
+	if (o.print_config) {
+		options_print(stdout, &o);
+		options_free(&o);
+		return EXIT_ALLOWED;
+	}
+	if (options_validate(&o, &err) < 0) {
 		fprintf(stderr, "renkei: %s\n", err.msg);
 		options_free(&o);
 		return EXIT_USAGE;
