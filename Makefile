@@ -3,6 +3,7 @@
 #   make check      every test (unit tests under ASan/UBSan, sandbox and terminal tests)
 #   make demo       the whole flow for a newcomer
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb        Debian packages in build/deb/ (dpkg-buildpackage, lintian)
 #   make bench      speed and memory figures
 #   make fuzz       fuzz targets (clang libFuzzer), a short run each
 
@@ -45,7 +46,7 @@ MO           := $(PO:po/%.po=$(B)/locale/%/LC_MESSAGES/renkei.mo)
 P11SHIM      := $(B)/tests/libp11shim.so
 
 .PHONY: all check unit check-unit check-po check-sandbox check-e2e demo install clean bench fuzz \
-        pot golden certs token
+        pot golden certs token programs deb
 all: $(B)/renkei $(B)/renkei-sandbox $(MO) $(P11SHIM)
 
 $(B)/obj/src/%.o: src/%.c
@@ -169,13 +170,39 @@ pot:
 demo: all
 	sh scripts/demo.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+# What is installed and packaged: the two programs and the catalogs (not the test-only shim of all).
+programs: $(B)/renkei $(B)/renkei-sandbox $(MO)
+
+# Manual pages: man/manN/*.N and man/LANG/manN/*.N, installed under share/man as they are laid out.
+MANPAGES := $(sort $(wildcard man/man[1-8]/*.[1-8] man/*/man[1-8]/*.[1-8]))
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/renkei/forms \
+	  $(DESTDIR)$(PREFIX)/share/renkei-sandbox/scenarios
 	install -m 755 $(B)/renkei $(B)/renkei-sandbox $(DESTDIR)$(PREFIX)/bin/
-	install -D -m 644 man/man5/renkei.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/renkei.conf.5
-	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in $(MANPAGES); do d=$(DESTDIR)$(PREFIX)/share/$$(dirname $$m); install -d $$d && \
+	  install -m 644 $$m $$d/ || exit 1; done
+	install -m 644 $(FORMS) $(DESTDIR)$(PREFIX)/share/renkei/forms/
+	install -m 644 sandbox/scenarios/demo.json $(DESTDIR)$(PREFIX)/share/renkei-sandbox/scenarios/
 	for mo in $(MO); do l=$${mo#$(B)/locale/}; install -d $(DESTDIR)$(PREFIX)/share/locale/$$(dirname $$l); \
-	  install -m 644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$l; done
+	  install -m 644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$l || exit 1; done
+
+# Debian packages (debian/): dpkg-buildpackage -b on a copy of the tree in $(B)/deb/renkei-$(VERSION)
+# (so nothing is left in the tree; DEB_BUILD_OPTIONS=nocheck: make check runs the tests), then
+# lintian, which must report no error (its output also in $(B)/deb/lintian.txt). The .deb files land
+# in $(B)/deb/. DEB_JOBS: parallel jobs of that build.
+DEB_B    := $(B)/deb
+DEB_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+deb:
+	rm -rf $(DEB_B) && mkdir -p $(DEB_B)/renkei-$(VERSION)
+	if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard | \
+	    tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_B)/renkei-$(VERSION); \
+	else tar --exclude=./$(B) --exclude=./build -cf - . | tar -xf - -C $(DEB_B)/renkei-$(VERSION); fi
+	cd $(DEB_B)/renkei-$(VERSION) && DEB_BUILD_OPTIONS="nocheck parallel=$(DEB_JOBS)" \
+	  dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --info $(DEB_B)/renkei_$(VERSION)_*.changes > $(DEB_B)/lintian.txt 2>&1; \
+	  rc=$$?; sed 's/^/lintian: /' $(DEB_B)/lintian.txt; exit $$rc
+	@ls $(DEB_B)/*.deb
 
 clean:
 	rm -rf $(B)

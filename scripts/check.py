@@ -8,10 +8,13 @@ Steps
   build-clang   make CC=clang B=build/clang all
   unit-asan     make B=build/asan SAN=... unit, then scripts/run-unit.py on build/asan/tests/test_*
   po            make check-po                              (one check per catalog)
+  deb           make deb (dpkg-buildpackage -b on a copy of the tree in build/deb, DEB_BUILD_OPTIONS=nocheck,
+                then lintian: an error fails it), then tests/test_deb.py on those packages (installed
+                into a fresh root with dpkg --root, run from there; then left out of the pytest step)
   pytest        /usr/bin/python3 -m pytest -q tests/       (sandbox and terminal tests, against build/)
   pytest-asan   make B=build/asan SAN=... all, then the same pytest run against build/asan (the client and the
-                sandbox under ASan+UBSan; valgrind and install tests left to the pytest step): any
-                sanitizer report (build/asan/san-logs/) is a failure of its own
+                sandbox under ASan+UBSan; valgrind, install and package tests left to the pytest and deb
+                steps): any sanitizer report (build/asan/san-logs/) is a failure of its own
   fuzz-smoke    make B=build build/fuzz/fuzz_NAME..., then each libFuzzer target once over its committed
                 seeds (-runs=0: no mutation; seeds as scripts/fuzz.sh picks them)  (one check per target)
 
@@ -167,6 +170,25 @@ def step_po():
         record(name, n, 0)
 
 
+DEB_PYTEST = "tests/test_deb.py"
+deb_pytest_counted = False
+
+
+def step_deb():
+    """make deb once; its lintian lines shown; tests/test_deb.py on the packages it made."""
+    global deb_pytest_counted
+    name = "deb"
+    header("%s: make deb (dpkg-buildpackage, lintian), then %s on build/deb" % (name, DEB_PYTEST))
+    rc, out = run([MAKE, "deb", "DEB_JOBS=" + JOBS])
+    print("\n".join(ln for ln in out.splitlines() if ln.startswith("lintian: ")) or "lintian: (no output)",
+          flush=True)
+    if rc != 0:
+        record(name, 0, 1, note="make deb failed")
+        return
+    deb_pytest_counted = True
+    run_pytest(name, PYTEST + [DEB_PYTEST], {"PYTHONDONTWRITEBYTECODE": "1", "RENKEI_DEB_DIR": "build/deb"})
+
+
 PYTEST = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "--import-mode=importlib", "-rfE"]
 
 
@@ -176,6 +198,8 @@ def step_pytest():
     argv = list(PYTEST)
     if po_pytest_counted and (ROOT / PO_PYTEST).exists():
         argv.append("--ignore=" + PO_PYTEST)  # already run and counted by make check-po
+    if deb_pytest_counted:
+        argv.append("--ignore=" + DEB_PYTEST)  # already run and counted by the deb step
     run_pytest(name, argv + ["tests/"], {"PYTHONDONTWRITEBYTECODE": "1"})
 
 
@@ -209,7 +233,8 @@ def step_pytest_asan():
     logs = ROOT / "build/asan/san-logs"
     shutil.rmtree(str(logs), ignore_errors=True)
     logs.mkdir(parents=True)
-    argv = PYTEST + ["--ignore=" + PO_PYTEST, "--ignore=tests/e2e/test_valgrind.py", "--ignore=tests/test_install.py"]
+    argv = PYTEST + ["--ignore=" + PO_PYTEST, "--ignore=tests/e2e/test_valgrind.py", "--ignore=tests/test_install.py",
+                     "--ignore=" + DEB_PYTEST]
     env = {
         "PYTHONDONTWRITEBYTECODE": "1",
         "RENKEI_BUILD": "build/asan",
@@ -290,6 +315,7 @@ STEPS = {
     "build-clang": lambda: step_build("build-clang", ["CC=clang", "B=build/clang"]),
     "unit-asan": step_unit,
     "po": step_po,
+    "deb": step_deb,
     "pytest": step_pytest,
     "pytest-asan": step_pytest_asan,
     "fuzz-smoke": step_fuzz_smoke,

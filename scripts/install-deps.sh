@@ -15,6 +15,7 @@ libcmocka-dev
 openssl gnutls-bin curl ca-certificates
 softhsm2 opensc p11-kit
 tmux valgrind python3 python3-pytest
+debhelper dpkg-dev lintian man-db systemd
 "
 
 missing=""
