@@ -29,6 +29,7 @@ CLIENT_FILES = [
     "usr/share/man/man1/renkei.1.gz",
     "usr/share/man/ja/man1/renkei.1.gz",
     "usr/share/man/man5/renkei-forms.5.gz",
+    "usr/share/man/man5/renkei.conf.5.gz",
     "usr/share/renkei/forms/login_password.form",
     "usr/share/doc/renkei/examples/renkei-kiosk.conf",
     "usr/share/doc/renkei/examples/renkei-kiosk-session",
@@ -166,6 +167,28 @@ def test_installed_client_version_and_catalog(root):
     assert r.returncode == 0 and "Usage:" in r.stdout and "--kiosk" in r.stdout, r
     ja = subprocess.run([str(exe), "--help"], env=clean_env(), capture_output=True, text=True, timeout=30)
     assert "使い方" in ja.stdout, ja
+
+
+def test_example_config_is_valid(root, tmp_path):
+    """/etc/renkei/renkei.conf as installed changes nothing; with every commented setting enabled,
+    renkei accepts each key and value (so the example keeps up with renkei.conf(5))."""
+    exe, example = str(root / "usr/bin/renkei"), root / "etc/renkei/renkei.conf"
+    env = clean_env(LANGUAGE="en", RENKEI_SYSCONFDIR=str(example.parent))
+    r = subprocess.run([exe, "--print-config"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    settings = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith("#")]
+    assert settings and all(ln.rstrip().endswith("# default") for ln in settings), r.stdout
+    enabled = tmp_path / "all.conf"
+    lines = example.read_text().splitlines()
+    enabled.write_text("\n".join(re.sub(r"^#([a-z0-9-]+ = )", r"\1", ln) for ln in lines) + "\n")
+    keys = [(i + 1, m.group(1)) for i, ln in enumerate(lines) for m in [re.match(r"^#([a-z0-9-]+) = ", ln)] if m]
+    assert len(keys) >= 8, keys
+    r = subprocess.run([exe, "--config", str(enabled), "--print-config"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    for n, key in keys:
+        assert re.search(r"^%s\s.*# %s:%d$" % (re.escape(key), re.escape(str(enabled)), n), r.stdout, re.M), \
+            (key, r.stdout)
 
 
 def test_postinst_made_a_private_key(root):
