@@ -36,7 +36,8 @@ struct api_err {
 
 struct api;
 
-/* Once per process, before threads (curl_global_init). 0 or -1. */
+/* Once per process, before threads and before any other use of libcurl: curl_global_init_mem
+ * with the wiping allocator of wipe.h (every block libcurl frees is cleared first). 0 or -1. */
 int api_global_init(void);
 void api_global_cleanup(void);
 
@@ -52,7 +53,8 @@ typedef int (*api_ssl_ctx_fn)(void *ssl_ctx, void *userptr);
 int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr);
 
 /* Send r; on 0 resp holds the answer (any HTTP status), free it with api_resp_free; on -1 err says
- * what failed (nothing in resp). The request body is passed to curl without a copy. */
+ * what failed (nothing in resp). libcurl copies the request body into its request buffer and
+ * frees it after the request; the allocator of api_global_init clears it then. */
 int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
 void api_resp_free(struct api_resp *resp);
 

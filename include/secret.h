@@ -1,10 +1,12 @@
-/* secret.h: buffers for passwords, answers and PINs: grown without leaving copies behind,
- * wiped with explicit_bzero when cleared or freed; plus the process-wide hardening (no core files). */
+/* secret.h: buffers for passwords, answers and PINs, on locked pages excluded from core dumps
+ * (wipe.h), grown without leaving copies behind, wiped with explicit_bzero when cleared or freed;
+ * plus the process-wide hardening (no core files, not dumpable). */
 #ifndef RENKEI_SECRET_H
 #define RENKEI_SECRET_H
 #include <stddef.h>
 
-/* A UTF-8 secret. buf is NUL-terminated (or NULL when empty and never used). */
+/* A UTF-8 secret. buf is NUL-terminated (or NULL when empty and never used); it is whole pages
+ * of its own (cap bytes, wipe_pages_alloc): never free() or realloc() it, only secret_free. */
 struct secret {
 	char *buf;
 	size_t len;
@@ -26,7 +28,8 @@ void secret_free(struct secret *s);
 
 /* Wipe then free a heap block of unknown size (malloc_usable_size); for cJSON's hooks. */
 void secret_free_wiped(void *p);
-/* Make every cJSON allocation wiped on free, so JSON bodies that carried a secret leave nothing. */
+/* Make every cJSON allocation wiped on free, so JSON bodies that carried a secret leave nothing
+ * (wipe_init, which main calls first; calling it again is harmless). */
 void secret_install_json_hooks(void);
 
 /* No core files, no ptrace attach by other users (prctl PR_SET_DUMPABLE 0). */

@@ -1,5 +1,6 @@
 /* api.c: the consent protocol's REST client over one reused libcurl easy handle (see api.h). */
 #include "api.h"
+#include "wipe.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -46,7 +47,12 @@ static void err_set(struct api_err *e, enum problem kind, int code, const char *
 
 int api_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	/* Every block libcurl frees is cleared first: its copy of each request (headers and, for
+	 * small bodies, the body: see api_send), its receive buffers, its connection state. */
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, wipe_malloc, wipe_free, wipe_realloc,
+				    wipe_strdup, wipe_calloc) == CURLE_OK
+		       ? 0
+		       : -1;
 }
 
 void api_global_cleanup(void)
@@ -312,7 +318,11 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 	case FLOW_POST:
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		/* No copy: curl reads the caller's buffer, which flow_req_free wipes. */
+		/* curl copies the body: a small one goes into the same buffer as the request's
+		 * headers (one send), which it frees after the request. The allocator of
+		 * api_global_init clears that copy when it is freed; flow_req_free clears ours.
+		 * (CURLOPT_READFUNCTION would not avoid a copy: curl reads into its upload buffer,
+		 * which lives on in the handle until curl_easy_cleanup.) */
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(r->body ? r->body_len : 0));
 		break;

@@ -9,11 +9,14 @@
 #include "i18n.h"
 #include "options.h"
 #include "secret.h"
+#include "wipe.h"
 
 extern char **environ;
 
 int main(int argc, char **argv)
 {
+	/* First of all: OpenSSL takes the wiping allocator only before its first allocation. */
+	(void)wipe_init();
 	secret_harden_process();
 	i18n_init(argv[0]);
 

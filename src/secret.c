@@ -1,27 +1,25 @@
 /* secret.c: wiped buffers for secrets (see include/secret.h). */
 #include "secret.h"
 
-#include <cjson/cJSON.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "wipe.h"
+
+/* The buffer lives on its own locked, never-dumped pages (wipe_pages_alloc); cap is their size. */
 static int grow(struct secret *s, size_t need)
 {
 	if (need + 1 <= s->cap)
 		return 0;
-	size_t cap = s->cap ? s->cap : 32;
-	while (cap < need + 1)
-		cap *= 2;
-	char *n = malloc(cap);
+	size_t cap = 0;
+	char *n = wipe_pages_alloc(need + 1, &cap);
 	if (!n)
 		return -1;
 	if (s->buf) {
 		memcpy(n, s->buf, s->len + 1);
-		explicit_bzero(s->buf, s->cap);
-		free(s->buf);
+		wipe_pages_free(s->buf, s->cap);
 	} else {
 		n[0] = '\0';
 	}
@@ -69,24 +67,20 @@ void secret_clear(struct secret *s)
 
 void secret_free(struct secret *s)
 {
-	secret_clear(s);
-	free(s->buf);
+	wipe_pages_free(s->buf, s->cap);
+	s->len = 0;
 	s->buf = NULL;
 	s->cap = 0;
 }
 
 void secret_free_wiped(void *p)
 {
-	if (!p)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
+	wipe_free(p);
 }
 
 void secret_install_json_hooks(void)
 {
-	cJSON_Hooks h = {malloc, secret_free_wiped};
-	cJSON_InitHooks(&h);
+	(void)wipe_init(); /* main has done it already: installing the same functions again */
 }
 
 void secret_harden_process(void)
