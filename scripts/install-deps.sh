@@ -16,7 +16,11 @@ openssl gnutls-bin curl ca-certificates
 softhsm2 opensc p11-kit
 tmux valgrind python3 python3-pytest
 debhelper dpkg-dev lintian man-db systemd
+python3-jsonschema python3-yaml
 "
+# node and npm run the project's npm tools (scripts/install-node-tools.sh); a machine that has them
+# from elsewhere (e.g. another node build) keeps those.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 missing=""
 for p in $PACKAGES; do
@@ -26,7 +30,7 @@ for p in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
-	exit 0
+	exec sh "$(dirname "$0")/install-node-tools.sh"
 fi
 
 echo "install-deps: installing:$missing" >&2
@@ -43,3 +47,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+sh "$(dirname "$0")/install-node-tools.sh"
