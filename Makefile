@@ -22,8 +22,16 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURCE
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -I$(B)/gen -DRENKEI_VERSION=\"$(VERSION)\" \
+# Header directories: the client sees include/; the sandbox (its objects, unit tests and fuzz targets)
+# sees only include/neutral/, the headers both sides share (hexdigit.h, embedded.h), so an include of
+# client code in sandbox/ fails to build.
+NEUTRAL_INC := -Iinclude/neutral
+CLIENT_INC  := -Iinclude $(NEUTRAL_INC)
+SANDBOX_INC := $(NEUTRAL_INC) -Isandbox
+CFLAGS_BASE = $(CSTD) $(WARN) $(OPT) $(SAN) -DRENKEI_VERSION=\"$(VERSION)\" \
              -DLOCALEDIR=\"$(PREFIX)/share/locale\" $(CFLAGS)
+CFLAGS_ALL = $(CFLAGS_BASE) $(CLIENT_INC)
+CFLAGS_SB  = $(CFLAGS_BASE) $(SANDBOX_INC)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 
 CLIENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(CLIENT_PKGS))
@@ -54,10 +62,10 @@ $(B)/obj/src/%.o: src/%.c
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/obj/sandbox/%.o: sandbox/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(SANDBOX_CFLAGS) -Isandbox -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS_SB) $(SANDBOX_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_BASE) $(NEUTRAL_INC) -c -o $@ $<
 
 # Files embedded in the binaries at build time (forms, the demo scenario).
 $(B)/embed: scripts/embed.c
@@ -83,7 +91,7 @@ $(B)/renkei-sandbox: $(B)/obj/sandbox/main.o $(B)/libsandbox.a
 # Unit tests: tests/unit/test_sb_*.c link with the sandbox library, the others with the client's.
 $(B)/tests/test_sb_%: tests/unit/test_sb_%.c $(B)/libsandbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(SANDBOX_CFLAGS) -Isandbox -o $@ $< $(B)/libsandbox.a $(LDFLAGS_ALL) $(SANDBOX_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS_SB) $(SANDBOX_CFLAGS) -o $@ $< $(B)/libsandbox.a $(LDFLAGS_ALL) $(SANDBOX_LIBS) $(CMOCKA_LIBS)
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/librenkei.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS) $(CMOCKA_LIBS)
@@ -114,13 +122,14 @@ FUZZ_LIB_B := $(B)/fuzz/lib
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SB    := $(B)/fuzz/fuzz_scenario $(filter $(B)/fuzz/fuzz_sb_%,$(FUZZ_BIN))
 fuzz_libs   = $(if $(filter $1,$(FUZZ_SB)),$(FUZZ_LIB_B)/libsandbox.a $(SANDBOX_LIBS),$(FUZZ_LIB_B)/librenkei.a $(CLIENT_LIBS))
+fuzz_flags  = $(if $(filter $1,$(FUZZ_SB)),$(SANDBOX_INC) $(SANDBOX_CFLAGS),$(CLIENT_INC) $(CLIENT_CFLAGS))
 $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a &: FORCE
 	@$(MAKE) --no-print-directory CC=clang B=$(FUZZ_LIB_B) SAN="-fsanitize=fuzzer-no-link,address,undefined" \
 	  $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_B)/librenkei.a $(FUZZ_LIB_B)/libsandbox.a
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isandbox -I$(FUZZ_LIB_B)/gen \
-	  $(CLIENT_CFLAGS) $(SANDBOX_CFLAGS) -o $@ $< $(call fuzz_libs,$@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined $(call fuzz_flags,$@) \
+	  -o $@ $< $(call fuzz_libs,$@)
 FORCE:
 
 # make fuzz [FUZZ_SECONDS=20]: build every fuzz target and run each for FUZZ_SECONDS on its seeds

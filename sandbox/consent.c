@@ -9,6 +9,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "consent.h"
 #include "hexdigit.h"
 #include "sandbox.h"
 #include "util.h"

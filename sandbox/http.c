@@ -160,13 +160,30 @@ void http_resp_free(struct http_resp *resp)
 	}
 }
 
+bool http_set_routes(struct sandbox *sb, const struct http_route *routes, size_t n, char *err, size_t errlen)
+{
+	if (!routes || n == 0) {
+		snprintf(err, errlen, "no module registered with the router");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!routes[i].handle) {
+			snprintf(err, errlen, "module %s has no handler", routes[i].name ? routes[i].name : "?");
+			return false;
+		}
+	}
+	sb->routes = routes;
+	sb->nroutes = n;
+	return true;
+}
+
 void http_dispatch(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)
 {
-	bool claimed;
+	bool claimed = false;
 
 	db_lock(&sb->db);
-	claimed = oauth_handle(sb, req, resp) || resource_handle(sb, req, resp) ||
-		  consent_handle(sb, req, resp);
+	for (size_t i = 0; i < sb->nroutes && !claimed; i++)
+		claimed = sb->routes[i].handle(sb, req, resp);
 	if (!claimed) {
 		http_resp_free(resp);
 		http_problem(resp, 404, "not-found", "No such resource.", NULL);

@@ -44,8 +44,17 @@ void http_header(struct http_resp *resp, const char *name, const char *value);
 
 /* --- the server itself (main.c, tests) ------------------------------------------------------- */
 
-/* Route one parsed request through oauth_handle, resource_handle and consent_handle under
- * db_lock; nobody claims it: 404 not-found. resp must start zeroed; free it with http_resp_free. */
+/* One module's handler: true when it owns req's path (and filled resp), false to let the next look.
+ * The router knows no module: main.c gives it their handlers in a table of these. */
+struct http_route {
+	const char *name; /* "oauth", "consent": for the start-up error only */
+	bool (*handle)(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
+};
+/* Register the handlers (asked in this order; the table must outlive sb). False when the table is
+ * empty or a row has no handler: a start-up error, never a silent 404. */
+bool http_set_routes(struct sandbox *sb, const struct http_route *routes, size_t n, char *err, size_t errlen);
+/* Route one parsed request through the registered handlers under db_lock; nobody claims it:
+ * 404 not-found. resp must start zeroed; free it with http_resp_free. */
 void http_dispatch(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
 void http_resp_free(struct http_resp *resp);
 

@@ -9,7 +9,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "consent.h"
 #include "http.h"
+#include "oauth.h"
+#include "resource.h"
 #include "sandbox.h"
 
 #ifndef RENKEI_VERSION
@@ -70,6 +73,32 @@ static const struct opt {
 	{"version", 'V', NULL, OPT_VERSION, "show the version and exit"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* The modules, in the order the router asks them: each creates its tables at start (init) and claims
+ * its paths (handle). The only place that knows them all. */
+static const struct module {
+	int (*init)(struct sandbox *sb);
+	struct http_route route;
+} modules[] = {
+	{oauth_init, {"oauth", oauth_handle}},
+	{resource_init, {"resource", resource_handle}},
+	{consent_init, {"consent", consent_handle}},
+};
+#define NMODULES (sizeof(modules) / sizeof(modules[0]))
+static struct http_route routes[NMODULES];
+
+/* Every module's tables, then the router's table; 0, or -1 with a message in err. */
+static int modules_start(struct sandbox *sb, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NMODULES; i++) {
+		if (modules[i].init(sb) != 0) {
+			snprintf(err, errlen, "module %s cannot prepare its tables", modules[i].route.name);
+			return -1;
+		}
+		routes[i] = modules[i].route;
+	}
+	return http_set_routes(sb, routes, NMODULES, err, errlen) ? 0 : -1;
+}
 
 static void usage(FILE *f)
 {
@@ -238,8 +267,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "renkei-sandbox: state %s\n", err);
 		goto out_srv;
 	}
-	if (oauth_init(&sb) != 0 || resource_init(&sb) != 0 || consent_init(&sb) != 0) {
-		fprintf(stderr, "renkei-sandbox: cannot prepare the state%s%s\n", cfg.state ? " in " : "",
+	if (modules_start(&sb, err, sizeof(err)) != 0) {
+		fprintf(stderr, "renkei-sandbox: %s: cannot prepare the state%s%s\n", err, cfg.state ? " in " : "",
 			cfg.state ? cfg.state : "");
 		goto out_db;
 	}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oauth.h"
 #include "sandbox.h"
 #include "util.h"
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resource.h"
 #include "sandbox.h"
 #include "util.h"
 

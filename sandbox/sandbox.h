@@ -1,5 +1,5 @@
-/* sandbox.h: the whole server's state shared by the handlers (scenario, database, options), and the
- * handler entry points of each module. */
+/* sandbox.h: the whole server's state shared by the handlers (scenario, database, options, the modules
+ * main.c registered), and the clock and user-code helpers they share. */
 #ifndef SANDBOX_SANDBOX_H
 #define SANDBOX_SANDBOX_H
 #include <stdbool.h>
@@ -12,16 +12,10 @@ struct sandbox {
 	struct db db;
 	bool client_certs;      /* client-ca.crt present: certificate login offered */
 	char issuer[256];       /* "https://127.0.0.1:PORT" */
+	/* The modules' handlers, asked in this order (http_set_routes; main.c's table). */
+	const struct http_route *routes;
+	size_t nroutes;
 };
-
-/* Each module: init (create its private tables; 0 or -1) and a handler that returns true when it
- * owns the path (and filled resp), false to let the next module look. Handlers run under db_lock. */
-int oauth_init(struct sandbox *sb);
-bool oauth_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
-int resource_init(struct sandbox *sb);
-bool resource_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
-int consent_init(struct sandbox *sb);
-bool consent_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp);
 
 /* Current time (seconds); tests of expiry use short scenario lifetimes, not a fake clock. */
 long long sandbox_now(void);

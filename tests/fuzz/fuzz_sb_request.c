@@ -43,8 +43,11 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "consent.h"
 #include "db.h"
 #include "http.h"
+#include "oauth.h"
+#include "resource.h"
 #include "sandbox.h"
 
 #define TEMPLATE_SECONDS 240 /* the demo's sessions and device codes live 600 s */
@@ -258,8 +261,12 @@ static void template_make(void)
 	if (db_open(&S.tmpl.db, NULL, err, sizeof(err)) != 0 ||
 	    db_open(&S.work.db, NULL, err, sizeof(err)) != 0)
 		die("db_open", err);
-	if (oauth_init(&S.tmpl) != 0 || resource_init(&S.tmpl) != 0 || consent_init(&S.tmpl) != 0)
-		die("init", NULL);
+	/* the modules as renkei-sandbox's main.c registers them, in its order */
+	static const struct http_route routes[] = {
+		{"oauth", oauth_handle}, {"resource", resource_handle}, {"consent", consent_handle}};
+	if (oauth_init(&S.tmpl) != 0 || resource_init(&S.tmpl) != 0 || consent_init(&S.tmpl) != 0 ||
+	    !http_set_routes(&S.tmpl, routes, sizeof(routes) / sizeof(routes[0]), err, sizeof(err)))
+		die("init", err);
 	S.tmpl.client_certs = true; /* certificate login offered */
 	strcpy(S.tmpl.issuer, "https://127.0.0.1:8443");
 
@@ -306,6 +313,8 @@ static void template_make(void)
 	/* The working copy: the same scenario and options, its own database. */
 	S.work.sc = S.tmpl.sc;
 	S.work.client_certs = S.tmpl.client_certs;
+	S.work.routes = S.tmpl.routes;
+	S.work.nroutes = S.tmpl.nroutes;
 	strcpy(S.work.issuer, S.tmpl.issuer);
 	S.made = time(NULL);
 	S.ready = true;

@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consent.h"
 #include "db.h"
 #include "http.h"
+#include "oauth.h"
+#include "resource.h"
 #include "sandbox.h"
 
 #define DEVICE_GRANT "grant_type=urn:ietf:params:oauth:grant-type:device_code"
@@ -21,6 +24,13 @@
 
 struct fixture {
 	struct sandbox sb;
+};
+
+/* The modules as renkei-sandbox's main.c registers them, in its order. */
+static const struct http_route fixture_routes[] = {
+	{"oauth", oauth_handle},
+	{"resource", resource_handle},
+	{"consent", consent_handle},
 };
 
 /* A sandbox as renkei-sandbox starts it (every module's tables), issuer https://127.0.0.1:8443. */
@@ -37,6 +47,8 @@ static inline struct fixture *fixture_new(void)
 	assert_int_equal(oauth_init(&f->sb), 0);
 	assert_int_equal(resource_init(&f->sb), 0);
 	assert_int_equal(consent_init(&f->sb), 0);
+	assert_true(http_set_routes(&f->sb, fixture_routes, sizeof(fixture_routes) / sizeof(fixture_routes[0]),
+				    err, sizeof(err)));
 	strcpy(f->sb.issuer, "https://127.0.0.1:8443");
 	return f;
 }
