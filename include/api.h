@@ -11,6 +11,15 @@
 #define API_MAX_BODY (1024 * 1024) /* answers larger than this are refused (PROBLEM_BAD_ANSWER) */
 #define API_DEFAULT_CONNECT_TIMEOUT 10 /* seconds */
 #define API_DEFAULT_TIMEOUT 30         /* seconds, one whole request */
+/* The per-step retry budget: a request that failed in a way worth repeating (api_should_retry)
+ * is sent again automatically, at most API_STEP_RETRIES times per step (consecutive requests of
+ * one flow action; refilled when an answer comes or another step is sent), after a wait
+ * (API_RETRY_FIRST_WAIT_MS, doubled each time, or the server's Retry-After, never more than
+ * API_RETRY_MAX_WAIT_MS), and only while the step has taken less than the timeout in all.
+ * What is left after that goes to the flow (the customer is asked whether to send again). */
+#define API_STEP_RETRIES 2
+#define API_RETRY_FIRST_WAIT_MS 250
+#define API_RETRY_MAX_WAIT_MS 2000
 
 struct api_opts {
 	const char *server;    /* "https://host:port" (a trailing '/' is ignored); https only */
@@ -52,7 +61,8 @@ void api_free(struct api *a);
 typedef int (*api_ssl_ctx_fn)(void *ssl_ctx, void *userptr);
 int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr);
 
-/* Send r; on 0 resp holds the answer (any HTTP status), free it with api_resp_free; on -1 err says
+/* Send r (again, within the step's retry budget, when that is worth it: see API_STEP_RETRIES);
+ * on 0 resp holds the answer (any HTTP status), free it with api_resp_free; on -1 err says
  * what failed (nothing in resp). libcurl copies the request body into its request buffer and
  * frees it after the request; the allocator of api_global_init clears it then. */
 int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
@@ -65,7 +75,18 @@ void api_resp_free(struct api_resp *resp);
 enum problem api_classify(int curl_code, long verify_result, bool client_cert, bool fresh_conn,
 			  const char *errbuf);
 
-/* New connections the last api_send opened (CURLINFO_NUM_CONNECTS): 1 for the first, 0 after. */
+/* Whether a failed attempt is worth repeating: a connection that could not be made (nothing was
+ * sent: any request), a connection reset or cut short and 502/503/504 (only idempotent requests:
+ * the server may have acted on it). Never a timeout, a TLS failure or a too large answer. */
+bool api_should_retry(int curl_code, long http_status, bool idempotent);
+/* The wait before automatic retry number retry (1, 2, ...): Retry-After seconds when the server
+ * sent one (> 0), else API_RETRY_FIRST_WAIT_MS doubled per retry; at most API_RETRY_MAX_WAIT_MS. */
+long api_retry_delay_ms(int retry, long retry_after);
+/* How many times the last api_send sent its request (1 + automatic retries). */
+long api_last_attempts(const struct api *a);
+
+/* New connections the last api_send opened (CURLINFO_NUM_CONNECTS, summed over its attempts):
+ * 1 for the first, 0 after. */
 long api_last_num_connects(const struct api *a);
 /* New connections opened by every api_send of this handle so far. */
 long api_total_connects(const struct api *a);

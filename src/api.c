@@ -3,12 +3,14 @@
 #include "wipe.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #ifndef RENKEI_VERSION
 #define RENKEI_VERSION "0"
@@ -28,7 +30,9 @@ struct api {
 	long cto, to;
 	api_ssl_ctx_fn fn;
 	void *fnp;
-	long last_connects, total_connects;
+	long last_connects, total_connects, last_attempts;
+	enum flow_action budget_action; /* the step the retry budget is for */
+	int budget;                     /* automatic retries left for it */
 	char errbuf[CURL_ERROR_SIZE];
 	struct rxbuf rx;
 };
@@ -261,22 +265,11 @@ static void wipe_slist(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
-int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err)
+/* The request's headers; NULL when out of memory. The bearer header is wiped when freed. */
+static struct curl_slist *make_headers(const struct flow_req *r)
 {
-	memset(resp, 0, sizeof *resp);
-	err_set(err, PROBLEM_NONE, 0, "");
-	if (!r->path || r->path[0] != '/') {
-		err_set(err, PROBLEM_NET_OTHER, 0, "bad request path");
-		return -1;
-	}
-
-	size_t ulen = strlen(a->base) + strlen(r->path) + 1;
-	char *url = malloc(ulen);
 	struct curl_slist *hdr = NULL, *t;
-	bool ok = url != NULL;
-	if (ok)
-		snprintf(url, ulen, "%s%s", a->base, r->path);
-
+	bool ok = true;
 #define ADD(s)                                                                               \
 	do {                                                                                 \
 		if (ok && !(t = curl_slist_append(hdr, s)))                                  \
@@ -302,18 +295,14 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 	}
 #undef ADD
 	if (!ok) {
-		free(url);
 		wipe_slist(hdr);
-		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");
-		return -1;
+		return NULL;
 	}
+	return hdr;
+}
 
-	CURL *h = a->h;
-	a->rx.len = 0;
-	a->rx.over = false;
-	a->errbuf[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+static void set_method(CURL *h, const struct flow_req *r)
+{
 	switch (r->method) {
 	case FLOW_POST:
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
@@ -336,45 +325,166 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 		break;
 	}
+}
 
-	CURLcode rc = curl_easy_perform(h);
+/* What one attempt gave: curl's code, and on CURLE_OK the status and Retry-After. */
+struct attempt {
+	CURLcode rc;
+	long status, verify, connects, retry_after;
+	curl_off_t us;
+};
 
-	long connects = 0, verify = 0;
-	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
-	a->last_connects = connects;
-	a->total_connects += connects;
-	curl_off_t us = 0;
-	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+/* One request on the handle; nothing of it stays in the handle afterwards. */
+static void perform(struct api *a, const struct flow_req *r, const char *url,
+		    struct curl_slist *hdr, struct attempt *at)
+{
+	CURL *h = a->h;
+	a->rx.len = 0;
+	a->rx.over = false;
+	a->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	set_method(h, r);
 
-	/* Nothing of this request stays in the handle. */
+	memset(at, 0, sizeof *at);
+	at->rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &at->connects);
+	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &at->verify);
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &at->us);
+	if (at->rc == CURLE_OK) {
+		curl_off_t ra = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &at->status);
+		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			at->retry_after = ra > 3600 ? 3600 : (long)ra;
+	}
+	a->last_connects += at->connects;
+	a->total_connects += at->connects;
+
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+}
+
+bool api_should_retry(int code, long status, bool idempotent)
+{
+	switch (code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return true; /* nothing was sent */
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return idempotent; /* the server may have acted on it */
+	case CURLE_OK:
+		return idempotent && (status == 502 || status == 503 || status == 504);
+	default:
+		return false; /* timeouts (the time is spent), TLS, too large, out of memory */
+	}
+}
+
+long api_retry_delay_ms(int retry, long retry_after)
+{
+	if (retry_after > 0)
+		return retry_after * 1000 > API_RETRY_MAX_WAIT_MS ? API_RETRY_MAX_WAIT_MS
+								  : retry_after * 1000;
+	long ms = API_RETRY_FIRST_WAIT_MS;
+	for (int i = 1; i < retry && ms < API_RETRY_MAX_WAIT_MS; i++)
+		ms *= 2;
+	return ms > API_RETRY_MAX_WAIT_MS ? API_RETRY_MAX_WAIT_MS : ms;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether the step of r may be sent again automatically after at (and spend one retry of its
+ * budget): the budget is per step (the request's action), refilled when another step is sent
+ * or an answer came; the retries of a step stop once it has taken --timeout in all. */
+static bool retry_again(struct api *a, const struct flow_req *r, const struct attempt *at,
+			double started, int *retry)
+{
+	if (!api_should_retry((int)at->rc, at->status, r->idempotent) || a->budget <= 0)
+		return false;
+	long ms = api_retry_delay_ms(*retry + 1, at->retry_after);
+	if (now_s() - started + (double)ms / 1000.0 >= (double)a->to)
+		return false;
+	a->budget--;
+	(*retry)++;
+	sleep_ms(ms);
+	return true;
+}
+
+/* The failure of the last attempt into err. */
+static void attempt_error(struct api *a, const struct attempt *at, struct api_err *err)
+{
+	enum problem k = a->rx.over ? PROBLEM_BAD_ANSWER
+				    : api_classify((int)at->rc, at->verify, a->fn != NULL,
+						   at->connects > 0, a->errbuf);
+	char msg[CURL_ERROR_SIZE + 128];
+	if (a->rx.over)
+		snprintf(msg, sizeof msg, "answer larger than %d bytes", API_MAX_BODY);
+	else
+		snprintf(msg, sizeof msg, "%s%s%s", curl_easy_strerror(at->rc),
+			 a->errbuf[0] ? ": " : "", a->errbuf);
+	err_set(err, k, (int)at->rc, msg);
+}
+
+int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err)
+{
+	memset(resp, 0, sizeof *resp);
+	err_set(err, PROBLEM_NONE, 0, "");
+	if (!r->path || r->path[0] != '/') {
+		err_set(err, PROBLEM_NET_OTHER, 0, "bad request path");
+		return -1;
+	}
+	if (r->action != a->budget_action) { /* a new step: a full retry budget */
+		a->budget_action = r->action;
+		a->budget = API_STEP_RETRIES;
+	}
+	size_t ulen = strlen(a->base) + strlen(r->path) + 1;
+	char *url = malloc(ulen);
+	struct curl_slist *hdr = url ? make_headers(r) : NULL;
+	if (!hdr) {
+		free(url);
+		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");
+		return -1;
+	}
+	snprintf(url, ulen, "%s%s", a->base, r->path);
+
+	struct attempt at;
+	double started = now_s();
+	int retry = 0;
+	a->last_connects = 0;
+	do
+		perform(a, r, url, hdr, &at);
+	while (retry_again(a, r, &at, started, &retry));
+	a->last_attempts = retry + 1;
 	wipe_slist(hdr);
 	free(url);
 
-	if (rc != CURLE_OK) {
-		enum problem k = a->rx.over ? PROBLEM_BAD_ANSWER
-					    : api_classify((int)rc, verify, a->fn != NULL, connects > 0,
-							   a->errbuf);
-		char msg[CURL_ERROR_SIZE + 128];
-		if (a->rx.over)
-			snprintf(msg, sizeof msg, "answer larger than %d bytes", API_MAX_BODY);
-		else
-			snprintf(msg, sizeof msg, "%s%s%s", curl_easy_strerror(rc),
-				 a->errbuf[0] ? ": " : "", a->errbuf);
-		err_set(err, k, (int)rc, msg);
+	if (at.rc != CURLE_OK) {
+		attempt_error(a, &at, err);
+		if (a->rx.p) /* a cut-short answer may hold part of a token */
+			explicit_bzero(a->rx.p, a->rx.len);
 		a->rx.len = 0;
 		return -1;
 	}
-
-	long status = 0;
+	a->budget = API_STEP_RETRIES; /* an answer came: the next request has its full budget */
 	char *ct = NULL;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-	resp->status = status;
+	curl_easy_getinfo(a->h, CURLINFO_CONTENT_TYPE, &ct);
+	resp->status = at.status;
 	if (ct)
 		snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
 	resp->body = malloc(a->rx.len + 1);
@@ -386,8 +496,9 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 		memcpy(resp->body, a->rx.p, a->rx.len);
 	resp->body[a->rx.len] = '\0';
 	resp->len = a->rx.len;
-	resp->ms = (long)(us / 1000);
-	explicit_bzero(a->rx.p, a->rx.len); /* the start answer carries the session token */
+	resp->ms = (long)((now_s() - started) * 1000.0);
+	if (a->rx.p) /* the start answer carries the session token */
+		explicit_bzero(a->rx.p, a->rx.len);
 	a->rx.len = 0;
 	return 0;
 }
@@ -409,4 +520,9 @@ long api_last_num_connects(const struct api *a)
 long api_total_connects(const struct api *a)
 {
 	return a->total_connects;
+}
+
+long api_last_attempts(const struct api *a)
+{
+	return a->last_attempts;
 }
