@@ -159,13 +159,31 @@ golden: all
 	RENKEI_GOLDEN_UPDATE=1 RENKEI_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --import-mode=importlib tests/e2e/test_golden.py
 
-# Speed and memory figures (sandbox requests and flows, client start-up, RSS, connections, certificate
-# login on a SoftHSM2 token); no thresholds. tests/bench/*.c are small programs linking librenkei.a.
-bench: all $(B)/bench/width $(B)/bench/certlogin
+# Speed and memory figures beside their alternatives, as ratios measured in the same run, with the
+# targets beside them (scripts/bench.py); no thresholds. `dialog` is installed for the bench only
+# (install-deps.sh --bench; without it dialog's rows say so). width and certlogin link librenkei.a;
+# flowload (libcurl multi load generator and floor), relay (counting TCP relay with a latency) and
+# cursesfloor (bare ncursesw start-up) link only their libraries; rusage (wait4 of a program) none.
+BENCH_BIN := $(B)/bench/width $(B)/bench/certlogin $(B)/bench/flowload $(B)/bench/relay $(B)/bench/cursesfloor \
+             $(B)/bench/rusage
+bench: all $(BENCH_BIN)
+	@sh scripts/install-deps.sh --bench || echo "bench: could not install dialog; its rows are skipped"
 	RENKEI_BUILD=$(B) $(PYTHON) scripts/bench.py
 $(B)/bench/%: tests/bench/%.c $(B)/librenkei.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CLIENT_CFLAGS) -o $@ $< $(B)/librenkei.a $(LDFLAGS_ALL) $(CLIENT_LIBS)
+BENCH_CFLAGS = $(CSTD) $(WARN) $(OPT) $(SAN) $(CFLAGS)
+$(B)/bench/flowload: tests/bench/flowload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcurl libcjson) -o $@ $< $(LDFLAGS_ALL) \
+	  $(shell $(PKG_CONFIG) --libs libcurl libcjson)
+$(B)/bench/relay $(B)/bench/rusage: $(B)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LDFLAGS_ALL)
+$(B)/bench/cursesfloor: tests/bench/cursesfloor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags ncursesw) -o $@ $< $(LDFLAGS_ALL) \
+	  $(shell $(PKG_CONFIG) --libs ncursesw)
 
 # Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
 # untranslated or fuzzy: translate them, then make check-po).

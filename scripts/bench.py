@@ -125,14 +125,14 @@ def poll(pred, timeout, step=0.005):
 # The sandbox
 
 class Sandbox:
-    def __init__(self, workdir):
+    def __init__(self, workdir, args=()):
         self.dir = Path(tempfile.mkdtemp(prefix="sb-", dir=workdir))
         self.out = self.dir / "stdout"
         self.err = self.dir / "stderr"
         self.cacert = CACERT
         t0 = time.perf_counter()
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
-            self.proc = subprocess.Popen([str(SANDBOX_BIN), "--listen", "127.0.0.1:0", "--tls-dir", str(PKI)],
+            self.proc = subprocess.Popen([str(SANDBOX_BIN), "--listen", "127.0.0.1:0", "--tls-dir", str(PKI)] + list(args),
                                          stdin=subprocess.DEVNULL, stdout=o, stderr=e, cwd=str(ROOT))
         self.pid = self.proc.pid
         _cleanup.append(self.stop)
@@ -859,14 +859,19 @@ def bench_callgrind(workdir):
 
 # ---------------------------------------------------------------------------------------------
 
+import bench_vs  # noqa: E402 - the side-by-side parts (scripts/bench_vs.py)
+
 PARTS = [
-    ("1/7 sandbox: metadata requests", "sandbox", bench_metadata),
-    ("2/7 sandbox: yamada01 consent flows", "sandbox", bench_consent),
-    ("3/7 client: start-up in tmux", "client", bench_startup),
-    ("4/7 client: yamada01 flow in tmux", "client", bench_client_flow),
-    ("5/7 certificate login: p11 + TLS with the token", "cert", bench_certlogin),
-    ("6/7 client: suzuki03 certificate flow in tmux", "client", bench_cert_flow),
-    ("7/7 callgrind", "client", bench_callgrind),
+    ("flows", "flow: the yamada01 flow: floor, curl per request, renkei", "flow", bench_vs.bench_flows_loopback),
+    ("latency", "flow: the same with 50 ms added per round trip", "flow", bench_vs.bench_flows_latency),
+    ("screen", "screen: first screen and terminal bytes: renkei, bare curses, dialog", "screen",
+     bench_vs.bench_screen),
+    ("load", "load: the sandbox under flowload, N = 1, 8, 64", "load", bench_vs.bench_load),
+    ("growth", "growth: state per 10,000 grants and expired sessions", "growth", bench_vs.bench_growth),
+    ("metadata", "sandbox: metadata requests", "sandbox", bench_metadata),
+    ("certlogin", "certificate login: p11 + TLS with the token", "cert", bench_certlogin),
+    ("certflow", "client: suzuki03 certificate flow in tmux", "client", bench_cert_flow),
+    ("callgrind", "callgrind", "client", bench_callgrind),
 ]
 
 
@@ -882,14 +887,18 @@ def main():
     t0 = time.monotonic()
     print("renkei bench: %s; %s, %d CPUs; loopback HTTPS with the test PKI"
           % (BUILD, platform.platform(terse=True), os.cpu_count() or 0), flush=True)
+    bench_vs.init(sys.modules[__name__])
+    only = [x for x in os.environ.get("BENCH_PARTS", "").split(",") if x]
+    parts = [p for p in PARTS if not only or p[0] in only]
     try:
-        for title, part, fn in PARTS:
+        for i, (_, title, part, fn) in enumerate(parts):
+            title = "%d/%d %s" % (i + 1, len(parts), title)
             print("bench: %s" % title, flush=True)
             try:
                 fn(workdir)
             except Exception as e:  # noqa: BLE001 - the other parts go on; the row says why
                 msg = str(e).strip().split("\n")
-                row(part, "%s: NOT MEASURED" % title[4:], msg[0][:100])
+                row(part, "%s: NOT MEASURED" % title.split(" ", 1)[1], msg[0][:100])
                 FAILED.append((title, str(e)))
     finally:
         for f in list(reversed(_cleanup)):
@@ -907,6 +916,7 @@ def main():
     for part, what, fig in ROWS:
         print("%-7s  %-*s  %s" % (part if part != last else "", w, what, fig))
         last = part
+    bench_vs.print_ratios()
     print("(bench took %.1f s)" % (time.monotonic() - t0))
     for title, err in FAILED:
         print("\nbench: %s could not be measured:\n%s" % (title, err), file=sys.stderr)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages renkei needs to build, test and run its demo.
 # Every package the project uses is listed here, once. Does nothing when all are present.
+# With --bench: only what make bench adds (dialog).
 set -eu
 
 PACKAGES="
@@ -21,6 +22,14 @@ python3-jsonschema python3-yaml
 # node and npm run the project's npm tools (scripts/install-node-tools.sh); a machine that has them
 # from elsewhere (e.g. another node build) keeps those.
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+NODE_TOOLS="$(dirname "$0")/install-node-tools.sh"
+# make bench only (never needed to build, test or run the product): dialog(1), the alternative
+# whose start-up and terminal bytes the bench prints beside renkei's. `install-deps.sh --bench`
+# installs it and nothing else (no npm tools either).
+if [ "${1:-}" = "--bench" ]; then
+	PACKAGES="dialog"
+	NODE_TOOLS=/dev/null
+fi
 
 missing=""
 for p in $PACKAGES; do
@@ -30,7 +39,7 @@ for p in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
-	exec sh "$(dirname "$0")/install-node-tools.sh"
+	exec sh "$NODE_TOOLS"
 fi
 
 echo "install-deps: installing:$missing" >&2
@@ -47,4 +56,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
-sh "$(dirname "$0")/install-node-tools.sh"
+sh "$NODE_TOOLS"
