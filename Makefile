@@ -163,9 +163,10 @@ golden: all
 # targets beside them (scripts/bench.py); no thresholds. `dialog` is installed for the bench only
 # (install-deps.sh --bench; without it dialog's rows say so). width and certlogin link librenkei.a;
 # flowload (libcurl multi load generator and floor), relay (counting TCP relay with a latency) and
-# cursesfloor (bare ncursesw start-up) link only their libraries; rusage (wait4 of a program) none.
+# cursesfloor (bare ncursesw start-up) link only their libraries (cursesfloor-libs: the same
+# program with every library renkei links); rusage (wait4 of a program) none.
 BENCH_BIN := $(B)/bench/width $(B)/bench/certlogin $(B)/bench/flowload $(B)/bench/relay $(B)/bench/cursesfloor \
-             $(B)/bench/rusage
+             $(B)/bench/rusage $(B)/bench/cursesfloor-libs
 bench: all $(BENCH_BIN)
 	@sh scripts/install-deps.sh --bench || echo "bench: could not install dialog; its rows are skipped"
 	RENKEI_BUILD=$(B) $(PYTHON) scripts/bench.py
@@ -184,6 +185,10 @@ $(B)/bench/cursesfloor: tests/bench/cursesfloor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags ncursesw) -o $@ $< $(LDFLAGS_ALL) \
 	  $(shell $(PKG_CONFIG) --libs ncursesw)
+# the same program loading every library renkei links (what the dynamic loader costs before main)
+$(B)/bench/cursesfloor-libs: tests/bench/cursesfloor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(CLIENT_CFLAGS) -o $@ $< $(LDFLAGS_ALL) -Wl,--no-as-needed $(CLIENT_LIBS)
 
 # Regenerate po/renkei.pot and merge it into every catalog (new or changed msgids come out
 # untranslated or fuzzy: translate them, then make check-po).

@@ -45,7 +45,8 @@ CURL_FLOW = None
 FLOW_ROUNDS = {0: 9, 50: 3}           # rounds of each of the three, per added latency (ms)
 SCREEN_RUNS = 7
 LOAD = ((1, 150), (8, 60), (64, 8))   # (virtual clients, flows each)
-GROWTH_N = 10000
+GROWTH_N = 2000       # grants, and sessions left to expire; figures scaled to 10,000
+GROWTH_CHUNKS = 4
 KEYS = {"Enter": b"\r", "Tab": b"\t", "BTab": b"\x1b[Z", "Space": b" ", "Down": b"\x1b[B"}
 
 
@@ -400,7 +401,8 @@ def bench_screen(workdir):
     dialog = B.shutil.which("dialog")
     try:
         progs = [("renkei", [B.CLIENT_BIN, "--server", sb.url, "--cacert", B.CACERT], "決定"),
-                 ("cursesfloor", [CURSESFLOOR_BIN], "決定")]
+                 ("cursesfloor", [CURSESFLOOR_BIN], "決定"),
+                 ("+libs", [Path(str(CURSESFLOOR_BIN) + "-libs")], "決定")]
         if dialog:
             progs.append(("dialog", dialog_argv(), "ancel"))
         times = {k: [] for k, _, _ in progs}
@@ -424,6 +426,9 @@ def bench_screen(workdir):
         ratio("first screen, renkei", "%.1f ms" % B.ms(med["renkei"]), "<= 20 ms", B.ms(med["renkei"]) <= 20)
         ratio("first screen, renkei / bare curses", "%.2fx  (%.1f / %.1f ms)" % (
             r, B.ms(med["renkei"]), B.ms(med["cursesfloor"])), "<= 1.5x", r <= 1.5)
+        r = med["renkei"] / med["+libs"]
+        ratio("  renkei / bare curses loading renkei's libraries", "%.2fx  (%.1f / %.1f ms)" % (
+            r, B.ms(med["renkei"]), B.ms(med["+libs"])), "", None)
         if not dialog:
             B.row("screen", "dialog(1)", "(not installed: make bench installs it; rows skipped)")
             ratio("keystroke bytes, renkei / dialog", "%.1f B (dialog not installed)" % statistics.mean(per_id),
@@ -610,43 +615,75 @@ def table_counts(path):
 
 
 def growth_run(workdir, sc, n, extra, settle=0.0):
-    """A sandbox on a fresh state file: n flows (extra: flowload options) by 8 clients; returns
-    (file bytes before, after, RSS kB before, after, seconds, row counts after stop)."""
+    """A sandbox on a fresh state file: n flows (extra: flowload options) by 8 clients, in
+    GROWTH_CHUNKS chunks; returns {"size": [file bytes before and after each chunk], "rss": [kB
+    likewise], "rate": [flows/s of each chunk], "errors", "rows": row counts after stop}."""
+    state = Path(tempfile.mkdtemp(prefix="state-", dir=workdir)) / "state.sqlite"
+    sb = B.Sandbox(workdir, ["--scenario", str(sc), "--state", str(state)])
+    out = {"size": [], "rss": [], "rate": [], "errors": 0, "flows": 0}
+    try:
+        B.request(B.connect(sb), "GET", B.META)  # the file and its tables exist
+        out["size"].append(db_size(state))
+        out["rss"].append(proc_kb(sb.pid, "VmRSS"))
+        for _ in range(GROWTH_CHUNKS):
+            r = flowload(sb.url, 8, n // 8 // GROWTH_CHUNKS, extra, 400, timeout=150)
+            out["rate"].append(r["info"].get("flows", 0) / max(1e-9, r["info"].get("seconds", 0)))
+            out["errors"] += int(r["info"].get("errors", 0))
+            out["flows"] += int(r["info"].get("flows", 0))
+            out["size"].append(db_size(state))
+            out["rss"].append(proc_kb(sb.pid, "VmRSS"))
+        if settle:
+            time.sleep(settle)  # the sessions' idle time passes (nothing is measured meanwhile)
+            flowload(sb.url, 1, 1, ["--sessions-only"], 400)  # one more consent request: a sweep runs
+            out["size"].append(db_size(state))
+            out["rss"].append(proc_kb(sb.pid, "VmRSS"))
+    finally:
+        sb.stop()
+    out["size"].append(db_size(state))  # after the stop (WAL checkpointed)
+    out["empty"] = empty_state_size(workdir, sc)
+    out["rows"] = table_counts(state)
+    return out
+
+
+def empty_state_size(workdir, sc):
+    """The state file of a sandbox started, asked once and stopped: the schema alone."""
     state = Path(tempfile.mkdtemp(prefix="state-", dir=workdir)) / "state.sqlite"
     sb = B.Sandbox(workdir, ["--scenario", str(sc), "--state", str(state)])
     try:
-        B.request(B.connect(sb), "GET", B.META)  # the file and its tables exist
-        s0, r0 = db_size(state), proc_kb(sb.pid, "VmRSS")
-        t0 = time.perf_counter()
-        r = flowload(sb.url, 8, n // 8, extra, 400, timeout=150)
-        secs = time.perf_counter() - t0
-        if settle:
-            time.sleep(settle)  # the sessions' idle time passes (nothing is measured meanwhile)
-            flowload(sb.url, 1, 1, ["--sessions-only"], 400)  # one more request: a sweep runs
-        s1, r1 = db_size(state), proc_kb(sb.pid, "VmRSS")
+        B.request(B.connect(sb), "GET", B.META)
     finally:
         sb.stop()
-    return s0, s1, r0, r1, secs, table_counts(state), r
+    return db_size(state)
+
+
+def growth_rows(what, g):
+    n = max(1, g["flows"])
+    per = 10000.0 / n
+    d_file = (g["size"][-1] - g["empty"]) / 1048576.0
+    d_rss = (max(g["rss"]) - g["rss"][0]) / 1024.0
+    B.row("growth", "%d %s (8 clients, %d chunks)" % (n, what, GROWTH_CHUNKS),
+          "file (after stop) +%.2f MiB (%.0f B each)   RSS +%.1f MiB   errors %d" % (
+              d_file, (g["size"][-1] - g["empty"]) / n, d_rss, g["errors"]))
+    B.row("growth", "  file + WAL after each chunk / flows/s of each chunk",
+          "%s MiB  /  %s" % (" ".join("%.2f" % (x / 1048576.0) for x in g["size"][1:GROWTH_CHUNKS + 1]),
+                             " ".join("%.0f" % x for x in g["rate"])))
+    B.row("growth", "  rows left (after the stop)", ", ".join("%s %d" % kv for kv in sorted(g["rows"].items())))
+    return d_file * per, d_rss * per
 
 
 def bench_growth(workdir):
     sc = load_scenario(workdir, 400)
-    s0, s1, r0, r1, secs, counts, r = growth_run(workdir, sc, GROWTH_N, [])
-    B.row("growth", "%d grants (8 clients; 400 customers): state file, sandbox RSS" % GROWTH_N,
-          "+%.2f MiB file (%.0f B/grant)   +%.1f MiB RSS   %.1f s   errors %d" % (
-              (s1 - s0) / 1048576.0, (s1 - s0) / GROWTH_N, (r1 - r0) / 1024.0, secs, r["info"].get("errors", -1)))
-    B.row("growth", "  rows left after them", ", ".join("%s %d" % kv for kv in sorted(counts.items())))
-    ratio("state file per 10,000 grants", "+%.2f MiB  (RSS +%.1f MiB)" % (
-        (s1 - s0) / 1048576.0 * 10000 / GROWTH_N, (r1 - r0) / 1024.0 * 10000 / GROWTH_N), "(bounded?)", None)
+    g = growth_run(workdir, sc, GROWTH_N, [])
+    f, r = growth_rows("grants", g)
+    ratio("state file per 10,000 grants (from %d)" % g["flows"], "+%.1f MiB  (RSS +%.1f MiB; flows/s %.0f -> %.0f)" % (
+        f, r, g["rate"][0], g["rate"][-1]), "(bounded?)", None)
     sc2 = load_scenario(workdir, 400, session_idle_seconds=1)
-    s0, s1, r0, r1, secs, counts, r = growth_run(workdir, sc2, GROWTH_N, ["--sessions-only"], settle=1.5)
-    B.row("growth", "%d sessions left to expire (idle 1 s), then one request" % GROWTH_N,
-          "+%.2f MiB file (%.0f B/session)   +%.1f MiB RSS   %.1f s" % (
-              (s1 - s0) / 1048576.0, (s1 - s0) / GROWTH_N, (r1 - r0) / 1024.0, secs))
-    B.row("growth", "  rows left after them", ", ".join("%s %d" % kv for kv in sorted(counts.items())))
-    ratio("state file per 10,000 expired sessions", "+%.2f MiB  (%d of %d rows still there)" % (
-        (s1 - s0) / 1048576.0 * 10000 / GROWTH_N, counts.get("consent_sessions", -1), GROWTH_N + 1),
-        "(clean-up?)", None)
+    g = growth_run(workdir, sc2, GROWTH_N, ["--sessions-only"], settle=1.5)
+    f, r = growth_rows("sessions left to expire (idle 1 s), then one request", g)
+    rows = g["rows"]
+    ratio("state file per 10,000 expired sessions (from %d)" % g["flows"],
+          "+%.1f MiB  (%d sessions, %d device codes kept)" % (f, rows.get("consent_sessions", -1),
+                                                              rows.get("device_auth", -1)), "(clean-up?)", None)
 
 
 def print_ratios():
