@@ -1,41 +1,27 @@
 #!/usr/bin/python3
-"""make bench: speed and memory figures for renkei and renkei-sandbox (prints them; no thresholds).
+"""make bench: renkei and renkei-sandbox beside their alternatives, measured in one run, closed by a
+table of ratios with the targets beside them (printed, never judged; also written to
+build/bench/ratios.txt, which README's Building section shows).
 
-Run from the source tree after `make` (the Makefile rule builds `all`, build/bench/width and
-build/bench/certlogin first):
-    /usr/bin/python3 scripts/bench.py            RENKEI_BUILD=DIR picks another build tree (default build/)
+Run from the source tree after `make` (the Makefile rule builds `all` and build/bench/*, and installs
+dialog for the bench only):
+    /usr/bin/python3 scripts/bench.py        RENKEI_BUILD=DIR another build tree (default build/)
+    BENCH_PARTS=flows,screen ...             only those parts (names in PARTS)
 
-Figures (everything on 127.0.0.1 over HTTPS with the test PKI; every sandbox started here gets a free
-port and is stopped by PID; every loop is bounded; the whole run takes well under 2 minutes):
-  1. sandbox, metadata: GET /.well-known/oauth-authorization-server, 1000 requests on ONE keep-alive
-     TLS connection (requests/s, p50/p95 latency, TLS handshakes counted on our side), then 200
-     requests with a new TLS connection each (the handshake's cost).
-  2. sandbox, consent: the whole yamada01 flow (device authorization, session, login, answer, scopes,
-     PINs, PIN result, decision, token: 9 requests) on ONE keep-alive TLS connection, 20 rounds, each
-     on a fresh in-memory sandbox so that every round registers the PINs (flow time, requests/s,
-     per-request p50/p95, the slowest endpoints, handshakes per flow, the sandbox's start-up).
-  3. client in tmux at 80x24: start-up to the first screen (median of 5); then the whole yamada01 /
-     kakeibo-demo flow through the real screens (tests/e2e/helpers.py drives them): time to the
-     done screen, peak RSS (VmHWM read while the done screen is shown), the TCP connections the
-     client opened (the client talks to the sandbox through a counting TCP relay; TLS passes through
-     untouched, so this is also its number of TLS handshakes; cross-checked by polling
-     /proc/net/tcp for distinct client ports), and those still open at the done screen.
-  4. certificate login (PKCS#11) on a SoftHSM2 token made by scripts/mktoken.sh (renkei-demo, PIN
-     123456), with the client's own code: build/bench/certlogin (tests/bench/certlogin.c, linking
-     librenkei.a: p11.c, api.c), CERT_ROUNDS rounds, p50/p90: p11_open (load the module, list the
-     certificates), C_Login alone (the module's function list), p11_login (C_Login + the key
-     through the pkcs11 engine), one RSA-PSS signature on the token, and against the sandbox a new
-     connection's TLS handshake + one GET with the card's key installed (the client's
-     CertificateVerify is signed on the token) and without a client certificate, each beside a GET
-     on the kept connection; p11_close. Once at the end a suzuki03 certificate login on the card's
-     connection proves the sandbox identified the certificate.
-  5. client in tmux: the whole suzuki03 certificate flow (kakeibo-demo) through the real screens
-     (the certificate tests' drivers, tests/e2e/test_certificate.py): time to the chooser (module
-     loaded, certificates listed), token PIN to the certificate chosen (login), password to the
-     scopes screen (the card's TLS handshake + login), start to exit; TCP connections (TLS
-     handshakes) the client opened, counted by the relay.
-  6. callgrind: instructions of ui_width() (include/ui_text.h) over a fixed Japanese text
-     (build/bench/width, tests/bench/width.c), and of `renkei --version`.
+Parts (everything on 127.0.0.1 over HTTPS with the test PKI; every sandbox and relay started here gets
+a free port and is stopped by PID; every loop is bounded; about 1.5 minutes in all):
+  flows, latency, screen, load, growth   scripts/bench_vs.py (its docstring says what each measures):
+           the flow as floor / curl per request / renkei in a pty, without and with 50 ms per round
+           trip; first screen and terminal bytes beside bare curses and dialog; the sandbox under
+           build/bench/flowload at N = 1, 8, 64; the state file per 10,000 grants / expired sessions.
+  metadata GET /.well-known/oauth-authorization-server: 1000 requests on ONE keep-alive TLS
+           connection, then 200 with a new TLS connection each (the handshake's cost).
+  certlogin certificate login (PKCS#11) on a SoftHSM2 token made by scripts/mktoken.sh with the
+           client's own code (build/bench/certlogin, tests/bench/certlogin.c): p11_open, C_Login,
+           p11_login, one RSA-PSS signature, a mutual-TLS handshake signed on the token vs none.
+  certflow the whole suzuki03 certificate flow through the real screens in tmux (the certificate
+           tests' drivers): chooser, token PIN, the card's TLS handshake; connections the client opened.
+  callgrind instructions of ui_width() over a Japanese text (build/bench/width) and of renkei --version.
 Stdlib + the tests' own helpers (tests/conftest.py, tests/e2e/helpers.py; Debian's python3-pytest).
 Exit status 1 when a part could not be measured (its row says why); the figures are never judged.
 """
@@ -45,11 +31,9 @@ import json
 import os
 import platform
 import re
-import shlex
 import shutil
 import signal
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,7 +209,7 @@ def lat_figure(n, total, lat):
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. Metadata requests
+# Metadata requests
 
 def bench_metadata(workdir):
     sb = Sandbox(workdir)
@@ -267,240 +251,7 @@ def bench_metadata(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. The yamada01 consent flow on one connection
-
-def consent_round(sb):
-    """One whole flow on one connection. Returns (seconds from the first request to the token,
-    [(endpoint, seconds)], TLS handshakes, seconds of the connect + handshake before it)."""
-    h0 = HANDSHAKES[0]
-    conn = connect(sb)
-    c0 = time.perf_counter()
-    conn.connect()  # TCP + TLS handshake, timed apart from the requests
-    hs_time = time.perf_counter() - c0
-    lat = []
-
-    def call(name, method, path, **kw):
-        st, js, dt = request(conn, method, path, **kw)
-        lat.append((name, dt))
-        return st, js
-
-    try:
-        t0 = time.perf_counter()
-        st, da = call("device_authorization", "POST", "/oauth/device_authorization",
-                      form={"client_id": "kakeibo-demo", "scope": "balance transactions"})
-        assert st == 200, (st, da)
-        st, env = call("sessions", "POST", "/consent/v1/sessions", body={"user_code": da["user_code"]})
-        assert st == 201, (st, env)
-        session = env["session"]
-        for _ in range(10):
-            step = env["step"]
-            data = env.get("data") or {}
-            if step == "login":
-                body = {"method": "password", "login_id": YAMADA[0], "password": YAMADA[1]}
-                path = "/login"
-            elif step == "question":
-                body, path = {"answer": YAMADA_ANSWER}, "/answer"
-            elif step == "scopes":
-                body, path = {"scopes": [s["id"] for s in data.get("scopes", [])] or
-                              ["balance", "transactions"]}, "/scopes"
-            elif step == "pins":
-                body = {"pins": [{"account": a["id"], "pin": YAMADA_PINS[a["number"]]}
-                                 for a in data.get("accounts", [])
-                                 if a.get("pin") == "unregistered" and a["number"] in YAMADA_PINS]}
-                path = "/pins"
-            elif step == "pin_result":
-                body, path = {"action": "confirm"}, "/pin-result"
-            elif step == "permission":
-                body, path = {"decision": "allow", "intent_confirmed": True}, "/decision"
-            elif step == "done":
-                break
-            else:
-                raise AssertionError("unexpected step %s: %s" % (step, env))
-            st, env = call(path[1:], "POST", "/consent/v1/session" + path, body=body, bearer=session)
-            assert st == 200, (path, st, env)
-        assert env["step"] == "done", env
-        st, tok = call("token", "POST", "/oauth/token", form={"grant_type": DEVICE_GRANT,
-                                                              "device_code": da["device_code"],
-                                                              "client_id": "kakeibo-demo"})
-        assert st == 200 and tok.get("access_token"), (st, tok)
-        total = time.perf_counter() - t0
-    finally:
-        conn.close()
-    return total, lat, HANDSHAKES[0] - h0, hs_time
-
-
-def bench_consent(workdir):
-    totals, lat_all, hs, starts, hs_times = [], [], [], [], []
-    nreq = set()
-    t_start = time.monotonic()
-    for _ in range(FLOW_ROUNDS):
-        if time.monotonic() - t_start > 40:
-            break
-        sb = Sandbox(workdir)
-        starts.append(sb.startup)
-        try:
-            total, lat, h, hst = consent_round(sb)
-        finally:
-            sb.stop()
-        totals.append(total)
-        lat_all += lat
-        hs.append(h)
-        hs_times.append(hst)
-        nreq.add(len(lat))
-    n = len(totals)
-    per_req = [dt for _, dt in lat_all]
-    row("sandbox", "yamada01 consent flow, one connection (%s req, %d rounds)"
-        % ("/".join(str(x) for x in sorted(nreq)), n),
-        "flow p50 %.1f ms   p95 %.1f ms   (%.0f flows/s)" % (ms(pct(totals, 50)), ms(pct(totals, 95)),
-                                                            1.0 / statistics.median(totals)))
-    row("sandbox", "  its requests (%d)" % len(per_req), lat_figure(len(per_req), sum(totals), per_req))
-    by = {}
-    for name, dt in lat_all:
-        by.setdefault(name, []).append(dt)
-    slow = sorted(by.items(), key=lambda kv: -statistics.median(kv[1]))[:3]
-    row("sandbox", "  slowest endpoints (p50)",
-        ",  ".join("%s %.2f ms" % (k, ms(statistics.median(v))) for k, v in slow))
-    row("sandbox", "  TLS handshakes per flow", "%s  (connect + handshake p50 %.2f ms, not in the flow time)"
-        % ("/".join(str(x) for x in sorted(set(hs))), ms(pct(hs_times, 50))))
-    row("sandbox", "sandbox start-up to its URL (%d starts)" % len(starts),
-        "p50 %.1f ms   max %.1f ms" % (ms(pct(starts, 50)), ms(max(starts))))
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. The client in tmux
-
-class Tmux:
-    """One tmux server at 80x24; each start-up run gets a window of its own."""
-
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="rk-bench-tm-", dir="/tmp"))  # short: socket name limit
-        self.sock = str(self.dir / "sock")
-        conf = self.dir / "tmux.conf"
-        conf.write_text("set -g status off\nset -g remain-on-exit on\nset -sg escape-time 0\n")
-        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "LC_ALL")}
-        env["LANG"] = "C.UTF-8"
-        env["TERM"] = "xterm-256color"
-        self.env = env
-        self.server_pid = None
-        self.run("-u", "-f", str(conf), "new-session", "-d", "-s", "b", "-x", "80", "-y", "24", "cat")
-        _cleanup.append(self.close)
-        self.server_pid = int(self.run("display-message", "-p", "#{pid}").strip())
-
-    def run(self, *args, check=True):
-        r = subprocess.run(["tmux", "-S", self.sock] + list(args), stdin=subprocess.DEVNULL,
-                           capture_output=True, env=self.env, timeout=20)
-        if check and r.returncode != 0:
-            raise RuntimeError("tmux %s failed: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
-        return r.stdout.decode("utf-8", "replace")
-
-    def close(self):
-        if self.server_pid:
-            self.run("kill-server", check=False)
-            if not poll(lambda: not Path("/proc/%d" % self.server_pid).exists(), 5):
-                try:
-                    os.kill(self.server_pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.server_pid = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self.close in _cleanup:
-            _cleanup.remove(self.close)
-
-
-def client_script(workdir, argv):
-    """A shell script that execs the client in a clean environment (the pane's PID is the client's)."""
-    cfg = Path(workdir) / "noconfig"
-    cfg.mkdir(exist_ok=True)
-    env = {"LANG": "C.UTF-8", "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/tmp"),
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_CONFIG_HOME": str(cfg)}
-    fd, name = tempfile.mkstemp(prefix="run-", suffix=".sh", dir=workdir)
-    os.close(fd)
-    script = Path(name)
-    script.write_text("cd %s || exit 127\nexec env -i %s %s\n" % (
-        shlex.quote(str(ROOT)), " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(env.items())),
-        " ".join(shlex.quote(str(a)) for a in argv)))
-    return script
-
-
-def bench_startup(workdir):
-    sb = Sandbox(workdir)
-    tm = Tmux()
-    try:
-        size = tm.run("display-message", "-p", "-t", "b", "#{window_width}x#{window_height}").strip()
-        client = client_script(workdir, [CLIENT_BIN, "--server", sb.url, "--cacert", CACERT])
-        # the same measure for a shell that only prints such a screen: tmux's and the polling's share
-        base = Path(workdir) / "baseline.sh"
-        base.write_text("printf 'コード'; i=0; while [ $i -lt 23 ]; do echo; i=$((i+1)); done; "
-                        "printf 'F1 ヘルプ'; exec cat\n")
-        client_t = startup_times(tm, client)
-        base_t = startup_times(tm, base)
-        row("client", "start-up to the first screen (%s, %d runs)" % (size, len(client_t)),
-            "p50 %.1f ms   min %.1f   max %.1f" % (ms(statistics.median(client_t)), ms(min(client_t)),
-                                                   ms(max(client_t))))
-        row("client", "  the same for a shell printing a screen (tmux, polling)",
-            "p50 %.1f ms" % ms(statistics.median(base_t)))
-    finally:
-        tm.close()
-        sb.stop()
-
-
-def startup_times(tm, script):
-    """Seconds from tmux new-window to the first screen drawn (its key bar, the last row, is there)."""
-    times = []
-    for _ in range(STARTUP_RUNS):
-        t0 = time.perf_counter()
-        out = tm.run("new-window", "-d", "-P", "-F", "#{window_id} #{pane_pid}", "-t", "b:",
-                     "sh " + shlex.quote(str(script)))
-        wid, pid = out.split()
-        try:
-            # the first screen is drawn when its key bar (the last row) is there
-            def drawn():
-                s = tm.run("capture-pane", "-p", "-t", wid)
-                ls = s.rstrip("\n").split("\n")
-                return "コード" in s and len(ls) >= 24 and ls[23].strip()
-            if not poll(drawn, 10, 0.002):
-                raise RuntimeError("no first screen within 10 s:\n" + tm.run("capture-pane", "-p", "-t", wid))
-            times.append(time.perf_counter() - t0)
-        finally:
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            tm.run("kill-window", "-t", wid, check=False)
-    return times
-
-
-def vm_hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmHWM:"):
-                return int(ln.split()[1])
-    return None
-
-
-def tcp_peers(port):
-    """Client-side ports of the TCP sockets to or from 127.0.0.1:port that are not listening, read
-    from /proc/net/tcp (what `ss -tan` shows, without starting a process each time). A closed
-    connection may vanish at once (no TIME_WAIT was seen here), so this is polled during the flow."""
-    out = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for ln in f:
-                    p = ln.split()
-                    lp = int(p[1].rsplit(":", 1)[1], 16)
-                    rp = int(p[2].rsplit(":", 1)[1], 16)
-                    if p[3] == "0A":  # LISTEN
-                        continue
-                    if lp == port:
-                        out.add(rp)
-                    elif rp == port:
-                        out.add(lp)
-        except OSError:
-            pass
-    return out
-
+# The relay and the tmux terminal of the certificate flow
 
 class CountingProxy:
     """A TCP relay on 127.0.0.1 (a free port) to the sandbox, counting the connections it accepts:
@@ -569,54 +320,6 @@ class CountingProxy:
             _cleanup.remove(self.close)
 
 
-def open_connections(pid, port):
-    """Established TCP connections to port held by pid's file descriptors (/proc, exact, now)."""
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            m = re.fullmatch(r"socket:\[(\d+)\]", t)
-            if m:
-                inodes.add(m.group(1))
-    except OSError:
-        return None
-    n = 0
-    for name in ("tcp", "tcp6"):
-        try:
-            with open("/proc/%d/net/%s" % (pid, name)) as f:
-                next(f)
-                for ln in f:
-                    p = ln.split()
-                    rem_port = int(p[2].rsplit(":", 1)[1], 16)
-                    if p[3] == "01" and rem_port == port and p[9] in inodes:
-                        n += 1
-        except OSError:
-            pass
-    return n
-
-
-def child_pid(pid, name, timeout=5):
-    """The child of pid running `name` (the pane runs sh, which runs env, which execs the client)."""
-    def find():
-        try:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            return None
-        for k in kids:
-            try:
-                if Path("/proc/%d/comm" % k).read_text().strip() == name:
-                    return k
-            except OSError:
-                pass
-        return None
-    return poll(find, timeout)
-
-
-
 def test_term(argv, env):
     """The tests' Term (tests/conftest.py): renkei at 80x24 in a private tmux server, closed at exit."""
     sys.path.insert(0, str(ROOT / "tests"))
@@ -634,69 +337,8 @@ def close_test_term(t):
             _cleanup.remove(t.close)
 
 
-def bench_client_flow(workdir):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
-
-    sb = Sandbox(workdir)
-    proxy = CountingProxy(sb.port)
-    via = type("Via", (), {"url": "https://127.0.0.1:%d" % proxy.port, "cacert": CACERT})()
-    t = None
-    stop = threading.Event()
-    ports = set()
-    try:
-        conn = connect(sb)
-        st, da, _ = request(conn, "POST", "/oauth/device_authorization",
-                            form={"client_id": "kakeibo-demo", "scope": "balance transactions"})
-        conn.close()
-        assert st == 200, (st, da)
-
-        def watch():
-            while not stop.is_set():
-                ports.update(tcp_peers(proxy.port))
-                stop.wait(0.002)
-        th = threading.Thread(target=watch, daemon=True)
-        th.start()
-        t0 = time.perf_counter()
-        t = test_term(h.client_argv(via), h.client_env())
-        pid = child_pid(t.pane_pid, "renkei")
-        if pid is None:
-            raise RuntimeError("no renkei process under the tmux pane")
-        h.yamada_to_pins(t, da["user_code"])
-        h.fill_pin_rows(t, [YAMADA_PINS["2000002"], YAMADA_PINS["1111111"]])
-        t.wait_for(lambda x: (h.table_row(x, "1111111") or "").count("●") == 4)
-        t.send("Enter")
-        h.wait_screen(t, "口座一覧", title_is=h.JA["title_pin_result"])
-        t.send("Enter")
-        h.wait_screen(t, "※意思確認", title_is=h.JA["title_permission"])
-        t.send("Tab")
-        t.wait_for(lambda x: "Space" in h.key_bar(x))
-        t.send("Space")
-        t.wait_for(lambda x: h.checkbox_state(x, "許可手続きを継続する") is True)
-        t.send("Enter")
-        h.wait_screen(t, "API連携の利用登録が完了しました。")
-        flow = time.perf_counter() - t0
-        hwm = vm_hwm_kb(pid)
-        open_end = open_connections(pid, proxy.port)
-        t.send("Enter")
-        rc = t.wait_exit()
-        stop.set()
-        th.join(5)
-        row("client", "yamada01 flow through the screens, start to done (incl. tmux)",
-            "%.0f ms  (exit status %s)" % (ms(flow), rc))
-        row("client", "peak RSS (VmHWM) on the done screen", "%.1f MiB  (%d kB)" % (hwm / 1024.0, hwm))
-        row("client", "TCP connections opened for the whole flow (= TLS handshakes)",
-            "%d  (counted by a relay; /proc/net/tcp polling saw %d)" % (proxy.accepted, len(ports)))
-        row("client", "  of them open on the done screen (/proc)", "?" if open_end is None else "%d" % open_end)
-    finally:
-        stop.set()
-        close_test_term(t)
-        proxy.close()
-        sb.stop()
-
-
 # ---------------------------------------------------------------------------------------------
-# 4. Certificate login with the client's code (build/bench/certlogin)
+# Certificate login with the client's code (build/bench/certlogin)
 
 def softhsm_module():
     for m in SOFTHSM_MODULES:
@@ -781,7 +423,7 @@ def bench_certlogin(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. The suzuki03 certificate flow in tmux
+# The suzuki03 certificate flow in tmux
 
 def bench_cert_flow(workdir):
     sys.path.insert(0, str(ROOT / "tests"))
@@ -828,7 +470,7 @@ def bench_cert_flow(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. callgrind
+# callgrind
 
 def callgrind(workdir, argv, extra=()):
     out = Path(tempfile.mkstemp(prefix="callgrind-", dir=workdir)[1])
@@ -916,7 +558,7 @@ def main():
     for part, what, fig in ROWS:
         print("%-7s  %-*s  %s" % (part if part != last else "", w, what, fig))
         last = part
-    bench_vs.print_ratios()
+    bench_vs.print_ratios(BUILD / "bench" / "ratios.txt")
     print("(bench took %.1f s)" % (time.monotonic() - t0))
     for title, err in FAILED:
         print("\nbench: %s could not be measured:\n%s" % (title, err), file=sys.stderr)

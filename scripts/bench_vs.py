@@ -71,10 +71,6 @@ def ratio(what, figure, target, verdict):
     RATIOS.append((what, figure, target, {True: "meets", False: "MISSES", None: ""}[verdict]))
 
 
-def rusage_ms(ru):
-    return (ru.ru_utime + ru.ru_stime) * 1000.0
-
-
 def with_rusage(argv):
     """(argv run under build/bench/rusage, the file it writes its figures to)."""
     fd, out = tempfile.mkstemp(prefix="rusage-")
@@ -686,14 +682,25 @@ def bench_growth(workdir):
                                                               rows.get("device_auth", -1)), "(clean-up?)", None)
 
 
-def print_ratios():
+def ratio_lines():
+    """The closing table, as printed (README's Building section shows the latest one)."""
     if not RATIOS:
-        return
-    w = max(len(x[0]) for x in RATIOS)
+        return []
+    w = max(len(x[0]) for x in RATIOS + [("ratio / figure (same run)", "", "", "")])
     f = max(len(x[1]) for x in RATIOS)
     t = max(len(x[2]) for x in RATIOS)
+    out = ["%-*s  %-*s  %-*s  %s" % (w, "ratio / figure (same run)", f, "measured", t, "target", ""),
+           "%s  %s  %s  %s" % ("-" * w, "-" * f, "-" * t, "------")]
+    out += ["%-*s  %-*s  %-*s  %s" % (w, what, f, fig, t, target, verdict) for what, fig, target, verdict in RATIOS]
+    return [ln.rstrip() for ln in out]
+
+
+def print_ratios(path=None):
+    """Prints the closing table, and writes it to path (build/bench/ratios.txt)."""
+    lines = ratio_lines()
+    if not lines:
+        return
     print()
-    print("%-*s  %-*s  %-*s  %s" % (w, "ratio / figure (same run)", f, "measured", t, "target", ""))
-    print("%s  %s  %s  %s" % ("-" * w, "-" * f, "-" * t, "------"))
-    for what, fig, target, verdict in RATIOS:
-        print("%-*s  %-*s  %-*s  %s" % (w, what, f, fig, t, target, verdict))
+    print("\n".join(lines))
+    if path:
+        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
