@@ -11,6 +11,10 @@
  * status (include/exitcodes.h). The terminal must not be in curses mode yet. */
 int app_run(const struct options *o);
 
+/* The screens[] table has a form, bind and on_action for every step: NULL, or what is missing
+ * (app_run refuses to start otherwise). */
+const char *app_screens_check(void);
+
 /* What went wrong in f->error, in the current language, with what the person can do next. */
 const char *app_error_text(const struct flow *f, char *buf, size_t size);
 

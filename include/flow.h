@@ -58,6 +58,7 @@ enum flow_step {
 	FLOW_LOCKED,      /* final: the login is locked */
 	FLOW_FATAL,       /* final on the client: the session is gone (expired/unknown) or the code is
 			     used; f.error says why; flow_restart() goes back to FLOW_CODE */
+	FLOW__NSTEPS
 };
 /* "code", "partner", "login", ..., "fatal" (the protocol's names where there is one). */
 const char *flow_step_name(enum flow_step s);
@@ -141,13 +142,12 @@ struct flow_permission {      /* step permission; on done: scopes and period of 
 	struct l10n terms;
 	enum flow_step back;      /* FLOW_SCOPES / FLOW_PINS / FLOW_PIN_RESULT, or FLOW_NONE: 戻る = cancel */
 	bool intent;              /* 「許可手続きを継続する」 checkbox (screen toggles it) */
+	bool terms_read;          /* the screen showed the terms to their end (set by the screen; the
+				     checkbox can be ticked only then); kept while on the step */
 };
 
 /* ---- errors --------------------------------------------------------------------------------- */
-enum flow_field {
-	FLOW_FIELD_NONE = 0, FLOW_FIELD_USER_CODE, FLOW_FIELD_LOGIN_ID, FLOW_FIELD_PASSWORD,
-	FLOW_FIELD_ANSWER, FLOW_FIELD_SCOPES, FLOW_FIELD_PINS, FLOW_FIELD_INTENT,
-};
+/* enum flow_field: in problem.h (each problem type's row names its field). */
 
 struct flow_error {
 	enum problem kind;     /* PROBLEM_NONE: no error */
@@ -176,6 +176,7 @@ enum flow_action {
 	FLOW_ACT_ALLOW,        /* POST .../decision allow (refused locally unless permission.intent) */
 	FLOW_ACT_DENY,         /* POST .../decision deny */
 	FLOW_ACT_CANCEL,       /* DELETE /consent/v1/session */
+	FLOW_ACT__COUNT
 };
 /* "start", "refresh", "login", ... (for traces). */
 const char *flow_action_name(enum flow_action a);
@@ -225,6 +226,11 @@ struct flow {
 	struct flow_permission perm;  /* steps permission and done */
 };
 
+/* The steps[] and actions[] tables of flow.c are complete (every server step has its parse and
+ * commit, every action its path, steps and build): NULL, or what is missing. main() refuses to
+ * start otherwise; a unit test checks it. */
+const char *flow_tables_check(void);
+
 /* Step FLOW_CODE, nothing typed. Installs the wiping cJSON hooks (secret_install_json_hooks). */
 void flow_init(struct flow *f);
 /* Wipe and free everything. */
@@ -236,8 +242,16 @@ void flow_reset(struct flow *f);
 void flow_restart(struct flow *f);
 /* FLOW_PARTNER -> FLOW_LOGIN (the customer confirmed they started this request). */
 void flow_confirm_partner(struct flow *f);
+/* FLOW_PARTNER: the customer chose how to log in -> FLOW_LOGIN. -1 (error METHOD_UNAVAILABLE,
+ * step unchanged) when the bank does not offer that method. */
+int flow_choose_method(struct flow *f, enum flow_login_method m);
+/* FLOW_LOGIN -> FLOW_PARTNER (no request: the server's step stays login), error cleared. */
+void flow_back_to_partner(struct flow *f);
 /* Forget the last error (e.g. when the customer starts typing again). */
 void flow_clear_error(struct flow *f);
+/* Put back an error taken earlier (the final screen shows it in its body, then the exit status
+ * needs it again). */
+void flow_set_error(struct flow *f, const struct flow_error *e);
 
 /* Build the request for action a from what is in f. 0, or -1 when it is not sent: the action does
  * not fit the step (error PROBLEM_WRONG_STEP, locally) or a local check failed (error

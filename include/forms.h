@@ -27,6 +27,7 @@ enum {
 	FORM_F_VALIDATE = 1u << 4, /* button: refuse while a required entry of the screen is empty */
 	FORM_F_BOLD = 1u << 5,     /* label: bold */
 	FORM_F_CANCEL = 1u << 6,   /* button: acts like Esc (the runner returns UI_ACT_BACK) */
+	FORM_F_PLAIN = 1u << 7,    /* table: no heading row (a list of checkboxes, e.g. the scopes) */
 };
 
 /* A table column: kind is FORM_CHECKBOX, FORM_LABEL (text read from the row's string binding),
@@ -38,6 +39,8 @@ struct form_column {
 	unsigned flags;
 	int width; /* columns; 0 = share what is left */
 	int max;   /* entry: max characters, 0 = unlimited */
+	char *ticks; /* entry: bind of the row's checkbox column that typing ticks (and unticking
+		      * clears this entry), or NULL */
 	int line;
 };
 
@@ -53,8 +56,11 @@ struct form_item {
 	int height; /* TABLE rows / TEXTBLOCK lines; -1 = fill the remaining height */
 	int gap;    /* blank lines before the item */
 	int indent; /* columns of indentation */
-	char *enabled_if; /* BUTTON: name of a bool binding that must be true, or NULL */
-	char *refused;    /* BUTTON: msgid shown on the error line when pressed while not enabled */
+	char *enabled_if; /* BUTTON, CHECKBOX: name of a bool binding that must be true, or NULL */
+	char *refused;    /* BUTTON, CHECKBOX: msgid shown on the error line when pressed/ticked while
+			     not enabled */
+	char *read;       /* TEXTBLOCK: name of a bool binding set once the text's end was shown */
+	char *hint;       /* CHECKBOX: name of a string binding shown dim after the label ("" = none) */
 	struct form_column *cols;
 	size_t ncols;
 	int line; /* line of the [section] header in the file */

@@ -52,6 +52,39 @@ enum problem {
 	PROBLEM__COUNT
 };
 
+/* The field of the flow a problem is about (where the screen puts the focus). */
+enum flow_field {
+	FLOW_FIELD_NONE = 0, FLOW_FIELD_USER_CODE, FLOW_FIELD_LOGIN_ID, FLOW_FIELD_PASSWORD,
+	FLOW_FIELD_ANSWER, FLOW_FIELD_SCOPES, FLOW_FIELD_PINS, FLOW_FIELD_INTENT,
+	FLOW_FIELD__COUNT
+};
+
+/* What a problem's message is made with (the values come from struct flow_error / the flow). */
+enum problem_arg {
+	PROBLEM_ARG_NONE = 0,   /* msgid as it is */
+	PROBLEM_ARG_TRIES,      /* msgid, then "あと%d回間違えるとロックされます。" when tries_left >= 0 */
+	PROBLEM_ARG_SECONDS,    /* msgid has %ld (retry_after > 0), else msgid_alt */
+	PROBLEM_ARG_PIN_LENGTH, /* msgid has %d: the PIN length */
+	PROBLEM_ARG_FIELD,      /* the message depends on the field: problem_field_msgid() */
+};
+
+/* One row per kind: what the client does with it and what the customer reads. */
+struct problem_info {
+	const char *name;      /* see problem_name */
+	int status;            /* see problem_status */
+	bool retry;            /* the same request may be sent again, everything typed kept */
+	enum flow_field field; /* the field it is about (FLOW_FIELD_NONE: none, or per request) */
+	const char *msgid;     /* N_() message (never NULL except for PROBLEM_NONE) */
+	const char *msgid_alt; /* PROBLEM_ARG_SECONDS without a number */
+	enum problem_arg arg;
+};
+/* The row of p (a row of PROBLEM_NONE's for out-of-range values). */
+const struct problem_info *problem_info(enum problem p);
+/* PROBLEM_INPUT_REQUIRED / PROBLEM_INPUT_FORMAT about field: its message (N_() msgid). */
+const char *problem_field_msgid(enum problem p, enum flow_field field);
+/* Every kind has a name and a message, every protocol type a status: NULL, or what is missing. */
+const char *problem_table_check(void);
+
 /* "urn:renkei:problem:wrong-credentials" -> PROBLEM_WRONG_CREDENTIALS; PROBLEM_UNKNOWN_TYPE for
  * anything else (another prefix, a bare name, a non-§5 name such as "net-connect", NULL). */
 enum problem problem_from_type(const char *type);

@@ -112,6 +112,10 @@ struct ui_row {
 struct ui_table {
 	const struct ui_row *rows;
 	size_t nrows;
+	/* Rows never drawn, only measured: every value a label column can take (e.g. each status
+	 * word), so the columns keep their widths when a cell changes. May be NULL. */
+	const struct ui_row *width_rows;
+	size_t n_width_rows;
 };
 
 /* ---- screen runner ---------------------------------------------------------------------------- */
@@ -123,6 +127,7 @@ enum ui_action_kind {
 	UI_ACT_TIMEOUT, /* no key for the idle timeout (ui_screen_set_timeout) */
 	UI_ACT_EOF,     /* input ended (headless tests: no more fed keys; terminal gone) */
 	UI_ACT_QUIT,    /* Ctrl-C under UI_INIT_RAW */
+	UI_ACT_CANCEL,  /* the cancel key (F9), when ui_screen_set_keys offers it */
 };
 
 struct ui_action {
@@ -149,6 +154,10 @@ int ui_screen_focus(struct ui_screen *s, const char *id, size_t row);
 void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsigned off);
 /* Return UI_ACT_TIMEOUT after idle_ms without a key (0 = never, the default). */
 void ui_screen_set_timeout(struct ui_screen *s, int idle_ms);
+/* What the key bar says Esc does (a msgid: 戻る, 中止, 終了; default 戻る; "" = not shown, Esc
+ * does nothing there) and whether F9 cancels
+ * (shown as 「F9 中止」; the runner returns UI_ACT_CANCEL). The caller makes the keys do that. */
+void ui_screen_set_keys(struct ui_screen *s, const char *esc_msgid, bool cancel_key);
 /* Make the next run repaint everything (e.g. after the caller drew something itself). */
 void ui_screen_invalidate(struct ui_screen *s);
 

@@ -22,6 +22,9 @@ int ui_puts(int y, int x, const char *s, int maxcols, attr_t a);
 /* Fill cols columns with spaces. */
 void ui_fill(int y, int x, int cols, attr_t a);
 void ui_hline(int y, int x, int cols);
+/* Blank [x, x+cols) of row y (clipped to the screen), and also the other half of any wide
+ * character that the blanked range cuts at either edge. */
+void ui_blank(int y, int x, int cols);
 void ui_box(int y, int x, int h, int w);
 
 /* Expand {name} placeholders in s with get(name); unknown names stay as they are. Returns malloc'd. */

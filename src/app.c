@@ -28,6 +28,9 @@ struct app {
 	char *scopes_text;   /* permission: scope lines */
 	char *accounts_text; /* permission: account lines */
 	char cert_label[512];/* certificate login: the chosen certificate */
+	struct flow_error final_error; /* the final screen's error, kept for the exit status */
+	const char *esc_msgid; /* the screen shown now: what Esc does (key bar) ... */
+	bool cancel_key;       /* ... and whether F9 cancels */
 	bool quit;           /* the user chose to leave */
 	struct p11 *p11;     /* certificate login: the PKCS#11 module, once opened */
 	bool card_removed;   /* the token went away mid-flow: the flow was cancelled */
@@ -95,141 +98,40 @@ static void plural_tries(char *buf, size_t size, const char *what, int tries)
 		snprintf(buf, size, "%s", what);
 }
 
+/* f.error as the customer reads it: the kind's message from problem.c's table, made with the
+ * values the error carries. */
 const char *app_error_text(const struct flow *f, char *buf, size_t size)
 {
 	const struct flow_error *e = &f->error;
+	const struct problem_info *pi = problem_info(e->kind);
+	int pin_length = f->pin_length > 0 ? f->pin_length : 4;
 	buf[0] = '\0';
-	switch (e->kind) {
-	case PROBLEM_NONE:
+	if (e->kind == PROBLEM_NONE || !pi->msgid)
+		return buf;
+	switch (pi->arg) {
+	case PROBLEM_ARG_NONE:
+		snprintf(buf, size, "%s", _(pi->msgid));
 		break;
-	case PROBLEM_USER_CODE_UNKNOWN:
-		snprintf(buf, size, "%s", _("コードが正しくありません。連携先の画面に表示されたコードを確かめて、もう一度入力してください。"));
+	case PROBLEM_ARG_TRIES:
+		plural_tries(buf, size, _(pi->msgid), e->tries_left);
 		break;
-	case PROBLEM_USER_CODE_EXPIRED:
-		snprintf(buf, size, "%s", _("このコードは有効期限が切れています。連携先の画面で新しいコードを表示してください。"));
-		break;
-	case PROBLEM_USER_CODE_USED:
-		snprintf(buf, size, "%s", _("このコードはすでに使われています。連携先の画面で新しいコードを表示してください。"));
-		break;
-	case PROBLEM_USER_CODE_BUSY:
-		snprintf(buf, size, "%s", _("このコードは別の端末で手続き中です。しばらく待ってから、もう一度お試しください。"));
-		break;
-	case PROBLEM_RATE_LIMITED:
+	case PROBLEM_ARG_SECONDS:
 		if (e->retry_after > 0)
-			snprintf(buf, size, _("コードの入力誤りが続いたため、受付を一時停止しています。%ld秒後にもう一度お試しください。"),
-				 e->retry_after);
+			snprintf(buf, size, _(pi->msgid), e->retry_after);
 		else
-			snprintf(buf, size, "%s", _("コードの入力誤りが続いたため、受付を一時停止しています。しばらく待ってからお試しください。"));
+			snprintf(buf, size, "%s", _(pi->msgid_alt));
 		break;
-	case PROBLEM_SESSION_UNKNOWN:
-		snprintf(buf, size, "%s", _("銀行のサーバーに手続きの記録が見つかりませんでした。お手数ですが、最初からやり直してください。"));
+	case PROBLEM_ARG_PIN_LENGTH:
+		snprintf(buf, size, _(pi->msgid), pin_length);
 		break;
-	case PROBLEM_SESSION_EXPIRED:
-		snprintf(buf, size, "%s", _("一定時間操作がなかったため、手続きが終了しました。最初からやり直してください。"));
-		break;
-	case PROBLEM_WRONG_STEP:
-		snprintf(buf, size, "%s", _("手続きの状態が変わりました。画面を更新しました。"));
-		break;
-	case PROBLEM_METHOD_UNAVAILABLE:
-		snprintf(buf, size, "%s", _("この金融機関では電子証明書方式をご利用いただけません。"));
-		break;
-	case PROBLEM_WRONG_CREDENTIALS:
-		plural_tries(buf, size, _("ログインIDまたはログインパスワードが正しくありません。"), e->tries_left);
-		break;
-	case PROBLEM_LOGIN_LOCKED:
-		snprintf(buf, size, "%s", _("ログインがロックされています。"));
-		break;
-	case PROBLEM_CERTIFICATE_REQUIRED:
-		snprintf(buf, size, "%s", _("電子証明書が送られませんでした。証明書を選び直してください。"));
-		break;
-	case PROBLEM_CERTIFICATE_UNKNOWN:
-		snprintf(buf, size, "%s", _("この電子証明書はご登録がありません。別の証明書を選ぶか、ID・パスワード方式をご利用ください。"));
-		break;
-	case PROBLEM_CERTIFICATE_INVALID:
-		snprintf(buf, size, "%s", _("この電子証明書は有効期間外か、当金融機関が発行したものではありません。別の証明書を選んでください。"));
-		break;
-	case PROBLEM_CERTIFICATE_MISMATCH:
-		snprintf(buf, size, "%s", _("ログインに使った電子証明書と異なる証明書で接続されました。最初からやり直してください。"));
-		break;
-	case PROBLEM_WRONG_ANSWER:
-		plural_tries(buf, size, _("回答が正しくありません。"), e->tries_left);
-		break;
-	case PROBLEM_SCOPE_REQUIRED:
-		snprintf(buf, size, "%s", _("認可対象を1つ以上選択してください。"));
-		break;
-	case PROBLEM_SCOPE_UNKNOWN:
-		snprintf(buf, size, "%s", _("選択できない認可対象が含まれています。"));
-		break;
-	case PROBLEM_PIN_REQUIRED:
-		snprintf(buf, size, "%s", _("登録する口座を選択し（スペースキー）、照会用暗証番号を入力してください。"));
-		break;
-	case PROBLEM_PIN_WRONG:
-		snprintf(buf, size, "%s", _("照会用暗証番号が正しくない口座があります。表の登録状態欄をご確認ください。"));
-		break;
-	case PROBLEM_PIN_FORMAT:
-		snprintf(buf, size, _("照会用暗証番号は%d桁の数字で入力してください。"), f->pin_length > 0 ? f->pin_length : 4);
-		break;
-	case PROBLEM_INTENT_REQUIRED:
-		snprintf(buf, size, "%s", _("「許可手続きを継続する」にチェックを入れてから「許可」ボタンを押してください。"));
-		break;
-	case PROBLEM_NET_CONNECT:
-		snprintf(buf, size, "%s", _("銀行のサーバーに接続できませんでした。入力内容はそのままです。"));
-		break;
-	case PROBLEM_NET_TIMEOUT:
-		snprintf(buf, size, "%s", _("銀行のサーバーから応答がありませんでした。入力内容はそのままです。"));
-		break;
-	case PROBLEM_TLS_SERVER:
-		snprintf(buf, size, "%s", _("銀行のサーバーの証明書を確認できませんでした。安全のため接続を中止しました。係員にお知らせください。"));
-		break;
-	case PROBLEM_TLS_CLIENT:
-		snprintf(buf, size, "%s", _("銀行のサーバーがこの電子証明書を受け付けませんでした（有効期限や発行元をご確認ください）。"));
-		break;
-	case PROBLEM_NET_OTHER:
-		snprintf(buf, size, "%s", _("通信が途中で切れました。入力内容はそのままです。"));
-		break;
-	case PROBLEM_BAD_ANSWER:
-	case PROBLEM_INTERNAL:
-	case PROBLEM_UNKNOWN_TYPE:
-	case PROBLEM_BAD_REQUEST:
-	case PROBLEM_UNSUPPORTED_MEDIA_TYPE:
-	case PROBLEM_PAYLOAD_TOO_LARGE:
-	case PROBLEM_METHOD_NOT_ALLOWED:
-	case PROBLEM_NOT_FOUND:
-	case PROBLEM_TOKEN_INVALID:
-	case PROBLEM_SCOPE_INSUFFICIENT:
-		snprintf(buf, size, "%s", _("銀行のサーバーで問題が発生しました。しばらく待ってからもう一度お試しください。"));
-		break;
-	case PROBLEM_INPUT_REQUIRED:
-		switch (e->field) {
-		case FLOW_FIELD_USER_CODE:
-			snprintf(buf, size, "%s", _("連携先の画面に表示されたコードを入力してください。"));
-			break;
-		case FLOW_FIELD_LOGIN_ID:
-			snprintf(buf, size, "%s", _("ログインIDを入力してください。"));
-			break;
-		case FLOW_FIELD_PASSWORD:
-			snprintf(buf, size, "%s", _("ログインパスワードを入力してください。"));
-			break;
-		case FLOW_FIELD_ANSWER:
-			snprintf(buf, size, "%s", _("回答を入力してください。"));
-			break;
-		default:
-			snprintf(buf, size, "%s", _("必須項目を入力してください。"));
-			break;
-		}
-		break;
-	case PROBLEM_INPUT_FORMAT:
-		if (e->field == FLOW_FIELD_USER_CODE)
-			snprintf(buf, size, "%s", _("コードは英字8文字です（例 WDJB-MJHT）。"));
-		else if (e->field == FLOW_FIELD_PINS)
-			snprintf(buf, size, _("照会用暗証番号は%d桁の数字で入力してください。"), f->pin_length > 0 ? f->pin_length : 4);
+	case PROBLEM_ARG_FIELD: {
+		const char *m = problem_field_msgid(e->kind, e->field);
+		if (strstr(m, "%d"))
+			snprintf(buf, size, _(m), pin_length);
 		else
-			snprintf(buf, size, "%s", _("入力内容を確認してください。"));
+			snprintf(buf, size, "%s", _(m));
 		break;
-	case PROBLEM_NO_MEMORY:
-	case PROBLEM__COUNT:
-		snprintf(buf, size, "%s", _("メモリが足りません。"));
-		break;
+	}
 	}
 	return buf;
 }
@@ -284,6 +186,8 @@ static const char *cert_text(void *ctx)
 
 struct rowctx {
 	const struct flow_account *acct;
+	const struct flow_scope *scope;
+	bool result;          /* the result table (手順5): a pending PIN is marked ※ */
 	char label[256];
 	char status[128];
 	char pin[64];
@@ -293,6 +197,26 @@ static const char *row_account(void *ctx)
 {
 	struct rowctx *r = ctx;
 	return app_account_label(r->acct, r->label, sizeof r->label);
+}
+
+/* The scope words of screens.md: a bank that names these scopes in Japanese only still gets them
+ * in English from the catalog. Any other scope shows the bank's own name. */
+static const char *const scope_words[] = {N_("残高照会"), N_("入金出金照会")};
+
+/* A scope's name in the current language: the bank's, else the catalog's for a known word. */
+static const char *scope_name(const struct flow_scope *sc)
+{
+	if (i18n_lang() == LANG_EN && !(sc->name.en && sc->name.en[0]) && sc->name.ja)
+		for (size_t i = 0; i < sizeof scope_words / sizeof scope_words[0]; i++)
+			if (strcmp(sc->name.ja, scope_words[i]) == 0)
+				return _(scope_words[i]);
+	return l10n_get(&sc->name, i18n_lang());
+}
+
+static const char *row_scope(void *ctx)
+{
+	struct rowctx *r = ctx;
+	return scope_name(r->scope);
 }
 
 static const char *row_memo(void *ctx)
@@ -325,6 +249,10 @@ static const char *row_status(void *ctx)
 	}
 	if (a->pin_locked)
 		return _("ロック");
+	if (r->result && a->pin == FLOW_PIN_PENDING)
+		/* TRANSLATORS: result table (手順5): registered now, valid once the authorization completes
+		   (the ※ matches the note under the table) */
+		return _("※登録済み");
 	return app_pin_state(a);
 }
 
@@ -469,6 +397,7 @@ static int run_form(struct app *a, const char *name, const struct ui_binding *b,
 		ui_screen_set_error_fn(s, error_line_text, a);
 	if (prep)
 		prep(a, s);
+	ui_screen_set_keys(s, a->esc_msgid, a->cancel_key);
 	if (a->opt->kiosk)
 		ui_screen_set_timeout(s, (int)a->opt->idle_timeout * 1000);
 	int rc = ui_screen_run(s, act);
@@ -501,49 +430,6 @@ static void leave(struct app *a, const struct ui_action *act)
 		return;
 	}
 	ask_cancel(a);
-}
-
-static void screen_code(struct app *a)
-{
-	const struct ui_binding b[] = {UI_SECRET("user_code", &a->f.user_code)};
-	struct ui_action act;
-	if (run_form(a, "code", b, 1, &act, NULL) < 0)
-		return;
-	if (is_button(&act, "next")) {
-		do_action(a, FLOW_ACT_START);
-		return;
-	}
-	if (act.kind == UI_ACT_TIMEOUT) {
-		reset(a);
-		return;
-	}
-	if (act.kind == UI_ACT_BACK && a->opt->kiosk)
-		return;
-	if (act.kind == UI_ACT_BACK &&
-	    !ui_confirm(N_("終了"), N_("API連携の手続きを終了しますか？"), false))
-		return;
-	a->quit = true;
-}
-
-static void screen_partner(struct app *a)
-{
-	const struct ui_binding b[] = {UI_FUNC("partner", partner_name, a)};
-	struct ui_action act;
-	if (run_form(a, "partner", b, 1, &act, NULL) < 0)
-		return;
-	if (is_button(&act, "password")) {
-		a->f.login.method = FLOW_LOGIN_PASSWORD;
-		flow_confirm_partner(&a->f);
-	} else if (is_button(&act, "certificate")) {
-		if (!a->f.login.offer_certificate) {
-			a->f.error.kind = PROBLEM_METHOD_UNAVAILABLE;
-			return;
-		}
-		a->f.login.method = FLOW_LOGIN_CERTIFICATE;
-		flow_confirm_partner(&a->f);
-	} else {
-		leave(a, &act);
-	}
 }
 
 /* The token went away (card pulled out): cancel the session over the connection we still have,
@@ -767,91 +653,10 @@ static void cert_choose(struct app *a)
 	cert_label_format(a);
 }
 
-static void screen_login(struct app *a)
-{
-	struct ui_action act;
-	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE) {
-		const struct ui_binding b[] = {
-			UI_FUNC("partner", partner_name, a),
-			UI_FUNC("certificate", cert_text, a),
-			UI_SECRET("password", &a->f.login.password),
-		};
-		if (run_form(a, "login_certificate", b, 3, &act, prep_cert) < 0)
-			return;
-		if (is_button(&act, "choose")) {
-			cert_choose(a);
-			return;
-		}
-		if (is_button(&act, "login") && a->cert_label[0] == '\0') {
-			ui_message(N_("電子証明書ログイン"),
-				   N_("「電子証明書ログイン」ボタンを押して、電子証明書を選択してください。"));
-			return;
-		}
-	} else {
-		const struct ui_binding b[] = {
-			UI_FUNC("partner", partner_name, a),
-			UI_SECRET("login_id", &a->f.login.login_id),
-			UI_SECRET("password", &a->f.login.password),
-		};
-		if (run_form(a, "login_password", b, 3, &act, prep_login) < 0)
-			return;
-	}
-	if (is_button(&act, "login")) {
-		do_action(a, FLOW_ACT_LOGIN);
-	} else if (act.kind == UI_ACT_BACK) {
-		/* back to the partner screen and its choice of login method */
-		flow_clear_error(&a->f);
-		a->f.step = FLOW_PARTNER;
-	} else {
-		leave(a, &act);
-	}
-}
-
 static void prep_question(struct app *a, struct ui_screen *s)
 {
 	if (a->f.question.masked)
 		ui_screen_set_flags(s, "answer", FORM_F_MASKED, 0);
-}
-
-static void screen_question(struct app *a)
-{
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_FUNC("question", question_text, a),
-		UI_SECRET("answer", &a->f.question.answer),
-	};
-	struct ui_action act;
-	if (run_form(a, "question", b, 3, &act, prep_question) < 0)
-		return;
-	if (is_button(&act, "auth"))
-		do_action(a, FLOW_ACT_ANSWER);
-	else
-		leave(a, &act);
-}
-
-static void screen_scopes(struct app *a)
-{
-	static bool dummy_b, dummy_t;
-	bool *bal = &dummy_b, *tra = &dummy_t;
-	dummy_b = dummy_t = false;
-	for (size_t i = 0; i < a->f.n_scopes; i++) {
-		if (!strcmp(a->f.scopes[i].id, "balance"))
-			bal = &a->f.scopes[i].selected;
-		else if (!strcmp(a->f.scopes[i].id, "transactions"))
-			tra = &a->f.scopes[i].selected;
-	}
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_BOOL("balance", bal),
-		UI_BOOL("transactions", tra),
-	};
-	struct ui_action act;
-	if (run_form(a, "scopes", b, 3, &act, NULL) < 0)
-		return;
-	if (is_button(&act, "next"))
-		do_action(a, FLOW_ACT_SCOPES);
-	else
-		leave(a, &act);
 }
 
 /* The PIN table and the result table share their row set-up. */
@@ -860,7 +665,28 @@ struct table_build {
 	struct ui_binding *cells;
 	struct ui_row *rows;
 	struct ui_table table;
+	/* every word the status column can show, measured only: the columns never shift */
+	const char *samples[10];
+	char tries[64];
+	struct ui_binding sample_cells[10];
+	struct ui_row sample_rows[10];
 };
+
+static void status_samples(struct table_build *t, bool result)
+{
+	size_t n = 0;
+	/* TRANSLATORS: PIN table status cell, keep it short (about 10 columns) */
+	snprintf(t->tries, sizeof t->tries, _("誤り 残%d回"), 9);
+	const char *v[] = {_("未登録"), _("登録済み"), result ? _("※登録済み") : _("登録済み*"), _("ロック"),
+			   _("桁数誤り"), _("未入力"), _("誤り"), t->tries};
+	for (size_t i = 0; i < sizeof v / sizeof v[0] && n < 10; i++, n++) {
+		t->samples[n] = v[i];
+		t->sample_cells[n] = (struct ui_binding)UI_STR("status", &t->samples[n]);
+		t->sample_rows[n] = (struct ui_row){.cells = &t->sample_cells[n], .ncells = 1};
+	}
+	t->table.width_rows = t->sample_rows;
+	t->table.n_width_rows = n;
+}
 
 static int build_table(struct app *a, struct table_build *t, bool entry)
 {
@@ -874,6 +700,7 @@ static int build_table(struct app *a, struct table_build *t, bool entry)
 		struct flow_account *acct = &a->f.accounts[i];
 		struct ui_binding *c = &t->cells[i * per];
 		t->ctx[i].acct = acct;
+		t->ctx[i].result = !entry;
 		c[0] = (struct ui_binding)UI_FUNC("status", row_status, &t->ctx[i]);
 		c[1] = (struct ui_binding)UI_FUNC("account", row_account, &t->ctx[i]);
 		c[2] = (struct ui_binding)UI_FUNC("memo", row_memo, &t->ctx[i]);
@@ -890,6 +717,7 @@ static int build_table(struct app *a, struct table_build *t, bool entry)
 	}
 	t->table.rows = t->rows;
 	t->table.nrows = n;
+	status_samples(t, !entry);
 	return 0;
 }
 
@@ -926,85 +754,20 @@ static bool pins_dead_end(const struct app *a)
 	return covered > 0;
 }
 
-static void screen_pins(struct app *a)
-{
-	if (pins_dead_end(a)) {
-		if (confirm_after_error(a, N_("照会用暗証番号登録"),
-					N_("照会用暗証番号を登録できる口座はもうありません。登録済みの口座で手続きを続けますか？")))
-			do_action(a, FLOW_ACT_PIN_CONFIRM);
-		else
-			ask_cancel(a);
-		return;
-	}
-	struct table_build t = {0};
-	if (build_table(a, &t, true) < 0) {
-		free_table(&t);
-		a->quit = true;
-		return;
-	}
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_TABLE("accounts", &t.table),
-	};
-	struct ui_action act;
-	int rc = run_form(a, "pins", b, 2, &act, prep_pins);
-	free_table(&t);
-	if (rc < 0)
-		return;
-	if (is_button(&act, "register")) {
-		/* A PIN typed in a row means that row is meant: tick it for the customer. */
-		for (size_t i = 0; i < a->f.n_accounts; i++)
-			if (a->f.accounts[i].pin_input.len > 0 && flow_account_selectable(&a->f.accounts[i]))
-				a->f.accounts[i].selected = true;
-		do_action(a, FLOW_ACT_PINS);
-	}
-	else
-		leave(a, &act);
-}
-
-static void screen_pin_result(struct app *a)
-{
-	struct table_build t = {0};
-	if (build_table(a, &t, false) < 0) {
-		free_table(&t);
-		a->quit = true;
-		return;
-	}
-	bool can_add = false;
-	for (size_t i = 0; i < a->f.n_accounts; i++)
-		can_add = can_add || flow_account_selectable(&a->f.accounts[i]);
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_TABLE("accounts", &t.table),
-		UI_BOOL("can_add", &can_add),
-	};
-	struct ui_action act;
-	int rc = run_form(a, "pin_result", b, 3, &act, NULL);
-	free_table(&t);
-	if (rc < 0)
-		return;
-	if (is_button(&act, "add"))
-		do_action(a, FLOW_ACT_PIN_ADD);
-	else if (is_button(&act, "confirm"))
-		do_action(a, FLOW_ACT_PIN_CONFIRM);
-	else
-		leave(a, &act);
-}
-
 static const char *perm_scopes(void *ctx)
 {
 	struct app *a = ctx;
 	free(a->scopes_text);
 	size_t cap = 16;
 	for (size_t i = 0; i < a->f.perm.n_scopes; i++)
-		cap += strlen(l10n_get(&a->f.perm.scopes[i].name, i18n_lang())) + 8;
+		cap += strlen(scope_name(&a->f.perm.scopes[i])) + 8;
 	a->scopes_text = calloc(1, cap);
 	if (!a->scopes_text)
 		return "";
 	for (size_t i = 0; i < a->f.perm.n_scopes; i++) {
 		if (i)
 			strcat(a->scopes_text, _("、"));
-		strcat(a->scopes_text, l10n_get(&a->f.perm.scopes[i].name, i18n_lang()));
+		strcat(a->scopes_text, scope_name(&a->f.perm.scopes[i]));
 	}
 	return a->scopes_text;
 }
@@ -1026,6 +789,18 @@ static const char *perm_accounts(void *ctx)
 	return a->accounts_text;
 }
 
+/* Under the terms, until they have been shown to their end: why the checkbox cannot be ticked
+ * yet (empty afterwards: the label then takes no room). */
+static const char *read_note(void *ctx)
+{
+	struct app *a = ctx;
+	if (a->f.perm.terms_read)
+		return "";
+	/* TRANSLATORS: shown after 「許可手続きを継続する」 until the terms were read to their end; the
+	   checkbox, its label and this must fit 76 columns (English: about 34 characters) */
+	return _("（意思確認を最後までお読みください）");
+}
+
 static const char *perm_period(void *ctx)
 {
 	struct app *a = ctx;
@@ -1037,76 +812,370 @@ static const char *perm_period(void *ctx)
 	return a->period;
 }
 
-static void screen_permission(struct app *a)
+/* ---- the screens: one row per step ----------------------------------------------------------------
+ * bind: what the form shows (0), or 1 when the step was dealt with without a form (a dialog), or -1
+ * (out of memory: leave). on_action: the buttons (and, for ESC_SELF, every action). esc: what Esc
+ * does there, which the key bar says: back a step (F9 then cancels), cancel, or quit. */
+
+enum esc {
+	ESC_CANCEL = 0, /* Esc asks to cancel the procedure (「中止」) */
+	ESC_BACK,       /* Esc goes back a step (「戻る」: screen_def.back); F9 asks to cancel */
+	ESC_SELF,       /* on_action handles every action (start and final screens) */
+};
+
+struct view {
+	struct ui_binding b[8];
+	size_t nb;
+	struct table_build t;
+	bool can_add;
+};
+
+#define VIEW_ADD(v, ...) ((v)->b[(v)->nb++] = (struct ui_binding)__VA_ARGS__)
+
+struct screen_def {
+	const char *form;                          /* NULL: form_for() says */
+	const char *(*form_for)(const struct app *a);
+	int (*bind)(struct app *a, struct view *v);
+	void (*prep)(struct app *a, struct ui_screen *s);
+	void (*on_action)(struct app *a, const struct ui_action *act);
+	enum esc esc;
+	void (*back)(struct app *a);               /* ESC_BACK: where Esc goes */
+};
+
+static int bind_code(struct app *a, struct view *v)
 {
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_FUNC("scopes", perm_scopes, a),
-		UI_FUNC("accounts", perm_accounts, a),
-		UI_FUNC("period", perm_period, a),
-		UI_FUNC("terms", terms_text, a),
-		UI_BOOL("continue", &a->f.perm.intent),
-	};
-	struct ui_action act;
-	if (run_form(a, "permission", b, 6, &act, NULL) < 0)
+	VIEW_ADD(v, UI_SECRET("user_code", &a->f.user_code));
+	return 0;
+}
+
+static void on_code(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "next")) {
+		do_action(a, FLOW_ACT_START);
 		return;
-	if (is_button(&act, "allow")) {
-		do_action(a, FLOW_ACT_ALLOW);
-	} else if (is_button(&act, "back") || act.kind == UI_ACT_BACK) {
-		if (a->f.perm.back != FLOW_NONE)
-			do_action(a, FLOW_ACT_BACK);
+	}
+	if (act->kind == UI_ACT_TIMEOUT) {
+		reset(a);
+		return;
+	}
+	if ((act->kind == UI_ACT_BACK || act->kind == UI_ACT_CANCEL) && a->opt->kiosk)
+		return;
+	if ((act->kind == UI_ACT_BACK || act->kind == UI_ACT_CANCEL) &&
+	    !ui_confirm(N_("終了"), N_("API連携の手続きを終了しますか？"), false))
+		return;
+	a->quit = true;
+}
+
+static int bind_partner(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	return 0;
+}
+
+static void on_partner(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "password"))
+		flow_choose_method(&a->f, FLOW_LOGIN_PASSWORD);
+	else if (is_button(act, "certificate"))
+		flow_choose_method(&a->f, FLOW_LOGIN_CERTIFICATE);
+}
+
+static const char *form_login(const struct app *a)
+{
+	return a->f.login.method == FLOW_LOGIN_CERTIFICATE ? "login_certificate" : "login_password";
+}
+
+static int bind_login(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE) {
+		VIEW_ADD(v, UI_FUNC("certificate", cert_text, a));
+	} else {
+		VIEW_ADD(v, UI_SECRET("login_id", &a->f.login.login_id));
+	}
+	VIEW_ADD(v, UI_SECRET("password", &a->f.login.password));
+	return 0;
+}
+
+static void prep_any_login(struct app *a, struct ui_screen *s)
+{
+	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE)
+		prep_cert(a, s);
+	else
+		prep_login(a, s);
+}
+
+static void on_login(struct app *a, const struct ui_action *act)
+{
+	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE) {
+		if (is_button(act, "choose")) {
+			cert_choose(a);
+			return;
+		}
+		if (is_button(act, "login") && a->cert_label[0] == '\0') {
+			ui_message(N_("電子証明書ログイン"),
+				   N_("「電子証明書ログイン」ボタンを押して、電子証明書を選択してください。"));
+			return;
+		}
+	}
+	if (is_button(act, "login"))
+		do_action(a, FLOW_ACT_LOGIN);
+}
+
+/* back to the partner screen and its choice of login method (no request: the server's step
+ * stays login) */
+static void back_login(struct app *a)
+{
+	flow_back_to_partner(&a->f);
+}
+
+static int bind_question(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_FUNC("question", question_text, a));
+	VIEW_ADD(v, UI_SECRET("answer", &a->f.question.answer));
+	return 0;
+}
+
+static void on_question(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "auth"))
+		do_action(a, FLOW_ACT_ANSWER);
+}
+
+/* The scopes the partner asked for, as the server lists them: one checkbox row each. */
+static int bind_scopes(struct app *a, struct view *v)
+{
+	size_t n = a->f.n_scopes;
+	struct table_build *t = &v->t;
+	t->ctx = calloc(n ? n : 1, sizeof *t->ctx);
+	t->cells = calloc((n ? n : 1) * 2, sizeof *t->cells);
+	t->rows = calloc(n ? n : 1, sizeof *t->rows);
+	if (!t->ctx || !t->cells || !t->rows)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct ui_binding *c = &t->cells[i * 2];
+		t->ctx[i].scope = &a->f.scopes[i];
+		c[0] = (struct ui_binding)UI_BOOL("selected", &a->f.scopes[i].selected);
+		c[1] = (struct ui_binding)UI_FUNC("name", row_scope, &t->ctx[i]);
+		t->rows[i].cells = c;
+		t->rows[i].ncells = 2;
+	}
+	t->table.rows = t->rows;
+	t->table.nrows = n;
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_TABLE("scopes", &t->table));
+	return 0;
+}
+
+static void on_scopes(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "next"))
+		do_action(a, FLOW_ACT_SCOPES);
+}
+
+static int bind_pins(struct app *a, struct view *v)
+{
+	if (pins_dead_end(a)) {
+		if (confirm_after_error(a, N_("照会用暗証番号登録"),
+					N_("照会用暗証番号を登録できる口座はもうありません。登録済みの口座で手続きを続けますか？")))
+			do_action(a, FLOW_ACT_PIN_CONFIRM);
 		else
 			ask_cancel(a);
-	} else {
-		leave(a, &act);
+		return 1;
+	}
+	if (build_table(a, &v->t, true) < 0)
+		return -1;
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_TABLE("accounts", &v->t.table));
+	return 0;
+}
+
+static void on_pins(struct app *a, const struct ui_action *act)
+{
+	/* What is sent is what the table shows ticked: typing a PIN ticks its row on the screen,
+	 * unticking a row clears its PIN (forms/pins.form: ticks = "selected"). */
+	if (is_button(act, "register"))
+		do_action(a, FLOW_ACT_PINS);
+}
+
+static int bind_pin_result(struct app *a, struct view *v)
+{
+	if (build_table(a, &v->t, false) < 0)
+		return -1;
+	v->can_add = false;
+	for (size_t i = 0; i < a->f.n_accounts; i++)
+		v->can_add = v->can_add || flow_account_selectable(&a->f.accounts[i]);
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_TABLE("accounts", &v->t.table));
+	VIEW_ADD(v, UI_BOOL("can_add", &v->can_add));
+	return 0;
+}
+
+static void on_pin_result(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "add"))
+		do_action(a, FLOW_ACT_PIN_ADD);
+	else if (is_button(act, "confirm"))
+		do_action(a, FLOW_ACT_PIN_CONFIRM);
+}
+
+static int bind_permission(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_FUNC("scopes", perm_scopes, a));
+	VIEW_ADD(v, UI_FUNC("accounts", perm_accounts, a));
+	VIEW_ADD(v, UI_FUNC("period", perm_period, a));
+	VIEW_ADD(v, UI_FUNC("terms", terms_text, a));
+	VIEW_ADD(v, UI_BOOL("terms_read", &a->f.perm.terms_read));
+	VIEW_ADD(v, UI_FUNC("read_note", read_note, a));
+	VIEW_ADD(v, UI_BOOL("continue", &a->f.perm.intent));
+	return 0;
+}
+
+static void on_permission(struct app *a, const struct ui_action *act)
+{
+	if (is_button(act, "allow"))
+		do_action(a, FLOW_ACT_ALLOW);
+	else if (is_button(act, "back"))
+		do_action(a, FLOW_ACT_BACK); /* nowhere to go back to: flow_build makes it a cancel */
+}
+
+/* Esc on the permission screen goes back a step when the server offers one, else it cancels
+ * (and the key bar says 中止). */
+static void back_permission(struct app *a)
+{
+	if (a->f.perm.back != FLOW_NONE)
+		do_action(a, FLOW_ACT_BACK);
+	else
+		ask_cancel(a);
+}
+
+static const char *form_final(const struct app *a)
+{
+	switch (a->f.step) {
+	case FLOW_DONE: return "done";
+	case FLOW_DENIED: return "cancelled";
+	case FLOW_LOCKED: return "locked";
+	default: return "error";
 	}
 }
 
-/* done / cancelled / locked / fatal: show, then end (or, in a kiosk, start again). */
-static void screen_final(struct app *a)
+static int bind_final(struct app *a, struct view *v)
 {
-	const char *form = "done";
-	switch (a->f.step) {
-	case FLOW_DONE:
-		form = "done";
-		break;
-	case FLOW_DENIED:
-		form = "cancelled";
-		break;
-	case FLOW_LOCKED:
-		form = "locked";
-		break;
-	default:
-		form = "error";
-		break;
-	}
 	app_error_text(&a->f, a->msg, sizeof a->msg);
 	if (a->f.step == FLOW_LOCKED) /* the form's heading already says it is locked */
 		snprintf(a->msg, sizeof a->msg, "%s",
 			 _("安全のため、このログインIDではAPI連携の手続きを続けられません。"));
-	struct flow_error saved = a->f.error;
+	a->final_error = a->f.error;
 	flow_clear_error(&a->f); /* the message is in the body, not on the error line */
-	const struct ui_binding b[] = {
-		UI_FUNC("partner", partner_name, a),
-		UI_FUNC("message", msg_text, a),
-	};
-	struct ui_action act;
-	if (run_form(a, form, b, 2, &act, NULL) < 0)
-		return;
-	if (a->f.step == FLOW_FATAL && is_button(&act, "retry")) {
+	VIEW_ADD(v, UI_FUNC("partner", partner_name, a));
+	VIEW_ADD(v, UI_FUNC("message", msg_text, a));
+	return 0;
+}
+
+/* done / cancelled / locked / fatal: end (or, in a kiosk, start again). */
+static void on_final(struct app *a, const struct ui_action *act)
+{
+	if (a->f.step == FLOW_FATAL && is_button(act, "retry")) {
 		flow_restart(&a->f);
 		return;
 	}
-	a->f.error = saved;
-	if (a->opt->kiosk && act.kind != UI_ACT_EOF && act.kind != UI_ACT_QUIT) {
+	flow_set_error(&a->f, &a->final_error); /* for the exit status */
+	if (a->opt->kiosk && act->kind != UI_ACT_EOF && act->kind != UI_ACT_QUIT) {
 		reset(a);
 		return;
 	}
 	a->quit = true;
 }
 
+static const struct screen_def screens[FLOW__NSTEPS] = {
+	[FLOW_NONE] = {"code", NULL, bind_code, NULL, on_code, ESC_SELF, NULL},
+	[FLOW_CODE] = {"code", NULL, bind_code, NULL, on_code, ESC_SELF, NULL},
+	[FLOW_PARTNER] = {"partner", NULL, bind_partner, NULL, on_partner, ESC_CANCEL, NULL},
+	[FLOW_LOGIN] = {NULL, form_login, bind_login, prep_any_login, on_login, ESC_BACK, back_login},
+	[FLOW_QUESTION] = {"question", NULL, bind_question, prep_question, on_question, ESC_CANCEL, NULL},
+	[FLOW_SCOPES] = {"scopes", NULL, bind_scopes, NULL, on_scopes, ESC_CANCEL, NULL},
+	[FLOW_PINS] = {"pins", NULL, bind_pins, prep_pins, on_pins, ESC_CANCEL, NULL},
+	[FLOW_PIN_RESULT] = {"pin_result", NULL, bind_pin_result, NULL, on_pin_result, ESC_CANCEL, NULL},
+	[FLOW_PERMISSION] = {"permission", NULL, bind_permission, NULL, on_permission, ESC_BACK,
+			     back_permission},
+	[FLOW_DONE] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
+	[FLOW_DENIED] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
+	[FLOW_LOCKED] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
+	[FLOW_FATAL] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
+};
+
+const char *app_screens_check(void)
+{
+	static char msg[96];
+	for (int s = FLOW_NONE; s < FLOW__NSTEPS; s++) {
+		const struct screen_def *d = &screens[s];
+		if ((!d->form && !d->form_for) || !d->bind || !d->on_action || (d->esc == ESC_BACK && !d->back)) {
+			snprintf(msg, sizeof msg, "app: step %s has no form, bind or on_action in screens[]",
+				 flow_step_name((enum flow_step)s));
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+/* What Esc does on this screen now: the permission screen with nowhere to go back cancels. */
+static enum esc esc_of(const struct app *a, const struct screen_def *d)
+{
+	if (d->esc == ESC_BACK && a->f.step == FLOW_PERMISSION && a->f.perm.back == FLOW_NONE)
+		return ESC_CANCEL;
+	return d->esc;
+}
+
+/* One screen of the flow: bind, show, act. */
+static void show_step(struct app *a)
+{
+	const struct screen_def *d = &screens[a->f.step < FLOW__NSTEPS ? a->f.step : FLOW_CODE];
+	struct view v;
+	memset(&v, 0, sizeof v);
+	int rc = d->bind(a, &v);
+	if (rc < 0) {
+		free_table(&v.t);
+		a->quit = true;
+		return;
+	}
+	if (rc > 0) {
+		free_table(&v.t);
+		return;
+	}
+	enum esc esc = esc_of(a, d);
+	struct ui_action act;
+	a->esc_msgid = esc == ESC_BACK ? N_("戻る") : esc == ESC_CANCEL ? N_("中止") : N_("終了");
+	if (esc == ESC_SELF && !flow_is_final(&a->f) && a->opt->kiosk)
+		a->esc_msgid = ""; /* a kiosk's start screen: Esc does nothing, the key bar says nothing */
+	a->cancel_key = esc == ESC_BACK;
+	rc = run_form(a, d->form ? d->form : d->form_for(a), v.b, v.nb, &act, d->prep);
+	a->esc_msgid = NULL;
+	a->cancel_key = false;
+	free_table(&v.t);
+	if (rc < 0)
+		return;
+	if (act.kind == UI_ACT_BUTTON || esc == ESC_SELF)
+		d->on_action(a, &act);
+	else if (act.kind == UI_ACT_BACK && esc == ESC_BACK)
+		d->back(a);
+	else
+		leave(a, &act);
+}
+
 int app_run(const struct options *o)
 {
+	/* the tables of steps, actions, problems and screens are whole, or nothing starts */
+	const char *missing = flow_tables_check();
+	if (!missing)
+		missing = problem_table_check();
+	if (!missing)
+		missing = app_screens_check();
+	if (missing) {
+		fprintf(stderr, "renkei: %s\n", missing);
+		return EXIT_ERROR;
+	}
 	struct app a;
 	memset(&a, 0, sizeof a);
 	a.opt = o;
@@ -1146,41 +1215,8 @@ int app_run(const struct options *o)
 		secret_set(&a.f.user_code, o->user_code, strlen(o->user_code));
 		do_action(&a, FLOW_ACT_START);
 	}
-	while (!a.quit) {
-		switch (a.f.step) {
-		case FLOW_NONE:
-		case FLOW_CODE:
-			screen_code(&a);
-			break;
-		case FLOW_PARTNER:
-			screen_partner(&a);
-			break;
-		case FLOW_LOGIN:
-			screen_login(&a);
-			break;
-		case FLOW_QUESTION:
-			screen_question(&a);
-			break;
-		case FLOW_SCOPES:
-			screen_scopes(&a);
-			break;
-		case FLOW_PINS:
-			screen_pins(&a);
-			break;
-		case FLOW_PIN_RESULT:
-			screen_pin_result(&a);
-			break;
-		case FLOW_PERMISSION:
-			screen_permission(&a);
-			break;
-		case FLOW_DONE:
-		case FLOW_DENIED:
-		case FLOW_LOCKED:
-		case FLOW_FATAL:
-			screen_final(&a);
-			break;
-		}
-	}
+	while (!a.quit)
+		show_step(&a);
 	ui_end();
 	int code = a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
 	trace_event(a.tr, "app-end");

@@ -21,71 +21,6 @@
 
 #define P_CONSENT "/consent/v1"
 
-/* ---- names ------------------------------------------------------------------------------------ */
-
-static const char *const step_names[] = {
-	[FLOW_NONE] = "none",         [FLOW_CODE] = "code",       [FLOW_PARTNER] = "partner",
-	[FLOW_LOGIN] = "login",       [FLOW_QUESTION] = "question", [FLOW_SCOPES] = "scopes",
-	[FLOW_PINS] = "pins",         [FLOW_PIN_RESULT] = "pin_result",
-	[FLOW_PERMISSION] = "permission", [FLOW_DONE] = "done",   [FLOW_DENIED] = "denied",
-	[FLOW_LOCKED] = "locked",     [FLOW_FATAL] = "fatal",
-};
-
-const char *flow_step_name(enum flow_step s)
-{
-	if ((unsigned)s >= sizeof step_names / sizeof step_names[0])
-		return "none";
-	return step_names[s];
-}
-
-/* The server's step names (protocol §4.1) -> steps; FLOW_NONE when unknown. */
-static enum flow_step step_from_server(const char *s)
-{
-	static const struct {
-		const char *name;
-		enum flow_step step;
-	} t[] = {
-		{"login", FLOW_LOGIN},       {"question", FLOW_QUESTION},
-		{"scopes", FLOW_SCOPES},     {"pins", FLOW_PINS},
-		{"pin_result", FLOW_PIN_RESULT}, {"permission", FLOW_PERMISSION},
-		{"done", FLOW_DONE},         {"denied", FLOW_DENIED},
-		{"locked", FLOW_LOCKED},
-	};
-	if (!s)
-		return FLOW_NONE;
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		if (strcmp(t[i].name, s) == 0)
-			return t[i].step;
-	return FLOW_NONE;
-}
-
-static const char *const action_names[] = {
-	[FLOW_ACT_NONE] = "none",         [FLOW_ACT_START] = "start",
-	[FLOW_ACT_REFRESH] = "refresh",   [FLOW_ACT_LOGIN] = "login",
-	[FLOW_ACT_ANSWER] = "answer",     [FLOW_ACT_SCOPES] = "scopes",
-	[FLOW_ACT_PINS] = "pins",         [FLOW_ACT_PIN_ADD] = "pin-add",
-	[FLOW_ACT_PIN_CONFIRM] = "pin-confirm", [FLOW_ACT_BACK] = "back",
-	[FLOW_ACT_ALLOW] = "allow",       [FLOW_ACT_DENY] = "deny",
-	[FLOW_ACT_CANCEL] = "cancel",
-};
-
-const char *flow_action_name(enum flow_action a)
-{
-	if ((unsigned)a >= sizeof action_names / sizeof action_names[0])
-		return "none";
-	return action_names[a];
-}
-
-const char *flow_method_name(enum flow_method m)
-{
-	switch (m) {
-	case FLOW_GET: return "GET";
-	case FLOW_POST: return "POST";
-	case FLOW_DELETE: return "DELETE";
-	}
-	return "GET";
-}
-
 const char *l10n_get(const struct l10n *t, enum lang l)
 {
 	if (!t)
@@ -154,6 +89,7 @@ static void perm_free(struct flow_permission *p)
 	l10n_free(&p->terms);
 	p->back = FLOW_NONE;
 	p->intent = false;
+	p->terms_read = false;
 }
 
 static void partner_free(struct flow_partner *p)
@@ -244,9 +180,35 @@ void flow_confirm_partner(struct flow *f)
 	}
 }
 
+int flow_choose_method(struct flow *f, enum flow_login_method m)
+{
+	if (f->step != FLOW_PARTNER)
+		return -1;
+	if (m == FLOW_LOGIN_CERTIFICATE ? !f->login.offer_certificate : !f->login.offer_password) {
+		error_clear(&f->error);
+		f->error.kind = PROBLEM_METHOD_UNAVAILABLE;
+		return -1;
+	}
+	f->login.method = m;
+	flow_confirm_partner(f);
+	return 0;
+}
+
+void flow_back_to_partner(struct flow *f)
+{
+	if (f->step == FLOW_LOGIN)
+		f->step = FLOW_PARTNER;
+	error_clear(&f->error);
+}
+
 void flow_clear_error(struct flow *f)
 {
 	error_clear(&f->error);
+}
+
+void flow_set_error(struct flow *f, const struct flow_error *e)
+{
+	f->error = *e;
 }
 
 bool flow_is_final(const struct flow *f)
@@ -286,8 +248,24 @@ enum {
 	S_NL = 1u << 3,       /* a text that keeps its line breaks */
 };
 
-/* Display text: drop C0 controls (tab -> space; '\n' kept with S_NL), DEL and C1 controls, so a
- * server string can never move the terminal's cursor or change its state. */
+/* The bidi controls and invisible format characters a server string could use to make the screen
+ * say what it does not (U+202E turns text around): U+200B-200F, U+2028-202E, U+2066-2069, U+FEFF.
+ * Their UTF-8 length at s, or 0. */
+static size_t format_char_len(const unsigned char *s, size_t n)
+{
+	if (n >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+	    ((s[2] >= 0x8b && s[2] <= 0x8f) || (s[2] >= 0xa8 && s[2] <= 0xae)))
+		return 3;
+	if (n >= 3 && s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
+		return 3;
+	if (n >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)
+		return 3;
+	return 0;
+}
+
+/* Display text: drop C0 controls (tab -> space; '\n' kept with S_NL), DEL, C1 controls and the
+ * bidi/invisible format characters, so a server string can never move the terminal's cursor,
+ * change its state or reorder what the customer reads. */
 static char *text_dup(const char *s, unsigned flags)
 {
 	size_t n = strlen(s);
@@ -305,6 +283,8 @@ static char *text_dup(const char *s, unsigned flags)
 		else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
 			 (unsigned char)s[i + 1] <= 0x9f)
 			i++;
+		else if (format_char_len((const unsigned char *)s + i, n - i))
+			i += format_char_len((const unsigned char *)s + i, n - i) - 1;
 		else
 			*w++ = (char)c;
 	}
@@ -581,6 +561,380 @@ static void env_free(struct env *e)
 	perm_free(&e->perm);
 }
 
+/* ---- steps: how each one's "data" is parsed and taken ------------------------------------------ */
+
+static void parse_login(struct px *p, const cJSON *d, struct env *e)
+{
+	int n;
+	const cJSON *m = p_arr(p, d, "methods", false, &n), *x;
+	cJSON_ArrayForEach(x, m) {
+		if (!cJSON_IsString(x)) {
+			p->bad = true;
+			break;
+		}
+		if (strcmp(x->valuestring, "password") == 0)
+			e->m_password = true;
+		else if (strcmp(x->valuestring, "certificate") == 0)
+			e->m_certificate = true;
+		/* others: a method this client does not know; not offered */
+	}
+	if (!e->m_password && !e->m_certificate)
+		p->bad = true;
+}
+
+static void parse_question(struct px *p, const cJSON *d, struct env *e)
+{
+	p_l10n_member(p, d, "question", S_NL, &e->question.text);
+	e->question.masked = p_bool(p, d, "masked", false, false);
+	e->question.max_length = (int)p_int(p, d, "max_length", 1, 4096, false, 0);
+	e->question.tries_left = (int)p_int(p, d, "tries_left", 0, 1000, true, -1);
+}
+
+static void parse_scopes(struct px *p, const cJSON *d, struct env *e)
+{
+	p_scopes(p, d, "scopes", true, &e->scopes, &e->n_scopes);
+}
+
+static void parse_pins(struct px *p, const cJSON *d, struct env *e)
+{
+	e->pin_length = (int)p_int(p, d, "pin_length", 1, 64, false, 0);
+	p_accounts(p, d, "accounts", false, &e->accounts, &e->n_accounts);
+}
+
+static void parse_pin_result(struct px *p, const cJSON *d, struct env *e)
+{
+	p_accounts(p, d, "accounts", false, &e->accounts, &e->n_accounts);
+}
+
+static enum flow_step step_from_server(const char *s);
+
+static void parse_permission(struct px *p, const cJSON *d, struct env *e)
+{
+	p_scopes(p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
+	p_accounts(p, d, "accounts", false, &e->perm.accounts, &e->perm.n_accounts);
+	p_period(p, d, false, &e->perm.from, &e->perm.to);
+	p_l10n_member(p, d, "terms", S_NL, &e->perm.terms);
+	char *back = p_str(p, d, "back", S_ID | S_NULLABLE);
+	if (back) {
+		e->perm.back = step_from_server(back);
+		if (e->perm.back != FLOW_SCOPES && e->perm.back != FLOW_PINS &&
+		    e->perm.back != FLOW_PIN_RESULT)
+			p->bad = true;
+		free(back);
+	}
+}
+
+static void parse_done(struct px *p, const cJSON *d, struct env *e)
+{
+	if (d && cJSON_GetObjectItemCaseSensitive(d, "scopes")) {
+		e->has_done_scopes = true;
+		p_scopes(p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
+	}
+	if (d && cJSON_GetObjectItemCaseSensitive(d, "period")) {
+		e->has_done_period = true;
+		p_period(p, d, false, &e->perm.from, &e->perm.to);
+	}
+}
+
+static void move_str(char **dst, char **src)
+{
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+}
+
+static void move_l10n(struct l10n *dst, struct l10n *src)
+{
+	move_str(&dst->ja, &src->ja);
+	move_str(&dst->en, &src->en);
+}
+
+static struct flow_account *find_row(struct flow_account *v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id && strcmp(v[i].id, id) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* Install a new accounts table; the client-side state of rows that stay selectable moves over
+ * (selected flag and typed PIN: moved, not copied). keep_results keeps the rows' last results. */
+static void install_accounts(struct flow *f, struct flow_account *nv, size_t nn, bool keep_results)
+{
+	for (size_t i = 0; i < nn; i++) {
+		struct flow_account *o = find_row(f->accounts, f->n_accounts, nv[i].id);
+		nv[i].result = FLOW_ROW_NONE;
+		nv[i].result_tries_left = -1;
+		if (!o)
+			continue;
+		if (flow_account_selectable(&nv[i])) {
+			nv[i].selected = o->selected;
+			struct secret tmp = nv[i].pin_input;
+			nv[i].pin_input = o->pin_input;
+			o->pin_input = tmp;
+		}
+		if (keep_results) {
+			nv[i].result = o->result;
+			nv[i].result_tries_left = o->result_tries_left;
+		}
+	}
+	accounts_free(&f->accounts, &f->n_accounts);
+	f->accounts = nv;
+	f->n_accounts = nn;
+}
+
+/* commit functions: take the step's data (moved out of e); return the step to show. */
+static enum flow_step commit_login(struct flow *f, struct env *e, enum flow_step prev,
+				   enum flow_action act)
+{
+	f->login.offer_password = e->m_password;
+	f->login.offer_certificate = e->m_certificate;
+	if (f->login.method == FLOW_LOGIN_CERTIFICATE && !e->m_certificate)
+		f->login.method = FLOW_LOGIN_PASSWORD;
+	if (f->login.method == FLOW_LOGIN_PASSWORD && !e->m_password)
+		f->login.method = FLOW_LOGIN_CERTIFICATE;
+	/* A new session first shows who is asking; a GET while confirming stays there. */
+	if (act == FLOW_ACT_START || prev == FLOW_PARTNER || prev == FLOW_CODE)
+		return FLOW_PARTNER;
+	return FLOW_LOGIN;
+}
+
+static enum flow_step commit_question(struct flow *f, struct env *e, enum flow_step prev,
+				      enum flow_action act)
+{
+	(void)prev, (void)act;
+	move_l10n(&f->question.text, &e->question.text);
+	f->question.masked = e->question.masked;
+	f->question.max_length = e->question.max_length;
+	f->question.tries_left = e->question.tries_left;
+	return FLOW_QUESTION;
+}
+
+static enum flow_step commit_scopes(struct flow *f, struct env *e, enum flow_step prev,
+				    enum flow_action act)
+{
+	(void)prev, (void)act;
+	scopes_free(&f->scopes, &f->n_scopes);
+	f->scopes = e->scopes;
+	f->n_scopes = e->n_scopes;
+	e->scopes = NULL;
+	e->n_scopes = 0;
+	return FLOW_SCOPES;
+}
+
+static enum flow_step commit_pins(struct flow *f, struct env *e, enum flow_step prev,
+				  enum flow_action act)
+{
+	(void)act;
+	f->pin_length = e->pin_length;
+	install_accounts(f, e->accounts, e->n_accounts, false);
+	e->accounts = NULL;
+	e->n_accounts = 0;
+	/* Arriving at the table: every row that can get a PIN starts ticked, as in the seed (the
+	 * customer unticks the ones not meant). Staying on it keeps the customer's ticks. */
+	if (prev != FLOW_PINS)
+		for (size_t i = 0; i < f->n_accounts; i++)
+			f->accounts[i].selected = flow_account_selectable(&f->accounts[i]);
+	return FLOW_PINS;
+}
+
+static enum flow_step commit_pin_result(struct flow *f, struct env *e, enum flow_step prev,
+					enum flow_action act)
+{
+	(void)prev, (void)act;
+	install_accounts(f, e->accounts, e->n_accounts, false);
+	e->accounts = NULL;
+	e->n_accounts = 0;
+	return FLOW_PIN_RESULT;
+}
+
+static enum flow_step commit_permission(struct flow *f, struct env *e, enum flow_step prev,
+					enum flow_action act)
+{
+	(void)act;
+	bool intent = prev == FLOW_PERMISSION && f->perm.intent;
+	bool read = prev == FLOW_PERMISSION && f->perm.terms_read;
+	perm_free(&f->perm);
+	f->perm = e->perm;
+	memset(&e->perm, 0, sizeof e->perm);
+	f->perm.intent = intent;
+	f->perm.terms_read = read;
+	return FLOW_PERMISSION;
+}
+
+static enum flow_step commit_done(struct flow *f, struct env *e, enum flow_step prev,
+				  enum flow_action act)
+{
+	(void)prev, (void)act;
+	if (e->has_done_scopes) {
+		scopes_free(&f->perm.scopes, &f->perm.n_scopes);
+		f->perm.scopes = e->perm.scopes;
+		f->perm.n_scopes = e->perm.n_scopes;
+		e->perm.scopes = NULL;
+		e->perm.n_scopes = 0;
+	}
+	if (e->has_done_period) {
+		move_str(&f->perm.from, &e->perm.from);
+		move_str(&f->perm.to, &e->perm.to);
+	}
+	return FLOW_DONE;
+}
+
+static enum flow_step commit_denied(struct flow *f, struct env *e, enum flow_step prev,
+				    enum flow_action act)
+{
+	(void)f, (void)e, (void)prev, (void)act;
+	return FLOW_DENIED;
+}
+
+static enum flow_step commit_locked(struct flow *f, struct env *e, enum flow_step prev,
+				    enum flow_action act)
+{
+	(void)f, (void)e, (void)prev, (void)act;
+	return FLOW_LOCKED;
+}
+
+/* ---- actions: how each request is built and what its body carries -------------------------------
+ * build: fills o (a JSON object the table row asked for, or NULL when the action has no body) and
+ * r's per-request fields; 0, or -1 after local_error (nothing is sent). wipe: the secrets the body
+ * carried, wiped once any answer came back. */
+
+static int build_start(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_login(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_answer(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_scopes(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_pins(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_pin_add(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_pin_confirm(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_allow(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_deny(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_nothing(struct flow *f, cJSON *o, struct flow_req *r);
+static void wipe_password(struct flow *f);
+static void wipe_answer(struct flow *f);
+static void wipe_pins(struct flow *f);
+
+/* ---- the tables ------------------------------------------------------------------------------- */
+
+#define STEP_BIT(s) (1u << (s))
+#define ON_LIVE 0x80000000u /* any step with a session (and, for cancel, not final) */
+
+/* One row per step (protocol §4.1). server: the step's name in envelopes, NULL when the server
+ * never names it. data: "data" required (otherwise optional). parse/commit: NULL only for the
+ * client's own steps. */
+static const struct step_def {
+	const char *name;
+	const char *server;
+	bool data;
+	void (*parse)(struct px *p, const cJSON *d, struct env *e);
+	enum flow_step (*commit)(struct flow *f, struct env *e, enum flow_step prev, enum flow_action act);
+} steps[FLOW__NSTEPS] = {
+	[FLOW_NONE] = {"none", NULL, false, NULL, NULL},
+	[FLOW_CODE] = {"code", NULL, false, NULL, NULL},
+	[FLOW_PARTNER] = {"partner", NULL, false, NULL, NULL},
+	[FLOW_LOGIN] = {"login", "login", true, parse_login, commit_login},
+	[FLOW_QUESTION] = {"question", "question", true, parse_question, commit_question},
+	[FLOW_SCOPES] = {"scopes", "scopes", true, parse_scopes, commit_scopes},
+	[FLOW_PINS] = {"pins", "pins", true, parse_pins, commit_pins},
+	[FLOW_PIN_RESULT] = {"pin_result", "pin_result", true, parse_pin_result, commit_pin_result},
+	[FLOW_PERMISSION] = {"permission", "permission", true, parse_permission, commit_permission},
+	[FLOW_DONE] = {"done", "done", false, parse_done, commit_done},
+	[FLOW_DENIED] = {"denied", "denied", false, NULL, commit_denied},
+	[FLOW_LOCKED] = {"locked", "locked", false, NULL, commit_locked},
+	[FLOW_FATAL] = {"fatal", NULL, false, NULL, NULL},
+};
+
+/* One row per request (protocol §4.2-4.10). steps: where it may be sent (STEP_BITs, or ON_LIVE).
+ * body: a JSON object is made for build to fill (POST). idempotent: may be re-sent after a
+ * transport failure without the customer (GET; the start carries an idempotency key and says so
+ * itself). secret: the body holds a password/answer/PIN (never logged, even redacted). */
+static const struct action_def {
+	const char *name;
+	enum flow_method method;
+	const char *path;
+	unsigned steps;
+	bool body, idempotent, secret;
+	int (*build)(struct flow *f, cJSON *o, struct flow_req *r);
+	void (*wipe)(struct flow *f);
+} actions[FLOW_ACT__COUNT] = {
+	[FLOW_ACT_NONE] = {"none", FLOW_GET, NULL, 0, false, false, false, NULL, NULL},
+	[FLOW_ACT_START] = {"start", FLOW_POST, P_CONSENT "/sessions", STEP_BIT(FLOW_CODE), true,
+			    false, false, build_start, NULL},
+	[FLOW_ACT_REFRESH] = {"refresh", FLOW_GET, P_CONSENT "/session", ON_LIVE, false, true, false,
+			      build_nothing, NULL},
+	[FLOW_ACT_LOGIN] = {"login", FLOW_POST, P_CONSENT "/session/login", STEP_BIT(FLOW_LOGIN), true,
+			    false, true, build_login, wipe_password},
+	[FLOW_ACT_ANSWER] = {"answer", FLOW_POST, P_CONSENT "/session/answer", STEP_BIT(FLOW_QUESTION),
+			     true, false, true, build_answer, wipe_answer},
+	[FLOW_ACT_SCOPES] = {"scopes", FLOW_POST, P_CONSENT "/session/scopes", STEP_BIT(FLOW_SCOPES),
+			     true, false, false, build_scopes, NULL},
+	[FLOW_ACT_PINS] = {"pins", FLOW_POST, P_CONSENT "/session/pins", STEP_BIT(FLOW_PINS), true,
+			   false, true, build_pins, wipe_pins},
+	[FLOW_ACT_PIN_ADD] = {"pin-add", FLOW_POST, P_CONSENT "/session/pin-result",
+			      STEP_BIT(FLOW_PIN_RESULT), true, false, false, build_pin_add, NULL},
+	/* protocol §4.8: also from pins once nothing is left to register */
+	[FLOW_ACT_PIN_CONFIRM] = {"pin-confirm", FLOW_POST, P_CONSENT "/session/pin-result",
+				  STEP_BIT(FLOW_PIN_RESULT) | STEP_BIT(FLOW_PINS), true, false, false,
+				  build_pin_confirm, NULL},
+	[FLOW_ACT_BACK] = {"back", FLOW_POST, P_CONSENT "/session/back", STEP_BIT(FLOW_PERMISSION),
+			   true, false, false, build_nothing, NULL},
+	[FLOW_ACT_ALLOW] = {"allow", FLOW_POST, P_CONSENT "/session/decision",
+			    STEP_BIT(FLOW_PERMISSION), true, false, false, build_allow, NULL},
+	[FLOW_ACT_DENY] = {"deny", FLOW_POST, P_CONSENT "/session/decision", STEP_BIT(FLOW_PERMISSION),
+			   true, false, false, build_deny, NULL},
+	[FLOW_ACT_CANCEL] = {"cancel", FLOW_DELETE, P_CONSENT "/session", ON_LIVE, false, false, false,
+			     build_nothing, NULL},
+};
+
+const char *flow_tables_check(void)
+{
+	static char msg[128];
+	for (int s = FLOW_LOGIN; s < FLOW__NSTEPS; s++) {
+		const struct step_def *d = &steps[s];
+		if (!d->name || (d->server && !d->commit) || (d->data && !d->parse)) {
+			snprintf(msg, sizeof msg, "flow: step %d has no name, commit or parse in steps[]", s);
+			return msg;
+		}
+	}
+	for (int a = FLOW_ACT_NONE + 1; a < FLOW_ACT__COUNT; a++) {
+		const struct action_def *d = &actions[a];
+		if (!d->name || !d->path || !d->build || !d->steps) {
+			snprintf(msg, sizeof msg, "flow: action %d has no name, path, steps or build in actions[]", a);
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+const char *flow_step_name(enum flow_step s)
+{
+	if ((unsigned)s >= FLOW__NSTEPS || !steps[s].name)
+		return "none";
+	return steps[s].name;
+}
+
+/* The server's step names (protocol §4.1) -> steps; FLOW_NONE when unknown. */
+static enum flow_step step_from_server(const char *s)
+{
+	for (int i = 0; s && i < FLOW__NSTEPS; i++)
+		if (steps[i].server && strcmp(steps[i].server, s) == 0)
+			return (enum flow_step)i;
+	return FLOW_NONE;
+}
+
+const char *flow_action_name(enum flow_action a)
+{
+	if ((unsigned)a >= FLOW_ACT__COUNT || !actions[a].name)
+		return "none";
+	return actions[a].name;
+}
+
+const char *flow_method_name(enum flow_method m)
+{
+	static const char *const names[] = {[FLOW_GET] = "GET", [FLOW_POST] = "POST",
+					    [FLOW_DELETE] = "DELETE"};
+	return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : "GET";
+}
+
 static int parse_envelope(const cJSON *root, bool need_partner, struct env *e)
 {
 	struct px p = {false};
@@ -620,71 +974,10 @@ static int parse_envelope(const cJSON *root, bool need_partner, struct env *e)
 		e->request.period_days = (int)p_int(&p, rq, "period_days", 0, 1000000, false, 0);
 	}
 
-	bool data_opt = e->step == FLOW_DENIED || e->step == FLOW_LOCKED || e->step == FLOW_DONE;
-	const cJSON *d = p_obj(&p, root, "data", data_opt);
-	switch (e->step) {
-	case FLOW_LOGIN: {
-		int n;
-		const cJSON *m = p_arr(&p, d, "methods", false, &n), *x;
-		cJSON_ArrayForEach(x, m) {
-			if (!cJSON_IsString(x)) {
-				p.bad = true;
-				break;
-			}
-			if (strcmp(x->valuestring, "password") == 0)
-				e->m_password = true;
-			else if (strcmp(x->valuestring, "certificate") == 0)
-				e->m_certificate = true;
-			/* others: a method this client does not know; not offered */
-		}
-		if (!e->m_password && !e->m_certificate)
-			p.bad = true;
-		break;
-	}
-	case FLOW_QUESTION:
-		p_l10n_member(&p, d, "question", S_NL, &e->question.text);
-		e->question.masked = p_bool(&p, d, "masked", false, false);
-		e->question.max_length = (int)p_int(&p, d, "max_length", 1, 4096, false, 0);
-		e->question.tries_left = (int)p_int(&p, d, "tries_left", 0, 1000, true, -1);
-		break;
-	case FLOW_SCOPES:
-		p_scopes(&p, d, "scopes", true, &e->scopes, &e->n_scopes);
-		break;
-	case FLOW_PINS:
-		e->pin_length = (int)p_int(&p, d, "pin_length", 1, 64, false, 0);
-		p_accounts(&p, d, "accounts", false, &e->accounts, &e->n_accounts);
-		break;
-	case FLOW_PIN_RESULT:
-		p_accounts(&p, d, "accounts", false, &e->accounts, &e->n_accounts);
-		break;
-	case FLOW_PERMISSION: {
-		p_scopes(&p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
-		p_accounts(&p, d, "accounts", false, &e->perm.accounts, &e->perm.n_accounts);
-		p_period(&p, d, false, &e->perm.from, &e->perm.to);
-		p_l10n_member(&p, d, "terms", S_NL, &e->perm.terms);
-		char *back = p_str(&p, d, "back", S_ID | S_NULLABLE);
-		if (back) {
-			e->perm.back = step_from_server(back);
-			if (e->perm.back != FLOW_SCOPES && e->perm.back != FLOW_PINS &&
-			    e->perm.back != FLOW_PIN_RESULT)
-				p.bad = true;
-			free(back);
-		}
-		break;
-	}
-	case FLOW_DONE:
-		if (d && cJSON_GetObjectItemCaseSensitive(d, "scopes")) {
-			e->has_done_scopes = true;
-			p_scopes(&p, d, "scopes", false, &e->perm.scopes, &e->perm.n_scopes);
-		}
-		if (d && cJSON_GetObjectItemCaseSensitive(d, "period")) {
-			e->has_done_period = true;
-			p_period(&p, d, false, &e->perm.from, &e->perm.to);
-		}
-		break;
-	default:
-		break;
-	}
+	const struct step_def *sd = &steps[e->step];
+	const cJSON *d = p_obj(&p, root, "data", !sd->data);
+	if (sd->parse)
+		sd->parse(&p, d, e);
 	return p.bad ? -1 : 0;
 }
 
@@ -695,75 +988,32 @@ static void set_error(struct flow *f, enum problem kind, long status)
 	error_clear(&f->error);
 	f->error.kind = kind;
 	f->error.status = status;
-	f->error.can_retry = problem_is_transport(kind) || kind == PROBLEM_INTERNAL ||
-			     kind == PROBLEM_RATE_LIMITED;
+	f->error.can_retry = problem_info(kind)->retry;
+	f->error.field = problem_info(kind)->field;
 }
 
 /* Every secret that went out with the request just answered. */
 static void wipe_sent(struct flow *f, enum flow_action act)
 {
-	switch (act) {
-	case FLOW_ACT_LOGIN:
-		secret_clear(&f->login.password);
-		break;
-	case FLOW_ACT_ANSWER:
-		secret_clear(&f->question.answer);
-		break;
-	case FLOW_ACT_PINS:
-		for (size_t i = 0; i < f->n_accounts; i++)
-			if (f->accounts[i].pin_sent)
-				secret_clear(&f->accounts[i].pin_input);
-		break;
-	default:
-		break;
-	}
+	if ((unsigned)act < FLOW_ACT__COUNT && actions[act].wipe)
+		actions[act].wipe(f);
 }
 
-static struct flow_account *find_row(struct flow_account *v, size_t n, const char *id)
+static void wipe_password(struct flow *f)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id && strcmp(v[i].id, id) == 0)
-			return &v[i];
-	return NULL;
+	secret_clear(&f->login.password);
 }
 
-/* Install a new accounts table; the client-side state of rows that stay selectable moves over
- * (selected flag and typed PIN: moved, not copied). keep_results keeps the rows' last results. */
-static void install_accounts(struct flow *f, struct flow_account *nv, size_t nn, bool keep_results)
+static void wipe_answer(struct flow *f)
 {
-	for (size_t i = 0; i < nn; i++) {
-		struct flow_account *o = find_row(f->accounts, f->n_accounts, nv[i].id);
-		nv[i].result = FLOW_ROW_NONE;
-		nv[i].result_tries_left = -1;
-		if (!o)
-			continue;
-		if (flow_account_selectable(&nv[i])) {
-			nv[i].selected = o->selected;
-			struct secret tmp = nv[i].pin_input;
-			nv[i].pin_input = o->pin_input;
-			o->pin_input = tmp;
-		}
-		if (keep_results) {
-			nv[i].result = o->result;
-			nv[i].result_tries_left = o->result_tries_left;
-		}
-	}
-	accounts_free(&f->accounts, &f->n_accounts);
-	f->accounts = nv;
-	f->n_accounts = nn;
+	secret_clear(&f->question.answer);
 }
 
-static void move_str(char **dst, char **src)
+static void wipe_pins(struct flow *f)
 {
-	free(*dst);
-	*dst = *src;
-	*src = NULL;
-}
-
-static void move_l10n(struct l10n *dst, struct l10n *src)
-{
-	move_str(&dst->ja, &src->ja);
-	move_str(&dst->en, &src->en);
+	for (size_t i = 0; i < f->n_accounts; i++)
+		if (f->accounts[i].pin_sent)
+			secret_clear(&f->accounts[i].pin_input);
 }
 
 /* A valid envelope: take it. */
@@ -786,64 +1036,7 @@ static void commit_envelope(struct flow *f, struct env *e, enum flow_action act)
 		memset(&e->request, 0, sizeof e->request);
 	}
 
-	enum flow_step next = e->step;
-	switch (next) {
-	case FLOW_LOGIN:
-		/* A new session first shows who is asking; a GET while confirming stays there. */
-		if (act == FLOW_ACT_START || prev == FLOW_PARTNER || prev == FLOW_CODE)
-			next = FLOW_PARTNER;
-		f->login.offer_password = e->m_password;
-		f->login.offer_certificate = e->m_certificate;
-		if (f->login.method == FLOW_LOGIN_CERTIFICATE && !e->m_certificate)
-			f->login.method = FLOW_LOGIN_PASSWORD;
-		if (f->login.method == FLOW_LOGIN_PASSWORD && !e->m_password)
-			f->login.method = FLOW_LOGIN_CERTIFICATE;
-		break;
-	case FLOW_QUESTION:
-		move_l10n(&f->question.text, &e->question.text);
-		f->question.masked = e->question.masked;
-		f->question.max_length = e->question.max_length;
-		f->question.tries_left = e->question.tries_left;
-		break;
-	case FLOW_SCOPES:
-		scopes_free(&f->scopes, &f->n_scopes);
-		f->scopes = e->scopes;
-		f->n_scopes = e->n_scopes;
-		e->scopes = NULL;
-		e->n_scopes = 0;
-		break;
-	case FLOW_PINS:
-	case FLOW_PIN_RESULT:
-		if (next == FLOW_PINS)
-			f->pin_length = e->pin_length;
-		install_accounts(f, e->accounts, e->n_accounts, false);
-		e->accounts = NULL;
-		e->n_accounts = 0;
-		break;
-	case FLOW_PERMISSION: {
-		bool intent = prev == FLOW_PERMISSION && f->perm.intent;
-		perm_free(&f->perm);
-		f->perm = e->perm;
-		memset(&e->perm, 0, sizeof e->perm);
-		f->perm.intent = intent;
-		break;
-	}
-	case FLOW_DONE:
-		if (e->has_done_scopes) {
-			scopes_free(&f->perm.scopes, &f->perm.n_scopes);
-			f->perm.scopes = e->perm.scopes;
-			f->perm.n_scopes = e->perm.n_scopes;
-			e->perm.scopes = NULL;
-			e->perm.n_scopes = 0;
-		}
-		if (e->has_done_period) {
-			move_str(&f->perm.from, &e->perm.from);
-			move_str(&f->perm.to, &e->perm.to);
-		}
-		break;
-	default:
-		break;
-	}
+	enum flow_step next = steps[e->step].commit(f, e, prev, act);
 	/* Leaving a step wipes what was typed for it that is no longer needed. */
 	if (next != FLOW_QUESTION)
 		secret_clear(&f->question.answer);
@@ -856,6 +1049,7 @@ static void commit_envelope(struct flow *f, struct env *e, enum flow_action act)
 		}
 	f->step = next;
 }
+
 
 static bool media_type_is(const char *ct, const char *want)
 {
@@ -945,6 +1139,8 @@ static int apply_pin_problem(struct flow *f, const cJSON *root)
 	return 0;
 }
 
+/* A problem answer: its kind's row (problem.c) says whether to retry and which field it is about;
+ * the types that carry members or end the flow are read here. */
 static void apply_problem(struct flow *f, long status, const cJSON *root, enum flow_action act)
 {
 	struct px p = {false};
@@ -958,36 +1154,21 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 	if (k == PROBLEM_UNKNOWN_TYPE && status >= 500)
 		f->error.can_retry = true;
 
+	struct px q = {false};
 	switch (k) {
 	case PROBLEM_WRONG_CREDENTIALS:
-	case PROBLEM_WRONG_ANSWER: {
-		struct px q = {false};
+	case PROBLEM_WRONG_ANSWER:
 		f->error.tries_left = (int)p_int(&q, root, "tries_left", 0, 1000, true, -1);
-		if (k == PROBLEM_WRONG_ANSWER) {
-			f->error.field = FLOW_FIELD_ANSWER;
-			if (f->error.tries_left >= 0)
-				f->question.tries_left = f->error.tries_left;
-		} else {
-			f->error.field = FLOW_FIELD_PASSWORD;
-		}
+		if (k == PROBLEM_WRONG_ANSWER && f->error.tries_left >= 0)
+			f->question.tries_left = f->error.tries_left;
 		break;
-	}
 	case PROBLEM_LOGIN_LOCKED:
 		f->step = FLOW_LOCKED;
 		secret_clear(&f->login.password);
 		secret_clear(&f->question.answer);
 		break;
-	case PROBLEM_RATE_LIMITED: {
-		struct px q = {false};
+	case PROBLEM_RATE_LIMITED:
 		f->error.retry_after = p_int(&q, root, "retry_after", 0, 86400L * 366, true, -1);
-		f->error.field = FLOW_FIELD_USER_CODE;
-		break;
-	}
-	case PROBLEM_USER_CODE_UNKNOWN:
-	case PROBLEM_USER_CODE_EXPIRED:
-	case PROBLEM_USER_CODE_USED:
-	case PROBLEM_USER_CODE_BUSY:
-		f->error.field = FLOW_FIELD_USER_CODE;
 		break;
 	case PROBLEM_SESSION_UNKNOWN:
 	case PROBLEM_SESSION_EXPIRED:
@@ -1002,7 +1183,6 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 		}
 		break;
 	case PROBLEM_WRONG_STEP: {
-		struct px q = {false};
 		char *s = p_str(&q, root, "step", S_OPT | S_ID);
 		f->error.step = step_from_server(s);
 		free(s);
@@ -1016,38 +1196,18 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 	}
 	case PROBLEM_SCOPE_UNKNOWN:
 	case PROBLEM_SCOPE_INSUFFICIENT: {
-		struct px q = {false};
 		char *s = p_str(&q, root, "scope", S_OPT | S_ID);
 		if (s)
 			snprintf(f->error.scope, sizeof f->error.scope, "%s", s);
 		free(s);
-		f->error.field = FLOW_FIELD_SCOPES;
 		break;
 	}
-	case PROBLEM_SCOPE_REQUIRED:
-		f->error.field = FLOW_FIELD_SCOPES;
-		break;
-	case PROBLEM_PIN_REQUIRED:
-		f->error.field = FLOW_FIELD_PINS;
-		break;
 	case PROBLEM_PIN_WRONG:
 	case PROBLEM_PIN_FORMAT:
-		f->error.field = FLOW_FIELD_PINS;
 		if (act != FLOW_ACT_PINS || f->step != FLOW_PINS || apply_pin_problem(f, root) < 0)
 			set_error(f, PROBLEM_BAD_ANSWER, status);
-		else
-			f->error.field = FLOW_FIELD_PINS;
 		break;
-	case PROBLEM_INTENT_REQUIRED:
-		f->error.field = FLOW_FIELD_INTENT;
-		break;
-	case PROBLEM_CERTIFICATE_REQUIRED:
-	case PROBLEM_CERTIFICATE_UNKNOWN:
-	case PROBLEM_CERTIFICATE_MISMATCH:
-	case PROBLEM_CERTIFICATE_INVALID:
-	case PROBLEM_METHOD_UNAVAILABLE:
-		break;
-	default:
+	default: /* the row's retry rule and field are all there is */
 		break;
 	}
 }
@@ -1099,7 +1259,6 @@ void flow_net_error(struct flow *f, enum problem kind)
 	if (kind == PROBLEM_NONE)
 		kind = PROBLEM_NET_OTHER;
 	set_error(f, kind, 0);
-	f->error.can_retry = kind != PROBLEM_NO_MEMORY;
 }
 
 /* ---- building requests ------------------------------------------------------------------------ */
@@ -1150,23 +1309,12 @@ static int normalize_code(const struct secret *s, char out[33], bool *empty)
 
 static bool step_allows(const struct flow *f, enum flow_action a)
 {
-	bool live = f->session.len > 0;
-	switch (a) {
-	case FLOW_ACT_START: return f->step == FLOW_CODE;
-	case FLOW_ACT_REFRESH: return live;
-	case FLOW_ACT_LOGIN: return f->step == FLOW_LOGIN;
-	case FLOW_ACT_ANSWER: return f->step == FLOW_QUESTION;
-	case FLOW_ACT_SCOPES: return f->step == FLOW_SCOPES;
-	case FLOW_ACT_PINS: return f->step == FLOW_PINS;
-	case FLOW_ACT_PIN_ADD: return f->step == FLOW_PIN_RESULT;
-	/* protocol §4.8: also from pins once nothing is left to register */
-	case FLOW_ACT_PIN_CONFIRM: return f->step == FLOW_PIN_RESULT || f->step == FLOW_PINS;
-	case FLOW_ACT_BACK:
-	case FLOW_ACT_ALLOW:
-	case FLOW_ACT_DENY: return f->step == FLOW_PERMISSION;
-	case FLOW_ACT_CANCEL: return live && !flow_is_final(f);
-	default: return false;
-	}
+	if ((unsigned)a >= FLOW_ACT__COUNT || a == FLOW_ACT_NONE)
+		return false;
+	unsigned st = actions[a].steps;
+	if (st == ON_LIVE)
+		return f->session.len > 0 && (a != FLOW_ACT_CANCEL || !flow_is_final(f));
+	return (st & STEP_BIT(f->step)) != 0;
 }
 
 static cJSON *add_secret(cJSON *o, const char *name, const struct secret *s)
@@ -1185,6 +1333,146 @@ static bool pin_format_ok(const struct secret *s, int len)
 	return true;
 }
 
+static int build_nothing(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)f, (void)o, (void)r;
+	return 0;
+}
+
+static int build_start(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	char code[33];
+	bool empty;
+	if (normalize_code(&f->user_code, code, &empty) < 0)
+		return local_error(f, empty ? PROBLEM_INPUT_REQUIRED : PROBLEM_INPUT_FORMAT,
+				   FLOW_FIELD_USER_CODE);
+	if (!f->idem_key[0] || strcmp(code, f->idem_code) != 0) {
+		random_key(f->idem_key);
+		memcpy(f->idem_code, code, sizeof f->idem_code);
+	}
+	r->bearer = NULL;
+	r->idempotent = f->idem_key[0] != '\0';
+	cJSON_AddStringToObject(o, "user_code", code);
+	if (f->idem_key[0])
+		cJSON_AddStringToObject(o, "idempotency_key", f->idem_key);
+	return 0;
+}
+
+static int build_login(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	bool cert = f->login.method == FLOW_LOGIN_CERTIFICATE;
+	if (cert ? !f->login.offer_certificate : !f->login.offer_password)
+		return local_error(f, PROBLEM_METHOD_UNAVAILABLE, FLOW_FIELD_NONE);
+	if (!cert && f->login.login_id.len == 0)
+		return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_LOGIN_ID);
+	if (f->login.password.len == 0)
+		return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_PASSWORD);
+	cJSON_AddStringToObject(o, "method", cert ? "certificate" : "password");
+	if (!cert)
+		add_secret(o, "login_id", &f->login.login_id);
+	add_secret(o, "password", &f->login.password);
+	return 0;
+}
+
+static int build_answer(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	if (f->question.answer.len == 0)
+		return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_ANSWER);
+	add_secret(o, "answer", &f->question.answer);
+	return 0;
+}
+
+static int build_scopes(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_scopes; i++)
+		n += f->scopes[i].selected;
+	if (!n)
+		return local_error(f, PROBLEM_SCOPE_REQUIRED, FLOW_FIELD_SCOPES);
+	cJSON *arr = cJSON_AddArrayToObject(o, "scopes");
+	for (size_t i = 0; arr && i < f->n_scopes; i++)
+		if (f->scopes[i].selected)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(f->scopes[i].id));
+	return 0;
+}
+
+/* The rows ticked (and selectable), each with its PIN; a ticked row without a well-formed PIN is
+ * marked on the table and nothing is sent. */
+static int build_pins(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	size_t n = 0, bad = 0;
+	for (size_t i = 0; i < f->n_accounts; i++) {
+		struct flow_account *row = &f->accounts[i];
+		if (!row->selected || !flow_account_selectable(row))
+			continue;
+		n++;
+		if (row->pin_input.len == 0) {
+			row->result = FLOW_ROW_EMPTY;
+			bad++;
+		} else if (!pin_format_ok(&row->pin_input, f->pin_length)) {
+			row->result = FLOW_ROW_FORMAT;
+			bad++;
+		}
+	}
+	if (!n)
+		return local_error(f, PROBLEM_PIN_REQUIRED, FLOW_FIELD_PINS);
+	if (bad)
+		return local_error(f, PROBLEM_INPUT_FORMAT, FLOW_FIELD_PINS);
+	cJSON *arr = cJSON_AddArrayToObject(o, "pins");
+	for (size_t i = 0; arr && i < f->n_accounts; i++) {
+		struct flow_account *row = &f->accounts[i];
+		row->pin_sent = false;
+		if (!row->selected || !flow_account_selectable(row))
+			continue;
+		cJSON *it = cJSON_CreateObject();
+		if (!it || !cJSON_AddItemToArray(arr, it)) {
+			cJSON_Delete(it);
+			return local_error(f, PROBLEM_NO_MEMORY, FLOW_FIELD_NONE);
+		}
+		cJSON_AddStringToObject(it, "account", row->id);
+		add_secret(it, "pin", &row->pin_input);
+		row->pin_sent = true;
+	}
+	if (!arr)
+		return local_error(f, PROBLEM_NO_MEMORY, FLOW_FIELD_NONE);
+	return 0;
+}
+
+static int build_pin_add(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)f, (void)r;
+	cJSON_AddStringToObject(o, "action", "add");
+	return 0;
+}
+
+static int build_pin_confirm(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)f, (void)r;
+	cJSON_AddStringToObject(o, "action", "confirm");
+	return 0;
+}
+
+static int build_allow(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	if (!f->perm.intent)
+		return local_error(f, PROBLEM_INTENT_REQUIRED, FLOW_FIELD_INTENT);
+	cJSON_AddStringToObject(o, "decision", "allow");
+	cJSON_AddBoolToObject(o, "intent_confirmed", 1);
+	return 0;
+}
+
+static int build_deny(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)f, (void)r;
+	cJSON_AddStringToObject(o, "decision", "deny");
+	return 0;
+}
+
 int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
 {
 	memset(r, 0, sizeof *r);
@@ -1193,162 +1481,26 @@ int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
 	if (!step_allows(f, a))
 		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
 
-	cJSON *o = NULL;
+	const struct action_def *d = &actions[a];
 	r->action = a;
-	r->method = FLOW_POST;
+	r->method = d->method;
+	r->path = d->path;
+	r->idempotent = d->idempotent;
+	r->secret_body = d->secret;
 	r->bearer = f->session.len ? f->session.buf : NULL;
 
-	switch (a) {
-	case FLOW_ACT_START: {
-		char code[33];
-		bool empty;
-		if (normalize_code(&f->user_code, code, &empty) < 0)
-			return local_error(f, empty ? PROBLEM_INPUT_REQUIRED : PROBLEM_INPUT_FORMAT,
-					   FLOW_FIELD_USER_CODE);
-		if (!f->idem_key[0] || strcmp(code, f->idem_code) != 0) {
-			random_key(f->idem_key);
-			memcpy(f->idem_code, code, sizeof f->idem_code);
-		}
-		r->path = P_CONSENT "/sessions";
-		r->bearer = NULL;
-		r->idempotent = f->idem_key[0] != '\0';
-		o = cJSON_CreateObject();
-		if (o) {
-			cJSON_AddStringToObject(o, "user_code", code);
-			if (f->idem_key[0])
-				cJSON_AddStringToObject(o, "idempotency_key", f->idem_key);
-		}
-		break;
+	cJSON *o = NULL;
+	if (d->body && !(o = cJSON_CreateObject()))
+		return local_error(f, PROBLEM_NO_MEMORY, FLOW_FIELD_NONE);
+	if (d->build(f, o, r) < 0) {
+		cJSON_Delete(o); /* wiped by the hooks */
+		for (size_t i = 0; i < f->n_accounts; i++)
+			f->accounts[i].pin_sent = false;
+		memset(r, 0, sizeof *r);
+		return -1;
 	}
-	case FLOW_ACT_REFRESH:
-		r->method = FLOW_GET;
-		r->path = P_CONSENT "/session";
-		r->idempotent = true;
-		break;
-	case FLOW_ACT_CANCEL:
-		r->method = FLOW_DELETE;
-		r->path = P_CONSENT "/session";
-		break;
-	case FLOW_ACT_LOGIN: {
-		bool cert = f->login.method == FLOW_LOGIN_CERTIFICATE;
-		if (cert ? !f->login.offer_certificate : !f->login.offer_password)
-			return local_error(f, PROBLEM_METHOD_UNAVAILABLE, FLOW_FIELD_NONE);
-		if (!cert && f->login.login_id.len == 0)
-			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_LOGIN_ID);
-		if (f->login.password.len == 0)
-			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_PASSWORD);
-		r->path = P_CONSENT "/session/login";
-		r->secret_body = true;
-		o = cJSON_CreateObject();
-		if (o) {
-			cJSON_AddStringToObject(o, "method", cert ? "certificate" : "password");
-			if (!cert)
-				add_secret(o, "login_id", &f->login.login_id);
-			add_secret(o, "password", &f->login.password);
-		}
-		break;
-	}
-	case FLOW_ACT_ANSWER:
-		if (f->question.answer.len == 0)
-			return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_ANSWER);
-		r->path = P_CONSENT "/session/answer";
-		r->secret_body = true;
-		o = cJSON_CreateObject();
-		if (o)
-			add_secret(o, "answer", &f->question.answer);
-		break;
-	case FLOW_ACT_SCOPES: {
-		cJSON *arr;
-		size_t n = 0;
-		for (size_t i = 0; i < f->n_scopes; i++)
-			n += f->scopes[i].selected;
-		if (!n)
-			return local_error(f, PROBLEM_SCOPE_REQUIRED, FLOW_FIELD_SCOPES);
-		r->path = P_CONSENT "/session/scopes";
-		o = cJSON_CreateObject();
-		if (o && (arr = cJSON_AddArrayToObject(o, "scopes")))
-			for (size_t i = 0; i < f->n_scopes; i++)
-				if (f->scopes[i].selected)
-					cJSON_AddItemToArray(arr, cJSON_CreateString(f->scopes[i].id));
-		break;
-	}
-	case FLOW_ACT_PINS: {
-		size_t n = 0, bad = 0;
-		for (size_t i = 0; i < f->n_accounts; i++) {
-			struct flow_account *row = &f->accounts[i];
-			if (!row->selected || !flow_account_selectable(row))
-				continue;
-			n++;
-			if (row->pin_input.len == 0) {
-				row->result = FLOW_ROW_EMPTY;
-				bad++;
-			} else if (!pin_format_ok(&row->pin_input, f->pin_length)) {
-				row->result = FLOW_ROW_FORMAT;
-				bad++;
-			}
-		}
-		if (!n)
-			return local_error(f, PROBLEM_PIN_REQUIRED, FLOW_FIELD_PINS);
-		if (bad)
-			return local_error(f, PROBLEM_INPUT_FORMAT, FLOW_FIELD_PINS);
-		r->path = P_CONSENT "/session/pins";
-		r->secret_body = true;
-		o = cJSON_CreateObject();
-		cJSON *arr = o ? cJSON_AddArrayToObject(o, "pins") : NULL;
-		for (size_t i = 0; arr && i < f->n_accounts; i++) {
-			struct flow_account *row = &f->accounts[i];
-			row->pin_sent = false;
-			if (!row->selected || !flow_account_selectable(row))
-				continue;
-			cJSON *it = cJSON_CreateObject();
-			if (!it || !cJSON_AddItemToArray(arr, it)) {
-				cJSON_Delete(it);
-				arr = NULL;
-				break;
-			}
-			cJSON_AddStringToObject(it, "account", row->id);
-			add_secret(it, "pin", &row->pin_input);
-			row->pin_sent = true;
-		}
-		if (!arr) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		break;
-	}
-	case FLOW_ACT_PIN_ADD:
-	case FLOW_ACT_PIN_CONFIRM:
-		r->path = P_CONSENT "/session/pin-result";
-		o = cJSON_CreateObject();
-		if (o)
-			cJSON_AddStringToObject(o, "action", a == FLOW_ACT_PIN_ADD ? "add" : "confirm");
-		break;
-	case FLOW_ACT_BACK:
-		r->path = P_CONSENT "/session/back";
-		o = cJSON_CreateObject();
-		break;
-	case FLOW_ACT_ALLOW:
-		if (!f->perm.intent)
-			return local_error(f, PROBLEM_INTENT_REQUIRED, FLOW_FIELD_INTENT);
-		r->path = P_CONSENT "/session/decision";
-		o = cJSON_CreateObject();
-		if (o) {
-			cJSON_AddStringToObject(o, "decision", "allow");
-			cJSON_AddBoolToObject(o, "intent_confirmed", 1);
-		}
-		break;
-	case FLOW_ACT_DENY:
-		r->path = P_CONSENT "/session/decision";
-		o = cJSON_CreateObject();
-		if (o)
-			cJSON_AddStringToObject(o, "decision", "deny");
-		break;
-	default:
-		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
-	}
-
-	if (r->method == FLOW_POST) {
-		r->body = o ? cJSON_PrintUnformatted(o) : NULL;
+	if (o) {
+		r->body = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o); /* wiped by the hooks */
 		if (!r->body) {
 			for (size_t i = 0; i < f->n_accounts; i++)
@@ -1364,6 +1516,7 @@ int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
 	f->last = a;
 	return 0;
 }
+
 
 int flow_build_retry(struct flow *f, struct flow_req *r)
 {

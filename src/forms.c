@@ -31,7 +31,7 @@ static const struct {
 } flag_names[] = {
 	{"required", FORM_F_REQUIRED}, {"digits", FORM_F_DIGITS},     {"masked", FORM_F_MASKED},
 	{"upper", FORM_F_UPPER},       {"validate", FORM_F_VALIDATE}, {"bold", FORM_F_BOLD},
-	{"cancel", FORM_F_CANCEL},
+	{"cancel", FORM_F_CANCEL},     {"plain", FORM_F_PLAIN},
 };
 
 /* Which keys each section accepts. T = translatable (must be _("...")), P = plain "..." */
@@ -53,15 +53,18 @@ static const struct keydef keys[] = {
 	{"text", K_T, KB(FORM_LABEL) | KB(FORM_SECTION)},
 	{"label", K_T, K_ENTRY | KB(FORM_LABEL) | KB(FORM_CHECKBOX) | KB(FORM_BUTTON) | KB(FORM_TEXTBLOCK) | KB(FORM_TABLE) | K_COL},
 	{"bind", K_P, K_ENTRY | KB(FORM_CHECKBOX) | KB(FORM_TABLE) | KB(FORM_TEXTBLOCK) | KB(FORM_LABEL) | K_COL},
-	{"flags", K_P, K_ENTRY | KB(FORM_BUTTON) | KB(FORM_LABEL) | K_COL},
+	{"flags", K_P, K_ENTRY | KB(FORM_BUTTON) | KB(FORM_LABEL) | KB(FORM_TABLE) | K_COL},
 	{"width", K_P, K_ENTRY | K_COL},
 	{"max", K_P, K_ENTRY | K_COL},
 	{"height", K_P, KB(FORM_TABLE) | KB(FORM_TEXTBLOCK)},
 	{"gap", K_P, ~(K_FORM | K_COL)},
 	{"indent", K_P, ~(K_FORM | K_COL)},
-	{"enabled_if", K_P, KB(FORM_BUTTON)},
-	{"refused", K_T, KB(FORM_BUTTON)},
+	{"enabled_if", K_P, KB(FORM_BUTTON) | KB(FORM_CHECKBOX)},
+	{"refused", K_T, KB(FORM_BUTTON) | KB(FORM_CHECKBOX)},
 	{"kind", K_P, K_COL},
+	{"read", K_P, KB(FORM_TEXTBLOCK)},
+	{"hint", K_P, KB(FORM_CHECKBOX)},
+	{"ticks", K_P, K_COL},
 };
 
 struct parser {
@@ -252,7 +255,7 @@ static int parse_flags(struct parser *ps, const char *v, unsigned *out)
 			if (strlen(flag_names[i].name) == n && memcmp(flag_names[i].name, w, n) == 0)
 				break;
 		if (i == sizeof flag_names / sizeof flag_names[0])
-			return fail(ps, "flags: unknown flag \"%.*s\" (known: required digits masked upper validate bold cancel)",
+			return fail(ps, "flags: unknown flag \"%.*s\" (known: required digits masked upper validate bold cancel plain)",
 				    (int)(n > 40 ? 40 : n), w);
 		*out |= flag_names[i].flag;
 	}
@@ -442,6 +445,10 @@ static int assign(struct parser *ps, const char *s, const char *e)
 				if (kk == FORM_MASKED)
 					c->flags |= FORM_F_MASKED;
 			}
+		} else if (!strcmp(key, "ticks")) {
+			if (!is_ident(v))
+				rc = fail(ps, "ticks: \"%s\" is not a name", v);
+			dst = &c->ticks;
 		} else if (!strcmp(key, "flags"))
 			rc = parse_flags(ps, v, &c->flags);
 		else if (!strcmp(key, "width"))
@@ -464,6 +471,11 @@ static int assign(struct parser *ps, const char *s, const char *e)
 			dst = &it->enabled_if;
 		} else if (!strcmp(key, "refused"))
 			dst = &it->refused;
+		else if (!strcmp(key, "read") || !strcmp(key, "hint")) {
+			if (!is_ident(v))
+				rc = fail(ps, "%s: \"%s\" is not a name", key, v);
+			dst = !strcmp(key, "read") ? &it->read : &it->hint;
+		}
 		else if (!strcmp(key, "flags"))
 			rc = parse_flags(ps, v, &it->flags);
 		else if (!strcmp(key, "width"))
@@ -514,6 +526,8 @@ static int check_section_end(struct parser *ps)
 				return fail(ps, "[%s] needs bind = \"...\"", kn);
 			if (!it->label)
 				return fail(ps, "[%s] needs label = _(\"...\")", kn);
+			if (it->refused && !it->enabled_if)
+				return fail(ps, "refused needs enabled_if");
 			break;
 		case FORM_TEXTBLOCK:
 			if (!it->bind)
@@ -557,6 +571,23 @@ static int finish(struct parser *ps)
 				}
 		if (it->kind == FORM_BUTTON && (it->flags & ~(FORM_F_VALIDATE | FORM_F_CANCEL)))
 			return fail(ps, "button flags: only validate, cancel");
+		if (it->kind == FORM_TABLE && (it->flags & ~FORM_F_PLAIN))
+			return fail(ps, "table flags: only plain");
+		if (it->kind != FORM_TABLE && (it->flags & FORM_F_PLAIN))
+			return fail(ps, "flag plain is for tables only");
+		for (size_t c = 0; c < it->ncols; c++) {
+			const struct form_column *col = &it->cols[c];
+			if (!col->ticks)
+				continue;
+			ps->line = col->line;
+			bool found = false;
+			for (size_t d = 0; d < it->ncols; d++)
+				found = found || (it->cols[d].kind == FORM_CHECKBOX && !strcmp(it->cols[d].bind, col->ticks));
+			if (col->kind == FORM_CHECKBOX || col->kind == FORM_LABEL)
+				return fail(ps, "ticks is for entry columns");
+			if (!found)
+				return fail(ps, "ticks = \"%s\": no checkbox column with that bind", col->ticks);
+		}
 	}
 	if (f->main) {
 		const struct form_item *m = form_find(f, f->main);
@@ -644,9 +675,12 @@ void form_free(struct form *f)
 		free(it->bind);
 		free(it->enabled_if);
 		free(it->refused);
+		free(it->read);
+		free(it->hint);
 		for (size_t c = 0; c < it->ncols; c++) {
 			free(it->cols[c].label);
 			free(it->cols[c].bind);
+			free(it->cols[c].ticks);
 		}
 		free(it->cols);
 	}

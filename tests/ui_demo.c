@@ -35,7 +35,7 @@ static const char *pinshow[NROWS] = {"●●●●", "●●●●", "-"};
 static struct secret pin[NROWS];
 static struct ui_binding rowb[NROWS][6];
 static struct ui_row rows[NROWS];
-static struct ui_table table = {rows, NROWS};
+static struct ui_table table = {.rows = rows, .nrows = NROWS};
 
 static void log_action(const char *form, const struct ui_action *a)
 {

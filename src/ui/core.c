@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -335,9 +336,11 @@ attr_t ui_attr(enum ui_color c)
 	case UIC_KEYBAR: mono = A_REVERSE; break;
 	default: mono = A_NORMAL; break;
 	}
-	if (!colors || c == UIC_NORMAL || c == UIC_FIELD)
+	/* The focus is reverse video in colour too: the terminal's own foreground on its own
+	 * background has the palette's full contrast (black/grey on cyan did not, WCAG 2.1 AA). */
+	if (!colors || c == UIC_NORMAL || c == UIC_FIELD || c == UIC_FOCUS)
 		return mono;
-	if (c == UIC_FOCUS || c == UIC_KEYBAR)
+	if (c == UIC_KEYBAR)
 		return COLOR_PAIR(c);
 	return mono | COLOR_PAIR(c);
 }
@@ -400,6 +403,35 @@ void ui_fill(int y, int x, int cols, attr_t a)
 	attrset(a);
 	mvhline(y, x, ' ', cols);
 	attrset(old);
+}
+
+void ui_blank(int y, int x, int cols)
+{
+	if (y < 0 || y >= LINES)
+		return;
+	int from = x < 0 ? 0 : x, to = x + cols > COLS ? COLS : x + cols;
+	if (from >= to)
+		return;
+	/* walk the row's characters to find the ones straddling from or to */
+	for (int cx = 0; cx < COLS;) {
+		cchar_t cc;
+		wchar_t wch[CCHARW_MAX + 1] = {0};
+		attr_t at;
+		short pair;
+		int w = 1;
+		if (mvin_wch(y, cx, &cc) == OK && getcchar(&cc, wch, &at, &pair, NULL) != ERR) {
+			int ww = wcwidth(wch[0]);
+			w = ww > 1 ? ww : 1;
+		}
+		if (cx < from && cx + w > from)
+			from = cx;
+		if (cx < to && cx + w > to)
+			to = cx + w > COLS ? COLS : cx + w;
+		if (cx >= to)
+			break;
+		cx += w;
+	}
+	ui_fill(y, from, to - from, A_NORMAL);
 }
 
 void ui_hline(int y, int x, int cols)

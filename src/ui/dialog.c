@@ -97,8 +97,10 @@ static void paint(struct dlg *d)
 	/* inside the screen's frame (rows 2 .. LINES-5) when it fits there, else over it */
 	int inside = LINES - 6;
 	int y0 = h <= inside ? 2 + (inside - h) / 2 : (LINES - h) / 2, x0 = (COLS - w) / 2;
+	/* a blank margin column each side, and no wide character cut in half at its edges: what
+	 * the dialog covers is repainted, nothing of it sticks out (a 」 past the corner) */
 	for (int y = y0; y < y0 + h; y++)
-		ui_fill(y, x0, w, A_NORMAL);
+		ui_blank(y, x0 - 1, w + 2);
 	ui_box(y0, x0, h, w);
 	if (title) {
 		int tw = (int)ui_width(title);

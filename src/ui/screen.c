@@ -48,6 +48,8 @@ struct ui_screen {
 	int lw;   /* label column width */
 	int cy, cx;
 	bool small;
+	const char *esc_msgid; /* what the key bar says Esc does */
+	bool cancel_key;       /* F9 cancels (shown in the key bar) */
 };
 
 /* ---- bindings ------------------------------------------------------------------------------------ */
@@ -201,6 +203,13 @@ void ui_screen_set_timeout(struct ui_screen *s, int idle_ms)
 	s->idle_ms = idle_ms > 0 ? idle_ms : 0;
 }
 
+void ui_screen_set_keys(struct ui_screen *s, const char *esc_msgid, bool cancel_key)
+{
+	s->esc_msgid = esc_msgid;
+	s->cancel_key = cancel_key;
+	s->dirty = true;
+}
+
 void ui_screen_invalidate(struct ui_screen *s)
 {
 	s->dirty = true;
@@ -219,6 +228,30 @@ static void add_stop(struct ui_screen *s, size_t item, size_t row, size_t col)
 		s->cap = nc;
 	}
 	s->stops[s->nstops++] = (struct stop){item, row, col};
+}
+
+static enum form_kind stop_kind(const struct ui_screen *s, const struct stop *p)
+{
+	const struct form_item *it = &s->f->items[p->item];
+	return it->kind == FORM_TABLE ? it->cols[p->col].kind : it->kind;
+}
+
+/* The first thing to fill: the first entry, else the first text to read (terms), else the first
+ * checkbox, else the main button. Never a button while something above it waits. */
+static size_t first_focus(const struct ui_screen *s)
+{
+	static const enum form_kind order[] = {FORM_TEXT, FORM_TEXTBLOCK, FORM_CHECKBOX};
+	for (size_t o = 0; o < sizeof order / sizeof order[0]; o++)
+		for (size_t k = 0; k < s->nstops; k++) {
+			enum form_kind kk = stop_kind(s, &s->stops[k]);
+			if (kk == order[o] || (order[o] == FORM_TEXT && is_entry(kk)))
+				return k;
+		}
+	const struct form_item *m = form_find(s->f, s->f->main);
+	for (size_t k = 0; m && k < s->nstops; k++)
+		if (&s->f->items[s->stops[k].item] == m)
+			return k;
+	return 0;
 }
 
 static void build_stops(struct ui_screen *s)
@@ -276,23 +309,8 @@ static void build_stops(struct ui_screen *s)
 		}
 	}
 	s->focus = 0;
-	if (!had) {
-		/* first focus: the first entry, else the first text block, else the main button */
-		const struct form_item *m = form_find(f, f->main);
-		size_t pick = s->nstops, tb = s->nstops, mb = s->nstops;
-		for (size_t k = 0; k < s->nstops; k++) {
-			const struct stop *p = &s->stops[k];
-			const struct form_item *it = &f->items[p->item];
-			bool entry = it->kind == FORM_TABLE ? is_entry(it->cols[p->col].kind) : is_entry(it->kind);
-			if (entry && pick == s->nstops)
-				pick = k;
-			if (it->kind == FORM_TEXTBLOCK && tb == s->nstops)
-				tb = k;
-			if (m && it == m && mb == s->nstops)
-				mb = k;
-		}
-		s->focus = pick < s->nstops ? pick : tb < s->nstops ? tb : mb < s->nstops ? mb : 0;
-	}
+	if (!had)
+		s->focus = first_focus(s);
 	if (had) {
 		/* the same stop, else the nearest one of the same item, else the first after it */
 		size_t best = s->nstops;
@@ -385,6 +403,12 @@ static int entry_width(const struct ui_screen *s, const struct form_item *it)
 	return w > avail ? (avail > 1 ? avail : 1) : w;
 }
 
+/* A table's heading row: none for a plain one (a list of checkboxes under a section). */
+static int head_rows(const struct form_item *it)
+{
+	return (it->flags & FORM_F_PLAIN) ? 0 : 1;
+}
+
 /* Table column widths into w[] (ncols), from what the columns hold in the current language: a
  * fixed column gets max(its form width, its widest heading or cell); the shared column (width 0)
  * gets the rest. When that is narrower than its widest cell (English is longer), the fixed columns
@@ -395,17 +419,19 @@ static void table_widths(const struct form_item *it, const struct ui_table *t, i
 	size_t nc = it->ncols < 16 ? it->ncols : 16;
 	for (size_t c = 0; c < nc; c++) {
 		const struct form_column *col = &it->cols[c];
-		int head = col->label ? (int)ui_width(_(col->label)) : 0, cells = 0;
+		int head = col->label && head_rows(it) ? (int)ui_width(_(col->label)) : 0, cells = 0;
 		if (col->kind == FORM_CHECKBOX) {
 			cells = 3;
 		} else if (is_entry(col->kind)) {
 			/* room for a short PIN and the cursor; longer input scrolls in the cell */
-			cells = col->max > 0 && col->max < 6 ? col->max + 1 : 7;
+			cells = (col->max > 0 && col->max < 6 ? col->max + 1 : 7) + 2; /* + [ ] */
 			if (col->width && col->width < cells)
 				cells = col->width;
 		} else {
-			for (size_t r = 0; t && r < t->nrows; r++) {
-				const char *v = bstr(cell(t, r, col->bind));
+			/* every value the column can take (width_rows), not only today's: no shift */
+			for (size_t r = 0; t && r < t->nrows + t->n_width_rows; r++) {
+				const struct ui_row *row = r < t->nrows ? &t->rows[r] : &t->width_rows[r - t->nrows];
+				const char *v = bstr(find_in(row->cells, row->ncells, col->bind));
 				int vw = v ? (int)ui_width(v) : 0;
 				if (vw > cells)
 					cells = vw;
@@ -505,7 +531,7 @@ static void layout(struct ui_screen *s)
 			if (it->height > 0 && rows > it->height)
 				rows = it->height;
 			st->rows_visible = rows;
-			st->h = 1 + rows;
+			st->h = head_rows(it) + rows;
 			if (it->height < 0)
 				fill = (ssize_t)i;
 			break;
@@ -593,7 +619,7 @@ static void layout(struct ui_screen *s)
 		int fy = st->vy, fh = 1;
 		const struct form_item *it = &f->items[fo->item];
 		if (it->kind == FORM_TABLE) {
-			fy = st->vy + 1 + (int)(fo->row - (fo->row >= st->scroll ? st->scroll : fo->row));
+			fy = st->vy + head_rows(it) + (int)(fo->row - (fo->row >= st->scroll ? st->scroll : fo->row));
 			/* also show the table heading */
 			if (fy - st->vy < H)
 				fh = 1;
@@ -639,6 +665,14 @@ static void draw_entry(struct ui_screen *s, int y, int x, int w, struct ui_edit 
 	attr_t fa = ui_attr(UIC_FIELD) | (focus ? A_BOLD : 0);
 	if (y < 0)
 		return;
+	/* a visible box, under vt100 and without colour too: [field] (brackets bold when focused) */
+	if (w >= 4) {
+		attr_t ba = focus ? A_BOLD : A_NORMAL;
+		ui_puts(y, x, "[", 1, ba);
+		ui_puts(y, x + w - 1, "]", 1, ba);
+		x++;
+		w -= 2;
+	}
 	ui_fill(y, x, w, fa);
 	size_t start, len, cc;
 	ui_edit_view(ed, t, (size_t)w, &start, &len, &cc);
@@ -678,9 +712,9 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 	int x0 = X0 + it->indent, W = content_w() - it->indent;
 	int w[16];
 	table_widths(it, t, W, w);
-	int y = sy(s, st->vy);
+	int y = sy(s, st->vy), hr = head_rows(it);
 	/* heading */
-	if (y >= 0) {
+	if (y >= 0 && hr) {
 		int x = x0;
 		for (size_t c = 0; c < it->ncols; c++) {
 			ui_puts(y, x, _(it->cols[c].label), w[c], ui_attr(UIC_SECTION) | A_UNDERLINE);
@@ -703,7 +737,7 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 		st->scroll = nr > vis ? nr - vis : 0;
 	for (size_t k = 0; k < vis && st->scroll + k < nr; k++) {
 		size_t r = st->scroll + k;
-		int ry = sy(s, st->vy + 1 + (int)k);
+		int ry = sy(s, st->vy + hr + (int)k);
 		bool dis = t->rows[r].disabled;
 		int x = x0;
 		for (size_t c = 0; c < it->ncols; c++) {
@@ -714,7 +748,7 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 			if (col->kind == FORM_CHECKBOX) {
 				bool *v = bbool(b);
 				if (ry >= 0) {
-					ui_puts(ry, x, v && *v ? "[x]" : "[ ]", w[c], foc ? ui_attr(UIC_FOCUS) : a);
+					ui_puts(ry, x, v && *v ? "[x]" : "[ ]", 3, foc ? ui_attr(UIC_FOCUS) : a);
 					if (foc) {
 						s->cy = ry;
 						s->cx = x + 1;
@@ -740,7 +774,7 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 		}
 	}
 	/* more rows above/below */
-	int yt = sy(s, st->vy + 1), yb = sy(s, st->vy + (int)vis);
+	int yt = sy(s, st->vy + hr), yb = sy(s, st->vy + hr + (int)vis - 1);
 	int xr = X0 + content_w();
 	if (st->scroll > 0 && yt >= 0)
 		mvaddch(yt, xr, ui_ascii() ? '^' : ACS_UARROW);
@@ -789,6 +823,12 @@ static void draw_textblock(struct ui_screen *s, size_t i, bool foc)
 		else
 			mvaddch(y, x - 1 >= X0 ? x - 1 : x, ui_ascii() ? '|' : ACS_VLINE);
 	}
+	/* the end of the text has been on the screen: the form's read binding says so */
+	bool *read = it->read ? bbool(bind(s, it->read)) : NULL;
+	if (read && st->scroll + vis >= st->nlines && !*read) {
+		*read = true;
+		s->dirty = true; /* what depends on it (a checkbox, a note) is drawn again */
+	}
 	int xr = X0 + it->indent + cols + 1;
 	int yt = sy(s, vy), yb = sy(s, vy + (int)vis - 1);
 	if (st->scroll > 0 && yt >= 0)
@@ -801,12 +841,42 @@ static void draw_textblock(struct ui_screen *s, size_t i, bool foc)
 	}
 }
 
-static bool button_enabled(const struct ui_screen *s, const struct form_item *it)
+static bool item_enabled(const struct ui_screen *s, const struct form_item *it)
 {
 	if (!it->enabled_if)
 		return true;
 	bool *v = bbool(bind(s, it->enabled_if));
 	return v && *v;
+}
+
+/* The key bar says what each key does on this screen, in the current language. */
+static void paint_keybar(const struct ui_screen *s, const struct stop *fo)
+{
+	const char *keys[20];
+	size_t nk = 0;
+#define KEY(k, l) (keys[nk++] = (k), keys[nk++] = (l))
+	KEY("F1", N_("ヘルプ"));
+	if (!s->esc_msgid || *s->esc_msgid) /* "": Esc does nothing here */
+		KEY("Esc", s->esc_msgid ? s->esc_msgid : N_("戻る"));
+	if (s->cancel_key)
+		/* TRANSLATORS: key bar: F9 cancels the whole procedure */
+		KEY("F9", N_("中止"));
+	/* TRANSLATORS: the F2 key switches to the OTHER language: write its name in that language
+	   (the English catalog says 日本語). */
+	KEY("F2", N_("English"));
+	KEY("Tab", N_("移動"));
+	if (fo) {
+		enum form_kind k = stop_kind(s, fo);
+		if (k == FORM_CHECKBOX)
+			/* TRANSLATORS: key bar: what Space does on a check box */
+			KEY("Space", N_("チェック"));
+		else if (k == FORM_TEXTBLOCK)
+			/* TRANSLATORS: key bar: PgDn (or Space) shows the rest of the text; keep it short */
+			KEY("PgDn", N_("続き"));
+	}
+	KEY("Enter", N_("決定"));
+#undef KEY
+	ui_keybar(keys, nk / 2);
 }
 
 static void paint(struct ui_screen *s)
@@ -886,9 +956,13 @@ static void paint(struct ui_screen *s)
 		}
 		case FORM_CHECKBOX: {
 			bool *v = bbool(bind(s, it->bind));
+			attr_t dim = item_enabled(s, it) ? 0 : A_DIM;
 			if (y >= 0) {
-				ui_puts(y, x, v && *v ? "[x]" : "[ ]", 3, foc ? ui_attr(UIC_FOCUS) : A_NORMAL);
-				ui_puts(y, x + 4, _(it->label), W - it->indent - 4, foc ? A_BOLD : A_NORMAL);
+				ui_puts(y, x, v && *v ? "[x]" : "[ ]", 3, (foc ? ui_attr(UIC_FOCUS) : A_NORMAL) | dim);
+				int lw = ui_puts(y, x + 4, _(it->label), W - it->indent - 4, (foc ? A_BOLD : A_NORMAL) | dim);
+				const char *hint = it->hint ? bstr(bind(s, it->hint)) : NULL;
+				if (hint && *hint) /* e.g. why it cannot be ticked yet */
+					ui_puts(y, x + 5 + lw, hint, W - it->indent - 5 - lw, A_DIM);
 				if (foc) {
 					s->cy = y;
 					s->cx = x + 1;
@@ -900,7 +974,7 @@ static void paint(struct ui_screen *s)
 			char buf[512];
 			button_text(it, buf, sizeof buf);
 			attr_t a = foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD;
-			if (!button_enabled(s, it))
+			if (!item_enabled(s, it))
 				a = foc ? A_REVERSE | A_DIM : A_DIM;
 			if (y >= 0) {
 				ui_puts(y, X0 + st->bx, buf, W - st->bx, a);
@@ -958,36 +1032,53 @@ static void paint(struct ui_screen *s)
 		}
 	}
 	free(t);
-	/* key bar */
-	const char *keys[16];
-	size_t nk = 0;
-#define KEY(k, l) (keys[nk++] = (k), keys[nk++] = (l))
-	KEY("F1", N_("ヘルプ"));
-	KEY("Esc", N_("戻る"));
-	/* TRANSLATORS: the F2 key switches to the OTHER language: write its name in that language
-	   (the English catalog says 日本語). */
-	KEY("F2", N_("English"));
-	KEY("Tab", N_("移動"));
-	if (fo) {
-		enum form_kind k = f->items[fo->item].kind;
-		if (k == FORM_TABLE)
-			k = f->items[fo->item].cols[fo->col].kind;
-		if (k == FORM_CHECKBOX)
-			/* TRANSLATORS: key bar: what Space does on a check box */
-			KEY("Space", N_("チェック"));
-		else if (k == FORM_TEXTBLOCK)
-			KEY("PgUp/PgDn", N_("スクロール"));
-	}
-	KEY("Enter", N_("決定"));
-#undef KEY
-	ui_keybar(keys, nk / 2);
+	paint_keybar(s, fo);
 	/* the terminal cursor on the focused item, for screen readers */
 	curs_set(1);
 	move(s->cy, s->cx);
 	refresh();
 }
 
-/* ---- key handling -------------------------------------------------------------------------------- */
+/* ---- keys as commands ------------------------------------------------------------------------------
+ * One binding table maps raw keys to commands (dialog's DLG_KEYS_BINDING, neomutt's
+ * MenuFunctions); each command is one small handler. Keys typed in an entry that are printable are
+ * text, not commands. */
+
+enum cmd {
+	CMD_NONE = 0, CMD_HELP, CMD_LANG, CMD_NEXT, CMD_PREV, CMD_UP, CMD_DOWN, CMD_LEFT, CMD_RIGHT,
+	CMD_PGUP, CMD_PGDN, CMD_ENTER, CMD_SPACE, CMD_BACK, CMD_CANCEL, CMD_QUIT, CMD_REDRAW, CMD_RESIZE,
+	CMD_HOME, CMD_END, CMD_BACKSPACE, CMD_DELETE, CMD_KILL_EOL, CMD_KILL_BOL, CMD__COUNT
+};
+
+static const struct keybinding {
+	wint_t key;
+	bool fkey; /* a curses KEY_* code, not a character */
+	enum cmd cmd;
+} keymap[] = {
+	{KEY_F(1), true, CMD_HELP},      {KEY_F(2), true, CMD_LANG},       {KEY_F(9), true, CMD_CANCEL},
+	{'\t', false, CMD_NEXT},         {KEY_BTAB, true, CMD_PREV},       {KEY_UP, true, CMD_UP},
+	{KEY_DOWN, true, CMD_DOWN},      {KEY_LEFT, true, CMD_LEFT},       {KEY_RIGHT, true, CMD_RIGHT},
+	{KEY_PPAGE, true, CMD_PGUP},     {KEY_NPAGE, true, CMD_PGDN},      {KEY_ENTER, true, CMD_ENTER},
+	{'\r', false, CMD_ENTER},        {'\n', false, CMD_ENTER},         {' ', false, CMD_SPACE},
+	{27, false, CMD_BACK},           {3, false, CMD_QUIT} /* Ctrl-C under raw() */,
+	{12, false, CMD_REDRAW} /* Ctrl-L */, {KEY_RESIZE, true, CMD_RESIZE},
+	{KEY_HOME, true, CMD_HOME},      {1, false, CMD_HOME} /* Ctrl-A */, {KEY_END, true, CMD_END},
+	{5, false, CMD_END} /* Ctrl-E */, {2, false, CMD_LEFT} /* Ctrl-B */, {6, false, CMD_RIGHT} /* Ctrl-F */,
+	{KEY_BACKSPACE, true, CMD_BACKSPACE}, {8, false, CMD_BACKSPACE}, {127, false, CMD_BACKSPACE},
+	{KEY_DC, true, CMD_DELETE},      {4, false, CMD_DELETE} /* Ctrl-D */,
+	{11, false, CMD_KILL_EOL} /* Ctrl-K */, {21, false, CMD_KILL_BOL} /* Ctrl-U */,
+};
+
+static enum cmd key_command(wint_t ch, bool fk)
+{
+	for (size_t i = 0; i < sizeof keymap / sizeof keymap[0]; i++)
+		if (keymap[i].key == ch && keymap[i].fkey == fk)
+			return keymap[i].cmd;
+	return CMD_NONE;
+}
+
+/* What a handler tells the loop: go on reading keys, or return *out to the caller. */
+enum press { P_NONE, P_DONE };
 
 static void move_focus(struct ui_screen *s, int dir)
 {
@@ -997,7 +1088,14 @@ static void move_focus(struct ui_screen *s, int dir)
 	s->dirty = true;
 }
 
-/* entry under focus: its edit state, text and flags; false if the focus is not an entry */
+static void edit_flags(struct ui_edit *ed, unsigned flags, int max)
+{
+	ed->flags = ((flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) | ((flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) |
+		    ((flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
+	ed->maxchars = (size_t)max;
+}
+
+/* entry under focus: its edit state and text; false if the focus is not an entry */
 static bool focused_entry(struct ui_screen *s, struct ui_edit **ed, struct secret **t)
 {
 	const struct stop *fo = focused(s);
@@ -1008,10 +1106,7 @@ static bool focused_entry(struct ui_screen *s, struct ui_edit **ed, struct secre
 	if (is_entry(it->kind)) {
 		*ed = &st->ed;
 		*t = bsecret(bind(s, it->bind));
-		st->ed.flags = ((st->flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) |
-			       ((st->flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) |
-			       ((st->flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
-		st->ed.maxchars = (size_t)it->max;
+		edit_flags(&st->ed, st->flags, it->max);
 		return *t != NULL;
 	}
 	if (it->kind == FORM_TABLE && is_entry(it->cols[fo->col].kind)) {
@@ -1021,11 +1116,7 @@ static bool focused_entry(struct ui_screen *s, struct ui_edit **ed, struct secre
 			return false;
 		*ed = &st->cells[k];
 		*t = bsecret(cell(tb, fo->row, it->cols[fo->col].bind));
-		const struct form_column *c = &it->cols[fo->col];
-		(*ed)->flags = ((c->flags & FORM_F_DIGITS) ? UI_EDIT_DIGITS : 0) |
-			       ((c->flags & FORM_F_MASKED) ? UI_EDIT_MASKED : 0) |
-			       ((c->flags & FORM_F_UPPER) ? UI_EDIT_UPPER : 0);
-		(*ed)->maxchars = (size_t)c->max;
+		edit_flags(*ed, it->cols[fo->col].flags, it->cols[fo->col].max);
 		return *t != NULL;
 	}
 	return false;
@@ -1033,25 +1124,24 @@ static bool focused_entry(struct ui_screen *s, struct ui_edit **ed, struct secre
 
 static bool stop_is_entry(const struct ui_screen *s, const struct stop *p)
 {
-	const struct form_item *it = &s->f->items[p->item];
-	if (it->kind == FORM_TABLE)
-		return is_entry(it->cols[p->col].kind);
-	return is_entry(it->kind);
+	return is_entry(stop_kind(s, p));
 }
 
-enum press { P_NONE, P_DONE };
+static void set_error_msgid(struct ui_screen *s, const char *msgid, const char *arg)
+{
+	free(s->error);
+	s->error = NULL;
+	s->error_fn = NULL;
+	s->error_msgid = msgid;
+	s->error_arg = arg;
+	s->dirty = true;
+}
 
 static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action *out)
 {
 	const struct form_item *it = &s->f->items[idx];
-	if (!button_enabled(s, it)) {
-		free(s->error);
-		s->error = NULL;
-	s->error_fn = NULL;
-		s->error_fn = NULL;
-		s->error_msgid = it->refused ? it->refused : N_("このボタンは今は押せません。");
-		s->error_arg = NULL;
-		s->dirty = true;
+	if (!item_enabled(s, it)) {
+		set_error_msgid(s, it->refused ? it->refused : N_("このボタンは今は押せません。"), NULL);
 		return P_NONE;
 	}
 	if (s->st[idx].flags & FORM_F_VALIDATE) {
@@ -1062,26 +1152,15 @@ static enum press press_button(struct ui_screen *s, size_t idx, struct ui_action
 			struct secret *t = bsecret(bind(s, e->bind));
 			if (t && t->len > 0)
 				continue;
-			free(s->error);
-			s->error = NULL;
-	s->error_fn = NULL;
-			s->error_fn = NULL;
-		s->error_fn = NULL;
 			/* TRANSLATORS: {label} is the field's label, e.g. ログインID. */
-			s->error_msgid = N_("「{label}」を入力してください。");
-			s->error_arg = e->label;
+			set_error_msgid(s, N_("「{label}」を入力してください。"), e->label);
 			for (size_t k = 0; k < s->nstops; k++)
 				if (s->stops[k].item == i)
 					s->focus = k;
-			s->dirty = true;
 			return P_NONE;
 		}
 	}
-	free(s->error);
-	s->error = NULL;
-	s->error_fn = NULL;
-	s->error_msgid = NULL;
-	s->dirty = true;
+	set_error_msgid(s, NULL, NULL);
 	out->kind = (it->flags & FORM_F_CANCEL) ? UI_ACT_BACK : UI_ACT_BUTTON;
 	out->button = it->id;
 	return P_DONE;
@@ -1112,6 +1191,44 @@ static bool textblock_scroll(struct ui_screen *s, int lines)
 	return st->scroll != old;
 }
 
+/* A page of the focused text block (PgDn/PgUp/Space); false when it cannot move that way. */
+static bool textblock_page(struct ui_screen *s, int dir)
+{
+	const struct stop *fo = focused(s);
+	if (!fo || s->f->items[fo->item].kind != FORM_TEXTBLOCK)
+		return false;
+	int page = s->st[fo->item].rows_visible - 1;
+	return textblock_scroll(s, dir * (page > 0 ? page : 1));
+}
+
+/* The entries of table row r whose column `ticks` the checkbox column c: cleared (unticked). */
+static void clear_ticked_entries(struct ui_screen *s, size_t item, size_t r, size_t c)
+{
+	const struct form_item *it = &s->f->items[item];
+	struct item_state *st = &s->st[item];
+	for (size_t e = 0; e < it->ncols; e++) {
+		if (!it->cols[e].ticks || strcmp(it->cols[e].ticks, it->cols[c].bind) != 0)
+			continue;
+		struct secret *t = bsecret(cell(item_table(s, it), r, it->cols[e].bind));
+		if (t)
+			secret_clear(t);
+		if (st->cells && r * it->ncols + e < st->ncells)
+			st->cells[r * it->ncols + e] = (struct ui_edit){0};
+	}
+}
+
+/* Typing in a table entry that `ticks` a checkbox column: the row is ticked, visibly. */
+static void tick_for_entry(struct ui_screen *s)
+{
+	const struct stop *fo = focused(s);
+	const struct form_item *it = fo ? &s->f->items[fo->item] : NULL;
+	if (!it || it->kind != FORM_TABLE || !it->cols[fo->col].ticks)
+		return;
+	bool *v = bbool(cell(item_table(s, it), fo->row, it->cols[fo->col].ticks));
+	if (v)
+		*v = true;
+}
+
 static void toggle(struct ui_screen *s)
 {
 	const struct stop *fo = focused(s);
@@ -1119,21 +1236,248 @@ static void toggle(struct ui_screen *s)
 		return;
 	const struct form_item *it = &s->f->items[fo->item];
 	bool *v = NULL;
-	if (it->kind == FORM_CHECKBOX)
+	if (it->kind == FORM_CHECKBOX) {
+		if (!item_enabled(s, it)) {
+			set_error_msgid(s, it->refused ? it->refused : N_("この項目は今はチェックできません。"), NULL);
+			return;
+		}
 		v = bbool(bind(s, it->bind));
-	else if (it->kind == FORM_TABLE && it->cols[fo->col].kind == FORM_CHECKBOX)
+	} else if (it->kind == FORM_TABLE && it->cols[fo->col].kind == FORM_CHECKBOX) {
 		v = bbool(cell(item_table(s, it), fo->row, it->cols[fo->col].bind));
-	if (v) {
-		*v = !*v;
-		s->dirty = true;
 	}
-}
-
-static void show_help(struct ui_screen *s)
-{
-	ui_message(N_("ヘルプ"), s->f->help);
+	if (!v)
+		return;
+	*v = !*v;
+	if (!*v && it->kind == FORM_TABLE)
+		clear_ticked_entries(s, fo->item, fo->row, fo->col);
 	s->dirty = true;
 }
+
+/* Up/Down in a table: the same column of the previous/next row that has one (disabled rows have
+ * no stops); off the table's edge, the stop before/after the table. */
+static void table_vertical(struct ui_screen *s, int dir)
+{
+	const struct stop *fo = focused(s);
+	size_t item = fo->item, col = fo->col, row = fo->row;
+	size_t best = s->nstops;
+	for (size_t k = 0; k < s->nstops; k++) {
+		const struct stop *p = &s->stops[k];
+		if (p->item != item || p->col != col || (dir > 0 ? p->row <= row : p->row >= row))
+			continue;
+		if (best == s->nstops || (dir > 0 ? p->row < s->stops[best].row : p->row > s->stops[best].row))
+			best = k;
+	}
+	if (best == s->nstops) { /* off the edge: the first stop outside the table that way */
+		size_t k = s->focus;
+		for (size_t n = 0; n < s->nstops; n++) {
+			k = (k + s->nstops + (dir > 0 ? 1 : s->nstops - 1)) % s->nstops;
+			if (s->stops[k].item != item) {
+				best = k;
+				break;
+			}
+		}
+	}
+	if (best < s->nstops)
+		s->focus = best;
+	s->dirty = true;
+}
+
+struct run {
+	struct ui_action *out;
+	enum form_kind kind; /* of the focused stop */
+	bool in_entry;
+	struct ui_edit *ed;
+	struct secret *text;
+};
+
+static enum press c_help(struct ui_screen *s, struct run *r)
+{
+	if (!s->f->help) {
+		r->out->kind = UI_ACT_HELP;
+		return P_DONE;
+	}
+	ui_message(N_("ヘルプ"), s->f->help);
+	s->dirty = true;
+	return P_NONE;
+}
+
+static enum press c_lang(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
+	s->dirty = true;
+	return P_NONE;
+}
+
+static enum press c_next(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	move_focus(s, 1);
+	return P_NONE;
+}
+
+static enum press c_prev(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	move_focus(s, -1);
+	return P_NONE;
+}
+
+static enum press c_vertical(struct ui_screen *s, struct run *r, int dir)
+{
+	if (r->kind == FORM_TEXTBLOCK && textblock_scroll(s, dir))
+		return P_NONE;
+	const struct stop *fo = focused(s);
+	if (fo && s->f->items[fo->item].kind == FORM_TABLE)
+		table_vertical(s, dir);
+	else
+		move_focus(s, dir);
+	return P_NONE;
+}
+
+static enum press c_up(struct ui_screen *s, struct run *r)
+{
+	return c_vertical(s, r, -1);
+}
+
+static enum press c_down(struct ui_screen *s, struct run *r)
+{
+	return c_vertical(s, r, 1);
+}
+
+static enum press c_edit(struct ui_screen *s, struct run *r, enum ui_edit_op op)
+{
+	if (!r->in_entry)
+		return P_NONE;
+	ui_edit_apply(r->ed, r->text, op);
+	s->dirty = true;
+	return P_NONE;
+}
+
+static enum press c_horizontal(struct ui_screen *s, struct run *r, int dir)
+{
+	if (r->in_entry)
+		return c_edit(s, r, dir < 0 ? UI_EDIT_LEFT : UI_EDIT_RIGHT);
+	const struct stop *fo = focused(s);
+	if (fo && (r->kind == FORM_BUTTON || s->f->items[fo->item].kind == FORM_TABLE))
+		move_focus(s, dir);
+	return P_NONE;
+}
+
+static enum press c_left(struct ui_screen *s, struct run *r)
+{
+	return c_horizontal(s, r, -1);
+}
+
+static enum press c_right(struct ui_screen *s, struct run *r)
+{
+	return c_horizontal(s, r, 1);
+}
+
+static enum press c_pgup(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	textblock_page(s, -1);
+	return P_NONE;
+}
+
+static enum press c_pgdn(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	textblock_page(s, 1);
+	return P_NONE;
+}
+
+/* Enter: presses a focused button; in an entry moves to the next entry, from the last one presses
+ * the main button. */
+static enum press c_enter(struct ui_screen *s, struct run *r)
+{
+	const struct stop *fo = focused(s);
+	if (r->kind == FORM_BUTTON)
+		return press_button(s, fo->item, r->out);
+	if (fo && stop_is_entry(s, fo))
+		for (size_t k = s->focus + 1; k < s->nstops; k++)
+			if (stop_is_entry(s, &s->stops[k])) {
+				s->focus = k;
+				s->dirty = true;
+				return P_NONE;
+			}
+	if (press_main(s, r->out) == P_DONE)
+		return P_DONE;
+	if (!s->f->main)
+		move_focus(s, 1);
+	return P_NONE;
+}
+
+/* Space: presses a button, ticks a checkbox, pages a text block (to its end, then on). */
+static enum press c_space(struct ui_screen *s, struct run *r)
+{
+	const struct stop *fo = focused(s);
+	if (r->kind == FORM_BUTTON)
+		return press_button(s, fo->item, r->out);
+	if (r->kind == FORM_TEXTBLOCK) {
+		if (!textblock_page(s, 1))
+			move_focus(s, 1);
+		return P_NONE;
+	}
+	toggle(s);
+	return P_NONE;
+}
+
+static enum press c_back(struct ui_screen *s, struct run *r)
+{
+	(void)s;
+	r->out->kind = UI_ACT_BACK;
+	r->out->button = NULL;
+	return P_DONE;
+}
+
+static enum press c_cancel(struct ui_screen *s, struct run *r)
+{
+	if (!s->cancel_key)
+		return P_NONE;
+	r->out->kind = UI_ACT_CANCEL;
+	r->out->button = NULL;
+	return P_DONE;
+}
+
+static enum press c_quit(struct ui_screen *s, struct run *r)
+{
+	(void)s;
+	r->out->kind = UI_ACT_QUIT;
+	return P_DONE;
+}
+
+static enum press c_redraw(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	clearok(curscr, TRUE);
+	s->dirty = true;
+	return P_NONE;
+}
+
+static enum press c_resize(struct ui_screen *s, struct run *r)
+{
+	(void)r;
+	s->dirty = true;
+	return P_NONE;
+}
+
+static enum press c_home(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_HOME); }
+static enum press c_end(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_END); }
+static enum press c_bs(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_BACKSPACE); }
+static enum press c_del(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_DELETE); }
+static enum press c_keol(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_KILL_EOL); }
+static enum press c_kbol(struct ui_screen *s, struct run *r) { return c_edit(s, r, UI_EDIT_KILL_BOL); }
+
+static enum press (*const handlers[CMD__COUNT])(struct ui_screen *, struct run *) = {
+	[CMD_HELP] = c_help,    [CMD_LANG] = c_lang,     [CMD_NEXT] = c_next,      [CMD_PREV] = c_prev,
+	[CMD_UP] = c_up,        [CMD_DOWN] = c_down,     [CMD_LEFT] = c_left,      [CMD_RIGHT] = c_right,
+	[CMD_PGUP] = c_pgup,    [CMD_PGDN] = c_pgdn,     [CMD_ENTER] = c_enter,    [CMD_SPACE] = c_space,
+	[CMD_BACK] = c_back,    [CMD_CANCEL] = c_cancel, [CMD_QUIT] = c_quit,      [CMD_REDRAW] = c_redraw,
+	[CMD_RESIZE] = c_resize, [CMD_HOME] = c_home,    [CMD_END] = c_end,        [CMD_BACKSPACE] = c_bs,
+	[CMD_DELETE] = c_del,   [CMD_KILL_EOL] = c_keol, [CMD_KILL_BOL] = c_kbol,
+};
 
 int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 {
@@ -1148,167 +1492,32 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 			paint(s);
 		wint_t ch;
 		bool eof;
-		int r = ui_getkey(&ch, s->idle_ms > 0 ? s->idle_ms : -1, &eof);
-		if (r == ERR) {
-			if (eof) {
-				out->kind = UI_ACT_EOF;
-				return 0;
-			}
-			if (s->idle_ms > 0) {
-				out->kind = UI_ACT_TIMEOUT;
+		int got = ui_getkey(&ch, s->idle_ms > 0 ? s->idle_ms : -1, &eof);
+		if (got == ERR) {
+			if (eof || s->idle_ms > 0) {
+				out->kind = eof ? UI_ACT_EOF : UI_ACT_TIMEOUT;
 				return 0;
 			}
 			continue;
 		}
-		bool fk = r == KEY_CODE_YES;
-		if (fk && ch == KEY_RESIZE) {
-			s->dirty = true;
-			continue;
-		}
-		if (!fk && ch == 3 /* Ctrl-C under raw() */) {
-			out->kind = UI_ACT_QUIT;
-			return 0;
-		}
-		if (!fk && ch == 12) { /* Ctrl-L */
-			clearok(curscr, TRUE);
-			s->dirty = true;
-			continue;
-		}
-		if (s->small)
+		bool fk = got == KEY_CODE_YES;
+		enum cmd c = key_command(ch, fk);
+		if (s->small && c != CMD_RESIZE && c != CMD_QUIT && c != CMD_REDRAW)
 			continue; /* nothing but resize while the "enlarge" screen is up */
+		struct run r = {.out = out};
 		const struct stop *fo = focused(s);
-		enum form_kind fk_kind = fo ? s->f->items[fo->item].kind : FORM_LABEL;
-		struct ui_edit *ed = NULL;
-		struct secret *t = NULL;
-		bool in_entry = focused_entry(s, &ed, &t);
-		if (fk) {
-			switch (ch) {
-			case KEY_F(1):
-				if (s->f->help) {
-					show_help(s);
-					continue;
-				}
-				out->kind = UI_ACT_HELP;
-				return 0;
-			case KEY_F(2):
-				i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
-				s->dirty = true;
-				continue;
-			case KEY_BTAB:
-				move_focus(s, -1);
-				continue;
-			case KEY_UP:
-				if (fk_kind == FORM_TEXTBLOCK && textblock_scroll(s, -1))
-					continue;
-				move_focus(s, -1);
-				continue;
-			case KEY_DOWN:
-				if (fk_kind == FORM_TEXTBLOCK && textblock_scroll(s, 1))
-					continue;
-				move_focus(s, 1);
-				continue;
-			case KEY_PPAGE:
-			case KEY_NPAGE:
-				if (fk_kind == FORM_TEXTBLOCK) {
-					int page = s->st[fo->item].rows_visible - 1;
-					textblock_scroll(s, ch == KEY_PPAGE ? -(page > 0 ? page : 1) : (page > 0 ? page : 1));
-				}
-				continue;
-			case KEY_ENTER:
-				ch = '\r';
-				fk = false;
-				break;
-			default:
-				break;
-			}
-			if (fk) {
-				if (in_entry) {
-					enum ui_edit_op op;
-					bool known = true;
-					switch (ch) {
-					case KEY_LEFT: op = UI_EDIT_LEFT; break;
-					case KEY_RIGHT: op = UI_EDIT_RIGHT; break;
-					case KEY_HOME: op = UI_EDIT_HOME; break;
-					case KEY_END: op = UI_EDIT_END; break;
-					case KEY_BACKSPACE: op = UI_EDIT_BACKSPACE; break;
-					case KEY_DC: op = UI_EDIT_DELETE; break;
-					default: known = false; op = UI_EDIT_LEFT; break;
-					}
-					if (known) {
-						ui_edit_apply(ed, t, op);
-						s->dirty = true;
-					}
-				} else if (ch == KEY_LEFT || ch == KEY_RIGHT) {
-					if (fk_kind == FORM_BUTTON || fk_kind == FORM_TABLE)
-						move_focus(s, ch == KEY_LEFT ? -1 : 1);
-				}
-				continue;
-			}
-		}
-		/* characters */
-		if (ch == 27) {
-			out->kind = UI_ACT_BACK;
-			out->button = NULL;
-			return 0;
-		}
-		if (ch == '\t') {
-			move_focus(s, 1);
-			continue;
-		}
-		if (ch == '\r' || ch == '\n') {
-			if (fk_kind == FORM_BUTTON) {
-				if (press_button(s, fo->item, out) == P_DONE)
-					return 0;
-				continue;
-			}
-			if (fo && stop_is_entry(s, fo)) {
-				for (size_t k = s->focus + 1; k < s->nstops; k++)
-					if (stop_is_entry(s, &s->stops[k])) {
-						s->focus = k;
-						s->dirty = true;
-						goto next;
-					}
-			}
-			if (press_main(s, out) == P_DONE)
-				return 0;
-			if (!s->f->main)
-				move_focus(s, 1);
-			continue;
-		}
-		if (in_entry) {
-			enum ui_edit_op op;
-			switch (ch) {
-			case 1: op = UI_EDIT_HOME; break;
-			case 5: op = UI_EDIT_END; break;
-			case 2: op = UI_EDIT_LEFT; break;
-			case 6: op = UI_EDIT_RIGHT; break;
-			case 8:
-			case 127: op = UI_EDIT_BACKSPACE; break;
-			case 4: op = UI_EDIT_DELETE; break;
-			case 11: op = UI_EDIT_KILL_EOL; break;
-			case 21: op = UI_EDIT_KILL_BOL; break;
-			default:
-				if (ch >= 0x20) {
-					char u[4];
-					size_t l = ui_utf8(ch, u);
-					ui_edit_insert(ed, t, u, l);
-					s->dirty = true;
-				}
-				continue;
-			}
-			ui_edit_apply(ed, t, op);
+		r.kind = fo ? stop_kind(s, fo) : FORM_LABEL;
+		r.in_entry = focused_entry(s, &r.ed, &r.text);
+		if (r.in_entry && !fk && ch >= 0x20 && ch != 127) { /* text, Space included */
+			char u[4];
+			size_t l = ui_utf8(ch, u);
+			ui_edit_insert(r.ed, r.text, u, l);
+			if (r.text->len > 0)
+				tick_for_entry(s);
 			s->dirty = true;
 			continue;
 		}
-		if (ch == ' ') {
-			if (fk_kind == FORM_BUTTON) {
-				if (press_button(s, fo->item, out) == P_DONE)
-					return 0;
-				continue;
-			}
-			toggle(s);
-			continue;
-		}
-	next:;
+		if (c != CMD_NONE && handlers[c] && handlers[c](s, &r) == P_DONE)
+			return 0;
 	}
 }

@@ -448,9 +448,13 @@ def yamada_to_pins(t, user_code, partner=KAKEIBO):
     return wait_screen(t, "口座一覧", title_is=JA["title_pins"])
 
 
-def allow(t, keys=("Tab", "Space"), timeout=5.0):
-    """On the permission screen: keys tick 許可手続きを継続する (seen ticked), Enter (許可), the
-    completion screen, Enter (終了). The caller checks what follows (exit status, kiosk)."""
+def allow(t, keys=("Tab", "Space"), timeout=5.0, read=True):
+    """On the permission screen with the focus on the terms: the terms read to their end (read:
+    PgDn until the end; the checkbox can be ticked only then), keys tick 許可手続きを継続する (seen
+    ticked), Enter (許可), the completion screen, Enter (終了). The caller checks what follows (exit
+    status, kiosk)."""
+    if read:
+        scroll_terms_to_end(t)
     t.send(*keys)
     t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True, timeout=timeout)
     t.send("Enter")
@@ -476,14 +480,15 @@ def exit_denied(t, partner, status):
 
 def fill_pin_rows(t, pins):
     """On the PIN table with the focus on the first row's PIN cell: for each row in order a PIN
-    (str) or None (leave that row alone). Ticks 選択 and types the PIN of the given rows.
+    (str) or None (that row not meant: unticked). The rows start ticked, as in the seed; typing a
+    PIN keeps its row ticked. Rows after the list are left as they are.
     Focus order per selectable row: 選択 checkbox, 照会用暗証番号 entry."""
     for i, pin in enumerate(pins):
         if i > 0:
             t.send("Tab", "Tab")  # past this row's PIN entry to the next row's ... entry
         if pin is None:
+            t.send("BTab", "Space", "Tab")  # untick it (its PIN, if any, is cleared)
             continue
-        t.send("BTab", "Space", "Tab")
         typ(t, pin)
 
 
@@ -577,7 +582,8 @@ def scroll_terms_to_end(t, max_pages=40):
     """On the permission screen with the focus on the terms: PgDn until the text block's 'more
     below' mark (↓, or v with ASCII line drawing) is gone. Returns the screen."""
     def more_below(s):
-        return any(ln.rstrip().endswith(("↓ x", "↓ │", "v |", "↓ |")) for ln in lines(s))
+        # the block's ↓ before the frame's edge, which may carry the screen's own ↓ (scrolled)
+        return any(ln.rstrip().endswith(("↓ x", "↓ │", "v |", "↓ |", "↓ ↓", "v v")) for ln in lines(s))
     s = t.screen()
     for _ in range(max_pages):
         if not more_below(s):

@@ -251,13 +251,13 @@ def finish_suzuki(t):
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pins"])
     ln = table_row(s, "3000003")
-    assert ln and re.search(r"\[ \]\s+未登録\s+" + re.escape(ACC_3000003), ln), s
+    assert ln and re.search(r"\[x\]\s+未登録\s+" + re.escape(ACC_3000003), ln), s
     fill_pin_rows(t, [PIN_3000003])
     s = t.wait_for(lambda x: "●●●●" in (table_row(x, "3000003") or ""))
     assert PIN_3000003 not in s, s
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pin_result"])
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_3000003), s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_3000003), s), s
     t.send("Enter")
     s = wait_screen(t, "※意思確認", ACC_3000003, title_is=JA["title_permission"])
     allow(t)

@@ -1,5 +1,6 @@
 """Screen 0: the partner's code (RFC 8628 user_code) typed, scanned or given on the command line."""
 
+import re
 import pytest
 
 from e2e.helpers import (KAKEIBO, wait_partner, EXIT_DENIED, JA, Partner, cancel_yes, derived_scenario, error_line,
@@ -13,7 +14,9 @@ MSG_RATE = "コードの入力誤りが続いたため、受付を一時停止�
 def _code_entry(screen):
     for ln in screen.split("\n"):
         if "コード" in ln and "※" in ln:
-            return ln.split("※", 1)[1].strip(" x│|")
+            rest = ln.split("※", 1)[1]
+            m = re.search(r"\[(.*)\]", rest)  # the entry is drawn in brackets
+            return (m.group(1) if m else rest).strip(" x│|")
     return None
 
 

@@ -13,6 +13,7 @@ from e2e.helpers import (KAKEIBO, wait_partner, ANSWER, answer_to_scopes, demo_s
 MIERU = "ミエル会計株式会社"
 PIN_NOTE_1 = "※登録状態欄に*が表示されている口座の暗証番号は、認可完了後に有効となります。"
 PIN_NOTE_2 = "※登録した照会用暗証番号は、API連携にのみ使用されます。"
+RESULT_NOTE = "※登録状況欄に「※」が表示されている口座の暗証番号は、認可完了後に有効となります。"
 ACC_2000002 = "インターネット支店(001) 普通 2000002"
 ACC_1111111 = "インターネット支店(001) 普通 1111111"
 ACC_1000014 = "豊洲支店(454) 普通 1000014"
@@ -27,7 +28,7 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     assert_texts(s, ["連携先アプリに表示されているコードを入力の上、「次へ」ボタンを押してください。",
                      "コード※", "例：WDJB-MJHT（大文字・小文字、ハイフンは区別しません）"])
     assert has_button(s, "次へ"), s
-    assert "F1 ヘルプ" in key_bar(s) and "Esc 戻る" in key_bar(s) and "Tab 移動" in key_bar(s), s
+    assert "F1 ヘルプ" in key_bar(s) and "Esc 終了" in key_bar(s) and "Tab 移動" in key_bar(s), s
     typ(t, partner.user_code)
     t.send("Enter")
 
@@ -65,7 +66,7 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     # 3. scopes
     s = wait_screen(t, "認可対象", title_is=JA["title_scopes"])
     assert subtitle(s) == "連携先：" + KAKEIBO, s
-    assert_texts(s, [KAKEIBO + " にてご利用の対象業務を選択の上、「次へ」ボタンを押してください。"])
+    assert_texts(s, [KAKEIBO + "にてご利用の対象業務を選択の上、「次へ」ボタンを押してください。"])
     assert checkbox_state(s, "残高照会") is True, s
     assert checkbox_state(s, "入金出金照会") is True, s
     assert has_button(s, "次へ"), s
@@ -79,8 +80,8 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
                      PIN_NOTE_1, PIN_NOTE_2])
     heading = table_row(s, "照会用口座")
     assert heading and re.search(r"選択\s+登録状態\s+照会用口座\s+口座メモ\s+照会用暗証番号", heading), s
-    assert re.search(r"\[ \]\s+未登録\s+" + re.escape(ACC_2000002) + r"\s+生活費", s), s
-    assert re.search(r"\[ \]\s+未登録\s+" + re.escape(ACC_1111111) + r"\s+-", s), s
+    assert re.search(r"\[x\]\s+未登録\s+" + re.escape(ACC_2000002) + r"\s+生活費", s), s
+    assert re.search(r"\[x\]\s+未登録\s+" + re.escape(ACC_1111111) + r"\s+-", s), s
     assert re.search(r"登録済み\s+" + re.escape(ACC_1000014) + r"\s+給与", s), s
     assert has_button(s, "登録"), s
     fill_pin_rows(t, ["1234", "5678"])
@@ -96,11 +97,11 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     assert subtitle(s) == "連携先：" + KAKEIBO, s
     assert_texts(s, ["以下の内容で照会用暗証番号を登録しました。内容を確認の上、「確認」ボタンをクリックしてください。",
                      "照会用暗証番号を追加登録するには、「照会用暗証番号の追加登録」ボタンをクリックしてください。",
-                     PIN_NOTE_1])
+                     "※口座一覧", RESULT_NOTE])
     heading = table_row(s, "照会用口座")
-    assert heading and re.search(r"登録状況\s+照会用口座\s+口座メモ\s+照会用暗証番号", heading), s
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_2000002) + r"\s+生活費\s+●●●●", s), s
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_1111111) + r"\s+-\s+●●●●", s), s
+    assert heading and re.search(r"登録状況\s+照会用口座\s+口座メモ\s+照会用暗証番号\(仮\)", heading), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_2000002) + r"\s+生活費\s+●●●●", s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_1111111) + r"\s+-\s+●●●●", s), s
     assert re.search(r"登録済み\s+" + re.escape(ACC_1000014) + r"\s+給与\s+-", s), s
     assert has_button(s, "照会用暗証番号の追加登録") and has_button(s, "確認"), s
     t.send("Enter")  # 確認 is the main button
@@ -108,11 +109,11 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     # 6. permission
     s = wait_screen(t, "※意思確認", title_is=JA["title_permission"])
     assert subtitle(s) == "連携先：" + KAKEIBO, s
-    assert_texts(s, [KAKEIBO + " がお客様のインターネットバンキングの口座情報・明細情報へのアクセスを求めます。",
+    assert_texts(s, [KAKEIBO + "がお客様のインターネットバンキングの口座情報・明細情報へのアクセスを求めます。",
                      "それぞれの利用規約とプライバシーポリシーに従って、この情報を使用します。",
                      "以下の認可対象・認可期間を確認の上、「許可」ボタンをクリックしてください。",
-                     "※認可対象", "残高照会、入金出金照会", ACC_2000002, ACC_1111111, ACC_1000014,
-                     "※認可期間"])
+                     "※認可対象", "対象業務残高照会、入金出金照会", "対象口座" + ACC_2000002, ACC_1111111,
+                     ACC_1000014, "※認可期間"])
     m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日 〜 (\d{4})年(\d{1,2})月(\d{1,2})日", s)
     assert m, "no period on the permission screen:\n" + s
     assert int(m.group(4)) == int(m.group(1)) + 1, "kakeibo-demo's period is 365 days:\n" + s
@@ -121,7 +122,7 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     # the terms are scrollable: the focus starts on them; PgDn shows later text
     first_terms = [ln for ln in lines(s) if "意思確認】" in ln]
     assert first_terms, "the terms' first line is not shown:\n" + s
-    assert "PgUp/PgDn" in key_bar(s), s
+    assert "PgDn 続き" in key_bar(s), s
     t.send("NPage")
     s = t.wait_for(lambda x: "意思確認】" not in x)
     s = scroll_terms_to_end(t)
@@ -133,7 +134,8 @@ def test_yamada01_every_screen_ja(sandbox, curl, term):
     t.send("Enter")  # Enter on the checkbox presses the main button 許可
 
     # completion
-    s = wait_screen(t, "API連携の利用登録が完了しました。", "遷移元のAPI連携先画面に遷移します。")
+    s = wait_screen(t, "API連携の利用登録が完了しました。",
+                    KAKEIBO + "の画面（API連携先の画面）にお戻りになり、操作を続けてください。")
     assert title(s) == JA["title"], s
     assert has_button(s, "終了"), s
     t.send("Enter")
@@ -245,31 +247,31 @@ def test_one_wrong_pin_of_two_rows(sandbox, curl, term):
     typ(t, "5678")
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pin_result"])
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_2000002), s), s
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_1111111), s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_2000002), s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_1111111), s), s
 
 
 def test_add_registration_returns_to_table(sandbox, curl, term):
     _, partner, t = start_flow(sandbox, curl, term)
     yamada_to_pins(t, partner.user_code)
-    fill_pin_rows(t, ["1234"])  # only the first row
-    t.wait_for(lambda x: (table_row(x, "2000002") or "").count("●") == 4)
-    t.send("Tab", "Tab", "Tab")  # row 2's checkbox, its PIN, 登録
+    fill_pin_rows(t, ["1234", None])  # only the first row: the second unticked
+    t.wait_for(lambda x: (table_row(x, "2000002") or "").count("●") == 4 and
+               (table_row(x, "1111111") or "").lstrip("│| ").startswith("[ ]"))
+    t.send("Tab")  # from row 2's PIN to 登録
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pin_result"])
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_2000002), s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_2000002), s), s
     assert re.search(r"未登録\s+" + re.escape(ACC_1111111), s), s
     t.send("BTab")  # from 確認 to 照会用暗証番号の追加登録
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pins"])
     assert re.search(r"登録済み\*\s+" + re.escape(ACC_2000002), s), s
-    assert re.search(r"\[ \]\s+未登録\s+" + re.escape(ACC_1111111), s), s
-    # register the second one now; both pending on the result screen
-    t.send("BTab", "Space", "Tab")
+    assert re.search(r"\[x\]\s+未登録\s+" + re.escape(ACC_1111111), s), s  # ticked again, as in the seed
+    # register the second one now (the focus is on its PIN); both pending on the result screen
     typ(t, "5678")
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pin_result"])
-    assert re.search(r"登録済み\*\s+" + re.escape(ACC_1111111), s), s
+    assert re.search(r"※登録済み\s+" + re.escape(ACC_1111111), s), s
 
 
 def _yamada_to_permission(t, user_code):
@@ -292,8 +294,9 @@ def test_allow_refused_without_checkbox(sandbox, curl, term):
     assert title(s) == JA["title_permission"], s
     r = partner.poll()
     assert r.error == "authorization_pending", "許可 without the checkbox must grant nothing: %r" % (r,)
-    # now tick it and allow
-    allow(t, ("BTab", "BTab", "Space"))
+    # now read the terms, tick it and allow
+    t.send("BTab", "BTab", "BTab")  # 戻る, the checkbox, the terms
+    allow(t)
     assert t.wait_exit() == EXIT_ALLOWED
 
 

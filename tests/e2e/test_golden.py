@@ -16,7 +16,7 @@ import unicodedata
 import pytest
 
 from e2e.helpers import has as frame_has
-from e2e.helpers import (en, squash, EXIT_DENIED, EXIT_ERROR, EXIT_LOCKED, PASSWORDS, ROOT, Partner,
+from e2e.helpers import (scroll_terms_to_end, en, squash, EXIT_DENIED, EXIT_ERROR, EXIT_LOCKED, PASSWORDS, ROOT, Partner,
                          error_line, focus_row_of, start_client, typ)
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -139,7 +139,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
                    "大文字・小文字、ハイフンや空白は区別しません。バーコードリーダーでも入力できます。")[:14],
         "partner": "[ %s ]" % tr("電子証明書方式"),
         "confirm": tr("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。")[:14],
-        "cert": tr("「電子証明書ログイン」ボタンを押し、証明書情報を確認のうえ該当の証明書を選択してください。"),
+        "cert": tr("「電子証明書ログイン」ボタンをクリックし、表示される証明書情報を確認のうえ、該当の証明書を選択し、「OK」ボタンをクリックしてください。"),
         "login": tr("「ログインID」、「ログインパスワード」を入力して、「API連携」ボタンを押してください。"),
         "pwlabel": tr("ログインパスワード"),
         "wrong": tr("ログインIDまたはログインパスワードが正しくありません。"),
@@ -149,6 +149,7 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
         "result": tr("照会用暗証番号を追加登録するには、「照会用暗証番号の追加登録」ボタンをクリックしてください。"),
         "permission": tr("※認可期間"),
         "refused": tr("「許可手続きを継続する」にチェックを入れてから「許可」ボタンを押してください。"),
+        "unread": tr("意思確認を最後までお読みになってから、チェックを入れてください（PgDn・スペースキーで読み進めます）。"),
         "done": tr("API連携の利用登録が完了しました。"),
         "locked": tr("ロックの解除は、お取引店またはヘルプデスクにお問い合わせください。"),
         "cancelled": tr("API連携の利用登録を中止しました。"),
@@ -194,9 +195,8 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     g.check("scopes", stable(t, lambda s: has(s, W["scopes"])))
     t.send("Enter")
     g.check("pins", stable(t, lambda s: has(s, W["pins"])))
-    t.send("BTab", "Space", "Tab")
-    typ(t, "1234")
-    t.send("Tab", "Space", "Tab")
+    typ(t, "1234")  # the rows start ticked; Down goes to the next row's PIN
+    t.send("Down")
     typ(t, "0000")
     stable(t, lambda s: s.count("●●●●") == 2)
     t.send("Enter")
@@ -208,7 +208,11 @@ def test_golden_screens(lang, sandbox, curl, term, tmp_path):
     g.check("permission", stable(t, lambda s: has(s, W["permission"])))
     t.send("Tab", "Tab", "Tab", "Enter")  # 許可 without the checkbox: refused
     g.check("permission-refused", stable(t, lambda s: has(error_line(s), W["refused"])))
-    t.send("BTab", "BTab", "Space", "Enter")
+    t.send("BTab", "BTab", "Space")  # the checkbox, before the terms were read: refused
+    g.check("permission-unread", stable(t, lambda s: has(error_line(s), W["unread"])))
+    t.send("BTab")
+    scroll_terms_to_end(t)  # PgDn to the end of the terms (the checkbox's hint goes)
+    t.send("Tab", "Space", "Enter")
     g.check("done", stable(t, lambda s: has(s, W["done"])))
     t.send("Enter")
     assert t.wait_exit() == 0

@@ -94,7 +94,9 @@ def test_english_flow(sandbox, curl, term):
     t.send("Tab", "Space")
     t.wait_for(lambda x: checkbox_state(x, en("許可手続きを継続する")) is True)
     t.send("Enter")
-    s = wait_en(t, "API連携の利用登録が完了しました。", "遷移元のAPI連携先画面に遷移します。")
+    s = wait_en(t, "API連携の利用登録が完了しました。")
+    assert has(s, en("{partner}の画面（API連携先の画面）にお戻りになり、操作を続けてください。").replace(
+        "{partner}", KAKEIBO_EN)), s
     assert not no_japanese_but(s, ["F2 日本語"]), "untranslated text:\n" + s
     t.send("Enter")
     assert t.wait_exit() == EXIT_ALLOWED
@@ -132,8 +134,8 @@ def test_english_pin_tables_readable(sandbox, curl, term):
         problems.append("PIN table: %r cut" % en("未登録"))
     t.send("Enter")
     s = wait_en(t, "口座一覧", title_msgid=JA["title_pin_result"])
-    if s.count(en("登録済み*")) != 2:
-        problems.append("result table: %r (pending) not shown on both new rows" % en("登録済み*"))
+    if s.count(en("※登録済み")) != 2:
+        problems.append("result table: %r (pending) not shown on both new rows" % en("※登録済み"))
     assert not problems, "\n".join(problems) + "\n" + s
 
 
@@ -208,7 +210,7 @@ def test_too_small_screen_and_back_intact(sandbox, curl, term):
     typ(t, "78")
     t.send("Enter")
     s = wait_screen(t, "口座一覧", title_is=JA["title_pin_result"])
-    assert re.search(r"登録済み\*\s+インターネット支店\(001\) 普通 1111111", s), \
+    assert re.search(r"※登録済み\s+インターネット支店\(001\) 普通 1111111", s), \
         "the PIN typed before the resize was not kept:\n" + s
 
 

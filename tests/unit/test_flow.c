@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "flow.h"
 #include "problem_spec.h"
 #include "trace.h"
@@ -173,14 +174,35 @@ static void to_pins(struct flow *f)
 	assert_int_equal(f->step, FLOW_PINS);
 }
 
-/* On the PIN table: tick row i and type its PIN. */
+/* On the PIN table: tick row i and type its PIN; the rows left without a PIN are unticked (the
+ * rows start ticked, as in the seed: the customer unticks the ones not meant). */
 static void tick_pin(struct flow *f, size_t i, const char *pin)
 {
 	f->accounts[i].selected = true;
 	set(&f->accounts[i].pin_input, pin);
+	for (size_t k = 0; k < f->n_accounts; k++)
+		if (f->accounts[k].pin_input.len == 0)
+			f->accounts[k].selected = false;
 }
 
 /* ---- the whole path of yamada01 ------------------------------------------------------------ */
+
+/* steps[], actions[] (flow.c) and screens[] (app.c) are whole: a step or an action without its
+ * handler is found here and at start, never as a silent fall-through. */
+static void tables_are_whole(void **state)
+{
+	(void)state;
+	assert_null(flow_tables_check());
+	assert_null(app_screens_check());
+	for (int s = FLOW_NONE; s < FLOW__NSTEPS; s++)
+		assert_string_not_equal(flow_step_name((enum flow_step)s), "") ;
+	assert_string_equal(flow_step_name(FLOW_PIN_RESULT), "pin_result");
+	assert_string_equal(flow_step_name(FLOW__NSTEPS), "none");
+	for (int a = FLOW_ACT_NONE + 1; a < FLOW_ACT__COUNT; a++)
+		assert_string_not_equal(flow_action_name((enum flow_action)a), "none");
+	assert_string_equal(flow_action_name(FLOW_ACT_PIN_CONFIRM), "pin-confirm");
+	assert_string_equal(flow_method_name(FLOW_DELETE), "DELETE");
+}
 
 static void yamada_whole_path(void **state)
 {
@@ -294,8 +316,9 @@ static void yamada_whole_path(void **state)
 	assert_null(f.accounts[1].memo);
 	assert_int_equal(f.accounts[2].pin, FLOW_PIN_REGISTERED);
 	assert_false(flow_account_selectable(&f.accounts[2]));
-	assert_false(a0->selected);
-	f.accounts[0].selected = f.accounts[1].selected = true;
+	/* the seed's table: every row that can get a PIN starts ticked, the others not */
+	assert_true(a0->selected && f.accounts[1].selected);
+	assert_false(f.accounts[2].selected);
 	f.accounts[2].selected = true; /* not selectable: never sent */
 	set(&f.accounts[0].pin_input, "1234");
 	set(&f.accounts[1].pin_input, "5678");
@@ -511,6 +534,7 @@ static void one_wrong_pin_of_two(void **state)
 	set(&f.accounts[0].pin_input, "1234");
 	set(&f.accounts[1].pin_input, "0000");
 	set(&f.accounts[3].pin_input, "42"); /* typed but not ticked: not sent, kept */
+	f.accounts[3].selected = false;       /* (rows start ticked: the customer unticked it) */
 	cJSON *b = build(&f, FLOW_ACT_PINS, &r);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "pins")), 2);
 	cJSON_Delete(b);
@@ -571,7 +595,8 @@ static void pin_format_and_local_checks(void **state)
 	struct flow f;
 	struct flow_req r;
 	to_pins(&f);
-	/* nothing ticked */
+	/* nothing ticked (the customer unticked both rows) */
+	f.accounts[0].selected = f.accounts[1].selected = false;
 	assert_int_equal(flow_build(&f, FLOW_ACT_PINS, &r), -1);
 	assert_int_equal(f.error.kind, PROBLEM_PIN_REQUIRED);
 	/* ticked, one empty, one too short: local, nothing sent */
@@ -1020,6 +1045,15 @@ static void control_characters_dropped(void **state)
 	assert_true(f.question.masked);
 	assert_int_equal(f.question.tries_left, -1);
 	flow_free(&f);
+	/* bidi controls and invisible format characters: U+202E, U+2066, U+200B, U+FEFF, U+2028 go;
+	 * the Japanese around them (also E2 80/81 lead bytes: 「」 are E3) stays */
+	login_typed(&f, "yamada01", "p");
+	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON,
+		       "{\"step\":\"question\",\"data\":{\"question\":{\"ja\":\"\u300c\u8a3c\u202e"
+		       "\u5238\u2066\u300d\u200bx\ufeffy\u2028z\u2010\"},\"masked\":false,\"max_length\":8}}");
+	assert_int_equal(f.step, FLOW_QUESTION);
+	assert_string_equal(f.question.text.ja, "「証券」xyz\u2010");
+	flow_free(&f);
 }
 
 /* ---- trace ----------------------------------------------------------------------------------- */
@@ -1123,6 +1157,7 @@ static void trace_redacts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tables_are_whole),
 		cmocka_unit_test(yamada_whole_path),
 		cmocka_unit_test(sato_straight_to_permission),
 		cmocka_unit_test(wrong_password_keeps_id),

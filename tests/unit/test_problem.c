@@ -32,6 +32,39 @@ static void every_type_round_trips(void **state)
 	assert_int_equal(with_status, PROBLEM_SPEC_COUNT);
 }
 
+/* Every kind has its row: a name, a message the customer reads (a catalog msgid), a retry rule;
+ * a kind without a message fails here (and renkei refuses to start: app_run). */
+static void every_kind_has_a_message(void **state)
+{
+	(void)state;
+	assert_null(problem_table_check());
+	for (int p = PROBLEM_NONE + 1; p < PROBLEM__COUNT; p++) {
+		const struct problem_info *r = problem_info((enum problem)p);
+		assert_non_null(r->name);
+		assert_non_null(r->msgid);
+		assert_true(r->msgid[0] != '\0');
+		if (r->arg == PROBLEM_ARG_SECONDS)
+			assert_non_null(r->msgid_alt);
+		/* retry only where nothing is known about the server's state, or it said so */
+		if (problem_is_transport((enum problem)p))
+			assert_true(r->retry);
+	}
+	assert_true(problem_info(PROBLEM_INTERNAL)->retry);
+	assert_true(problem_info(PROBLEM_RATE_LIMITED)->retry);
+	assert_false(problem_info(PROBLEM_WRONG_CREDENTIALS)->retry);
+	assert_false(problem_info(PROBLEM_NO_MEMORY)->retry);
+	assert_int_equal(problem_info(PROBLEM_WRONG_ANSWER)->field, FLOW_FIELD_ANSWER);
+	assert_int_equal(problem_info(PROBLEM_USER_CODE_USED)->field, FLOW_FIELD_USER_CODE);
+	/* out of range: the empty row */
+	assert_null(problem_info((enum problem)-1)->msgid);
+	assert_null(problem_info(PROBLEM__COUNT)->msgid);
+	/* per-field messages of the local checks */
+	assert_string_equal(problem_field_msgid(PROBLEM_INPUT_REQUIRED, FLOW_FIELD_LOGIN_ID),
+			    "ログインIDを入力してください。");
+	assert_string_equal(problem_field_msgid(PROBLEM_INPUT_REQUIRED, FLOW_FIELD_INTENT),
+			    problem_info(PROBLEM_INPUT_REQUIRED)->msgid);
+}
+
 static void unknown_and_malformed_types(void **state)
 {
 	(void)state;
@@ -117,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_type_round_trips),
+		cmocka_unit_test(every_kind_has_a_message),
 		cmocka_unit_test(unknown_and_malformed_types),
 		cmocka_unit_test(curl_classification),
 	};
