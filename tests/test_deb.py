@@ -304,6 +304,29 @@ def test_unit_hardening_and_exposure(unit_root):
     assert float(m.group(1)) <= 1.5, r.stdout  # systemd rates 0-10; up to 1.9 it calls SAFE/OK
 
 
+def test_kiosk_getty_dropin_verifies(root, tmp_path):
+    """The kiosk example as a drop-in of this machine's getty@tty2.service: systemd-analyze verify
+    loads it (SYSTEMD_UNIT_PATH ahead of the usual directories) without a complaint, and it
+    autologs the kiosk user in; its login shell is a valid sh script that runs renkei --kiosk."""
+    getty = Path("/lib/systemd/system/getty@.service")
+    if not shutil.which("systemd-analyze") or not getty.exists():
+        pytest.skip("systemd-analyze or getty@.service not installed")
+    ex = root / "usr/share/doc/renkei/examples"
+    d = tmp_path / "units" / "getty@tty2.service.d"
+    d.mkdir(parents=True)
+    shutil.copy(str(ex / "renkei-kiosk.conf"), str(d))
+    r = subprocess.run(["systemd-analyze", "verify", "getty@tty2.service"],
+                       env=clean_env(SYSTEMD_UNIT_PATH=str(tmp_path / "units") + ":"),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), r
+    execs = re.findall(r"^ExecStart=(.*)$", (ex / "renkei-kiosk.conf").read_text(), re.M)
+    assert execs[0] == "" and "--autologin renkei-kiosk" in execs[1], execs
+    session = ex / "renkei-kiosk-session"
+    assert os.access(str(session), os.X_OK)
+    assert subprocess.run(["sh", "-n", str(session)]).returncode == 0
+    assert re.search(r"^\s*exec .*/usr/bin/renkei --kiosk", session.read_text(), re.M)
+
+
 def test_purge_removes_made_key(debs, tmp_path):
     r = tmp_path / "root"
     for d in ("var/lib/dpkg/updates", "var/lib/dpkg/info"):
