@@ -219,15 +219,16 @@ install: programs
 	  install -m 644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$l || exit 1; done
 
 # Debian packages (debian/): dpkg-buildpackage -b on a copy of the tree in $(B)/deb/renkei-$(VERSION)
-# (so nothing is left in the tree; DEB_BUILD_OPTIONS=nocheck: make check runs the tests), then
-# lintian, which must report no error (its output also in $(B)/deb/lintian.txt). The .deb files land
-# in $(B)/deb/. DEB_JOBS: parallel jobs of that build.
+# (the files git knows or would add, without node_modules/), so nothing is left in the tree; with
+# DEB_BUILD_OPTIONS=nocheck (make check runs the tests). Then lintian, which must report no error
+# (its output also in $(B)/deb/lintian.txt). The .deb files land in $(B)/deb/. DEB_JOBS: parallel
+# jobs of that build.
 DEB_B    := $(B)/deb
 DEB_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 deb:
 	rm -rf $(DEB_B) && mkdir -p $(DEB_B)/renkei-$(VERSION)
 	if git rev-parse --git-dir >/dev/null 2>&1; then \
-	  git ls-files -z --cached --others --exclude-standard | \
+	  git ls-files -z --cached --others --exclude-standard | grep -zvE '(^|/)node_modules/' | \
 	    tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_B)/renkei-$(VERSION); \
 	else tar --exclude=./$(B) --exclude=./build -cf - . | tar -xf - -C $(DEB_B)/renkei-$(VERSION); fi
 	cd $(DEB_B)/renkei-$(VERSION) && DEB_BUILD_OPTIONS="nocheck parallel=$(DEB_JOBS)" \
