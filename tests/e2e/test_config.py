@@ -64,7 +64,7 @@ def test_every_source_in_order(tmp_path):
     assert rows["lang"] == ("en", "--lang")
     assert rows["config"] == (str(extra), "--config")
     assert rows["kiosk"] == ("no", "default")
-    # every key of the table is shown, and each can be set in a file: feed the output back
+    # every key of the table is shown
     assert set(rows) >= {"cacert", "connect-timeout", "forms-dir", "idle-timeout", "kiosk", "lang",
                          "pkcs11-module", "pkcs11-uri", "server", "timeout", "trace"}
 
