@@ -715,10 +715,18 @@ void options_usage(FILE *f, const char *prog)
 	fprintf(f, "\n%s\n", _("設定ファイル（後のものが優先）:"));
 	fprintf(f, "  %s/renkei.conf, ~/.config/renkei/config, --config %s\n", RENKEI_SYSCONFDIR_DEFAULT,
 		_("ファイル"));
-	fprintf(f, "%s", _("環境変数:"));
-	for (size_t i = 0; i < NOPTS; i++)
-		if (opt_table[i].env)
-			fprintf(f, " %s", opt_table[i].env);
+	fprintf(f, "%s\n ", _("環境変数:"));
+	size_t col = 1;
+	for (size_t i = 0; i < NOPTS; i++) {
+		const char *env = opt_table[i].env;
+		if (!env)
+			continue;
+		if (col + 1 + strlen(env) > 78) {
+			fprintf(f, "\n ");
+			col = 1;
+		}
+		col += (size_t)fprintf(f, " %s", env);
+	}
 	fprintf(f, "\n%s\n", _("詳しくは renkei(1) と renkei.conf(5) を見てください。"));
 }
 
