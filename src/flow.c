@@ -1067,6 +1067,7 @@ static bool media_type_is(const char *ct, const char *want)
 }
 
 /* The 422 pin-wrong / pin-format problem: per-row results and the table as it now stands. */
+/* (Kept whole, ~70 lines: parse every row's result first, change nothing unless all parsed.) */
 static int apply_pin_problem(struct flow *f, const cJSON *root)
 {
 	struct px p = {false};
@@ -1141,6 +1142,8 @@ static int apply_pin_problem(struct flow *f, const cJSON *root)
 
 /* A problem answer: its kind's row (problem.c) says whether to retry and which field it is about;
  * the types that carry members or end the flow are read here. */
+/* (Kept whole, ~70 lines: one case per problem type that carries members; the rest is the
+ * table's.) */
 static void apply_problem(struct flow *f, long status, const cJSON *root, enum flow_action act)
 {
 	struct px p = {false};

@@ -446,7 +446,7 @@ def test_self_placeholder_and_glossary(copy):
 
 
 def test_self_screen_label_missing(copy, tmp_path):
-    f = copy / "src" / "app.c"  # the scope words (the scopes screen lists the server's scopes)
+    f = copy / "src" / "app_text.c"  # the scope words (the scopes screen lists the server's scopes)
     f.write_text(f.read_text(encoding="utf-8").replace('N_("入金出金照会")', 'N_("入出金照会")'), encoding="utf-8")
     probs = check_screen_labels(make_pot(copy, tmp_path / "d.pot"))
     assert probs == ["screens.md label '入金出金照会' is not a msgid of the sources"], probs

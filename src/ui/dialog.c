@@ -57,109 +57,124 @@ static const char *tr(const char *msgid)
 	return msgid && *msgid ? _(msgid) : msgid;
 }
 
-static void paint(struct dlg *d)
+/* Where a dialog goes and how its rows are shared: width, text lines, list rows, detail rows. */
+struct geom {
+	int w, inner, th, lh, dh, h, y0, x0;
+};
+
+static void measure(const struct dlg *d, const char *text, struct geom *g)
 {
-	if (ui_too_small())
-		return;
-	const char *title = tr(d->title), *text = d->text_fn ? d->text_fn(d->ctx) : tr(d->text);
-	int w = COLS - 8 > 70 ? 70 : COLS - 8;
-	int inner = w - 4;
-	int th = wrap_count(text, inner);
-	int lh = 0, dh = 0;
-	if (d->nchoices) {
-		lh = (int)d->nchoices;
-		int maxd = 0;
-		for (size_t i = 0; i < d->nchoices; i++) {
-			int k = wrap_count(d->choices[i].detail, inner - 2);
-			if (k > maxd)
-				maxd = k;
-		}
-		dh = maxd;
+	g->w = COLS - 8 > 70 ? 70 : COLS - 8;
+	g->inner = g->w - 4;
+	g->th = wrap_count(text, g->inner);
+	g->lh = (int)d->nchoices;
+	g->dh = 0;
+	for (size_t i = 0; i < d->nchoices; i++) {
+		int k = wrap_count(d->choices[i].detail, g->inner - 2);
+		if (k > g->dh)
+			g->dh = k;
 	}
 	int maxh = LINES - 2; /* over the title and key bar if need be, never cutting the details */
 	/* border+blank, text+blank, [list, rule, detail, note row, blank], buttons+border */
-	int h = 2 + th + (th ? 1 : 0) + (lh ? lh + 1 + dh + 1 + 1 : 0) + 2;
-	if (h > maxh) {
+	g->h = 2 + g->th + (g->th ? 1 : 0) + (g->lh ? g->lh + 1 + g->dh + 1 + 1 : 0) + 2;
+	if (g->h > maxh) {
 		/* shrink the list first, then the detail */
-		int over = h - maxh;
-		while (over > 0 && lh > 3) {
-			lh--;
+		int over = g->h - maxh;
+		while (over > 0 && g->lh > 3) {
+			g->lh--;
 			over--;
 		}
-		while (over > 0 && dh > 2) {
-			dh--;
+		while (over > 0 && g->dh > 2) {
+			g->dh--;
 			over--;
 		}
-		h = maxh + over;
-		if (h > maxh)
-			h = maxh;
+		g->h = maxh + over > maxh ? maxh : maxh + over;
 	}
 	/* inside the screen's frame (rows 2 .. LINES-5) when it fits there, else over it */
 	int inside = LINES - 6;
-	int y0 = h <= inside ? 2 + (inside - h) / 2 : (LINES - h) / 2, x0 = (COLS - w) / 2;
-	/* a blank margin column each side, and no wide character cut in half at its edges: what
-	 * the dialog covers is repainted, nothing of it sticks out (a 」 past the corner) */
-	for (int y = y0; y < y0 + h; y++)
-		ui_blank(y, x0 - 1, w + 2);
-	ui_box(y0, x0, h, w);
-	if (title) {
-		int tw = (int)ui_width(title);
-		int tx = x0 + (w - tw - 2) / 2;
-		ui_puts(y0, tx, " ", 1, A_NORMAL);
-		ui_puts(y0, tx + 1, title, w - 4, A_BOLD);
-		ui_puts(y0, tx + 1 + (tw < w - 4 ? tw : w - 4), " ", 1, A_NORMAL);
-	}
-	int y = y0 + 2, x = x0 + 2;
-	int cy = y, cx = x;
-	int avail = y0 + h - 3 - y;
-	y += draw_wrap(y, x, inner, avail, text, A_NORMAL);
-	if (text && *text)
-		y++;
-	if (d->nchoices) {
-		if (d->sel < d->top)
-			d->top = d->sel;
-		if (d->sel >= d->top + (size_t)lh)
-			d->top = d->sel - (size_t)lh + 1;
-		for (int k = 0; k < lh && d->top + (size_t)k < d->nchoices; k++) {
-			size_t i = d->top + (size_t)k;
-			bool cur = i == d->sel;
-			attr_t a = cur ? (d->focus == d->nbuttons ? ui_attr(UIC_FOCUS) : A_BOLD) : A_NORMAL;
-			if (d->choices[i].disabled)
-				a |= A_DIM;
-			ui_fill(y + k, x, inner, cur && d->focus == d->nbuttons ? a : A_NORMAL);
-			ui_puts(y + k, x, cur ? ">" : " ", 1, a);
-			ui_puts(y + k, x + 2, d->choices[i].label, inner - 2, a);
-			if (cur) {
-				cy = y + k;
-				cx = x;
-			}
+	g->y0 = g->h <= inside ? 2 + (inside - g->h) / 2 : (LINES - g->h) / 2;
+	g->x0 = (COLS - g->w) / 2;
+}
+
+/* The chooser's list from row y, the rule, the highlighted choice's detail, the note row; the
+ * cursor on the highlighted choice. */
+static void draw_list(struct dlg *d, const struct geom *g, int y, int x, int *cy, int *cx)
+{
+	if (d->sel < d->top)
+		d->top = d->sel;
+	if (d->sel >= d->top + (size_t)g->lh)
+		d->top = d->sel - (size_t)g->lh + 1;
+	for (int k = 0; k < g->lh && d->top + (size_t)k < d->nchoices; k++) {
+		size_t i = d->top + (size_t)k;
+		bool cur = i == d->sel;
+		attr_t a = cur ? (d->focus == d->nbuttons ? ui_attr(UIC_FOCUS) : A_BOLD) : A_NORMAL;
+		if (d->choices[i].disabled)
+			a |= A_DIM;
+		ui_fill(y + k, x, g->inner, cur && d->focus == d->nbuttons ? a : A_NORMAL);
+		ui_puts(y + k, x, cur ? ">" : " ", 1, a);
+		ui_puts(y + k, x + 2, d->choices[i].label, g->inner - 2, a);
+		if (cur) {
+			*cy = y + k;
+			*cx = x;
 		}
-		y += lh;
-		ui_hline(y, x, inner);
-		y++;
-		draw_wrap(y, x + 2, inner - 2, dh, d->choices[d->sel].detail, A_NORMAL);
-		y += dh;
-		if (d->note) /* the row kept for it under the detail */
-			ui_puts(y, x, _(d->note), inner, ui_attr(UIC_ERROR));
 	}
-	/* buttons */
-	int by = y0 + h - 2, tw = 0;
+	y += g->lh;
+	ui_hline(y, x, g->inner);
+	y++;
+	draw_wrap(y, x + 2, g->inner - 2, g->dh, d->choices[d->sel].detail, A_NORMAL);
+	y += g->dh;
+	if (d->note) /* the row kept for it under the detail */
+		ui_puts(y, x, _(d->note), g->inner, ui_attr(UIC_ERROR));
+}
+
+/* The buttons centered on the dialog's last inner row; the cursor on the focused one. */
+static void draw_buttons(const struct dlg *d, const struct geom *g, int *cy, int *cx)
+{
+	int by = g->y0 + g->h - 2, tw = 0;
 	char buf[256];
 	for (size_t i = 0; i < d->nbuttons; i++) {
 		snprintf(buf, sizeof buf, "[ %s ]", _(d->buttons[i]));
 		tw += (int)ui_width(buf) + (i ? 2 : 0);
 	}
-	int bx = x0 + (w - tw) / 2;
+	int bx = g->x0 + (g->w - tw) / 2;
 	for (size_t i = 0; i < d->nbuttons; i++) {
 		snprintf(buf, sizeof buf, "[ %s ]", _(d->buttons[i]));
 		bool foc = d->focus == i;
-		int bw = ui_puts(by, bx, buf, w - 4, foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD);
+		int bw = ui_puts(by, bx, buf, g->w - 4, foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD);
 		if (foc) {
-			cy = by;
-			cx = bx + 2;
+			*cy = by;
+			*cx = bx + 2;
 		}
 		bx += bw + 2;
 	}
+}
+
+static void paint(struct dlg *d)
+{
+	if (ui_too_small())
+		return;
+	const char *title = tr(d->title), *text = d->text_fn ? d->text_fn(d->ctx) : tr(d->text);
+	struct geom g;
+	measure(d, text, &g);
+	/* a blank margin column each side, and no wide character cut in half at its edges: what
+	 * the dialog covers is repainted, nothing of it sticks out (a 」 past the corner) */
+	for (int y = g.y0; y < g.y0 + g.h; y++)
+		ui_blank(y, g.x0 - 1, g.w + 2);
+	ui_box(g.y0, g.x0, g.h, g.w);
+	if (title) {
+		int tw = (int)ui_width(title);
+		int tx = g.x0 + (g.w - tw - 2) / 2;
+		ui_puts(g.y0, tx, " ", 1, A_NORMAL);
+		ui_puts(g.y0, tx + 1, title, g.w - 4, A_BOLD);
+		ui_puts(g.y0, tx + 1 + (tw < g.w - 4 ? tw : g.w - 4), " ", 1, A_NORMAL);
+	}
+	int y = g.y0 + 2, x = g.x0 + 2, cy = y, cx = x;
+	y += draw_wrap(y, x, g.inner, g.y0 + g.h - 3 - y, text, A_NORMAL);
+	if (text && *text)
+		y++;
+	if (d->nchoices)
+		draw_list(d, &g, y, x, &cy, &cx);
+	draw_buttons(d, &g, &cy, &cx);
 	/* the screen's key bar would not follow F2 (nor has F1 any use here) */
 	static const char *const keys[] = {"Esc", N_("戻る"), "F2", N_("English"), "Tab", N_("移動"),
 					   "Enter", N_("決定")};
@@ -176,6 +191,7 @@ static void paint(struct dlg *d)
 }
 
 /* The key loop of run(): *under is a copy of what the dialog covers (NULL if it could not be made). */
+/* (Kept whole, ~70 lines: one key switch over the few keys a dialog knows.) */
 static int run_keys(struct dlg *d, WINDOW **under)
 {
 	bool dirty = true, wipe = false;

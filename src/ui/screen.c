@@ -254,6 +254,36 @@ static size_t first_focus(const struct ui_screen *s)
 	return 0;
 }
 
+/* A table's stops (its checkbox and entry cells, row by row; disabled rows have none), with an
+ * edit state per cell (cursor at the end of what is already typed). */
+static void table_stops(struct ui_screen *s, size_t i)
+{
+	const struct form_item *it = &s->f->items[i];
+	const struct ui_table *t = item_table(s, it);
+	struct item_state *st = &s->st[i];
+	size_t need = t ? t->nrows * it->ncols : 0;
+	if (need != st->ncells) {
+		struct ui_edit *n = calloc(need ? need : 1, sizeof *n);
+		if (n) {
+			free(st->cells);
+			st->cells = n;
+			st->ncells = need;
+			for (size_t r = 0; t && r < t->nrows; r++)
+				for (size_t c = 0; c < it->ncols; c++) {
+					struct secret *sec = bsecret(cell(t, r, it->cols[c].bind));
+					n[r * it->ncols + c].cur = sec ? sec->len : 0;
+				}
+		}
+	}
+	for (size_t r = 0; t && r < t->nrows; r++) {
+		if (t->rows[r].disabled)
+			continue;
+		for (size_t c = 0; c < it->ncols; c++)
+			if (it->cols[c].kind != FORM_LABEL)
+				add_stop(s, i, r, c);
+	}
+}
+
 static void build_stops(struct ui_screen *s)
 {
 	struct stop cur = {0, 0, 0};
@@ -278,32 +308,9 @@ static void build_stops(struct ui_screen *s)
 		case FORM_TEXTBLOCK:
 			add_stop(s, i, 0, 0);
 			break;
-		case FORM_TABLE: {
-			const struct ui_table *t = item_table(s, it);
-			struct item_state *st = &s->st[i];
-			size_t need = t ? t->nrows * it->ncols : 0;
-			if (need != st->ncells) {
-				struct ui_edit *n = calloc(need ? need : 1, sizeof *n);
-				if (n) {
-					free(st->cells);
-					st->cells = n;
-					st->ncells = need;
-					for (size_t r = 0; t && r < t->nrows; r++)
-						for (size_t c = 0; c < it->ncols; c++) {
-							struct secret *sec = bsecret(cell(t, r, it->cols[c].bind));
-							n[r * it->ncols + c].cur = sec ? sec->len : 0;
-						}
-				}
-			}
-			for (size_t r = 0; t && r < t->nrows; r++) {
-				if (t->rows[r].disabled)
-					continue;
-				for (size_t c = 0; c < it->ncols; c++)
-					if (it->cols[c].kind != FORM_LABEL)
-						add_stop(s, i, r, c);
-			}
+		case FORM_TABLE:
+			table_stops(s, i);
 			break;
-		}
 		default:
 			break;
 		}
@@ -413,6 +420,7 @@ static int head_rows(const struct form_item *it)
  * fixed column gets max(its form width, its widest heading or cell); the shared column (width 0)
  * gets the rest. When that is narrower than its widest cell (English is longer), the fixed columns
  * give back room down to their widest cell, never cutting an account number for a heading. */
+/* (68 lines, kept whole: one computation over the want/min/keep arrays it builds.) */
 static void table_widths(const struct form_item *it, const struct ui_table *t, int total, int *w)
 {
 	int want[16], min[16], keep[16], need_flex = 0, flex = 0, sum = 0;
@@ -482,10 +490,12 @@ static void table_widths(const struct form_item *it, const struct ui_table *t, i
 	}
 }
 
-static void layout(struct ui_screen *s)
+/* Layout: label column, heights per kind, the fill item, positions, button rows, the view that
+ * keeps the focus visible. Each stage one function; layout() runs them in order. */
+
+static void layout_label_column(struct ui_screen *s)
 {
 	const struct form *f = s->f;
-	int W = content_w(), H = content_h();
 	s->lw = 0;
 	for (size_t i = 0; i < f->nitems; i++) {
 		const struct form_item *it = &f->items[i];
@@ -495,88 +505,88 @@ static void layout(struct ui_screen *s)
 				s->lw = lw;
 		}
 	}
-	if (s->lw > W / 2)
-		s->lw = W / 2;
-	/* heights */
-	int fixed = 0;
-	ssize_t fill = -1;
-	for (size_t i = 0; i < f->nitems; i++) {
-		const struct form_item *it = &f->items[i];
-		struct item_state *st = &s->st[i];
-		st->h = 0;
-		switch (it->kind) {
-		case FORM_LABEL: {
-			char *t = item_text(s, it);
-			int cols = W - it->indent - (it->label ? s->lw + 1 : 0);
-			st->h = t ? (int)count_lines(t, cols) : 0;
-			if (it->label && st->h == 0)
-				st->h = 1;
-			free(t);
-			break;
-		}
-		case FORM_SECTION:
-		case FORM_TEXT:
-		case FORM_MASKED:
-		case FORM_DIGITS:
-		case FORM_CHECKBOX:
+	if (s->lw > content_w() / 2)
+		s->lw = content_w() / 2;
+}
+
+/* The rows item i takes (before the fill); true when it is the fill item (height "*"). */
+static bool measure_item(struct ui_screen *s, size_t i)
+{
+	const struct form_item *it = &s->f->items[i];
+	struct item_state *st = &s->st[i];
+	int W = content_w();
+	st->h = 0;
+	switch (it->kind) {
+	case FORM_LABEL: {
+		char *t = item_text(s, it);
+		int cols = W - it->indent - (it->label ? s->lw + 1 : 0);
+		st->h = t ? (int)count_lines(t, cols) : 0;
+		if (it->label && st->h == 0)
 			st->h = 1;
-			break;
-		case FORM_BUTTON:
-			st->h = (i > 0 && f->items[i - 1].kind == FORM_BUTTON) ? 0 : 1;
-			break;
-		case FORM_TABLE: {
-			const struct ui_table *t = item_table(s, it);
-			size_t nr = t ? t->nrows : 0;
-			int rows = nr ? (int)nr : 1;
-			if (it->height > 0 && rows > it->height)
-				rows = it->height;
-			st->rows_visible = rows;
-			st->h = head_rows(it) + rows;
-			if (it->height < 0)
-				fill = (ssize_t)i;
-			break;
-		}
-		case FORM_TEXTBLOCK: {
-			const char *v = bstr(bind(s, it->bind));
-			st->nlines = count_lines(v ? v : "", W - it->indent - 2);
-			int rows = it->height > 0 ? it->height : 3;
-			st->rows_visible = rows;
-			st->h = (it->label ? 1 : 0) + rows;
-			if (it->height < 0)
-				fill = (ssize_t)i;
-			break;
-		}
-		}
-		fixed += st->h + (st->h > 0 ? it->gap : 0);
+		free(t);
+		return false;
 	}
-	if (fill >= 0) {
-		const struct form_item *it = &f->items[fill];
-		struct item_state *st = &s->st[fill];
-		int spare = H - fixed;
-		if (it->kind == FORM_TABLE) {
-			const struct ui_table *t = item_table(s, it);
-			int nr = t && t->nrows ? (int)t->nrows : 1;
-			int rows = st->rows_visible + (spare > 0 ? spare : 0);
-			if (rows > nr)
-				rows = nr;
-			if (rows < 2 && nr >= 2)
-				rows = 2;
-			st->h += rows - st->rows_visible;
-			st->rows_visible = rows;
-		} else {
-			/* a text that scrolls gives up rows (down to 2) before the buttons under it
-			 * go off the screen */
-			int rows = st->rows_visible + spare;
-			if (rows < 2)
-				rows = 2;
-			st->h += rows - st->rows_visible;
-			st->rows_visible = rows;
-		}
+	case FORM_SECTION:
+	case FORM_TEXT:
+	case FORM_MASKED:
+	case FORM_DIGITS:
+	case FORM_CHECKBOX:
+		st->h = 1;
+		return false;
+	case FORM_BUTTON: /* consecutive buttons share the first one's row */
+		st->h = (i > 0 && s->f->items[i - 1].kind == FORM_BUTTON) ? 0 : 1;
+		return false;
+	case FORM_TABLE: {
+		const struct ui_table *t = item_table(s, it);
+		size_t nr = t ? t->nrows : 0;
+		int rows = nr ? (int)nr : 1;
+		if (it->height > 0 && rows > it->height)
+			rows = it->height;
+		st->rows_visible = rows;
+		st->h = head_rows(it) + rows;
+		return it->height < 0;
 	}
-	/* positions */
+	case FORM_TEXTBLOCK: {
+		const char *v = bstr(bind(s, it->bind));
+		st->nlines = count_lines(v ? v : "", W - it->indent - 2);
+		st->rows_visible = it->height > 0 ? it->height : 3;
+		st->h = (it->label ? 1 : 0) + st->rows_visible;
+		return it->height < 0;
+	}
+	}
+	return false;
+}
+
+/* The fill item takes the spare rows: a table up to its row count (at least 2 rows), a text that
+ * scrolls gives up rows (down to 2) before the buttons under it go off the screen. */
+static void layout_fill(struct ui_screen *s, size_t fill, int spare)
+{
+	const struct form_item *it = &s->f->items[fill];
+	struct item_state *st = &s->st[fill];
+	int rows;
+	if (it->kind == FORM_TABLE) {
+		const struct ui_table *t = item_table(s, it);
+		int nr = t && t->nrows ? (int)t->nrows : 1;
+		rows = st->rows_visible + (spare > 0 ? spare : 0);
+		if (rows > nr)
+			rows = nr;
+		if (rows < 2 && nr >= 2)
+			rows = 2;
+	} else {
+		rows = st->rows_visible + spare;
+		if (rows < 2)
+			rows = 2;
+	}
+	st->h += rows - st->rows_visible;
+	st->rows_visible = rows;
+}
+
+/* Virtual rows top to bottom; returns the total height. */
+static int layout_positions(struct ui_screen *s)
+{
 	int y = 0;
-	for (size_t i = 0; i < f->nitems; i++) {
-		const struct form_item *it = &f->items[i];
+	for (size_t i = 0; i < s->f->nitems; i++) {
+		const struct form_item *it = &s->f->items[i];
 		struct item_state *st = &s->st[i];
 		if (it->kind == FORM_BUTTON && st->h == 0) {
 			st->vy = s->st[i - 1].vy;
@@ -590,16 +600,22 @@ static void layout(struct ui_screen *s)
 		st->vy = y;
 		y += st->h;
 	}
-	/* button groups: centered */
+	return y;
+}
+
+/* Each row of buttons centered. */
+static void layout_buttons(struct ui_screen *s)
+{
+	const struct form *f = s->f;
+	char buf[512];
 	for (size_t i = 0; i < f->nitems; i++) {
 		if (f->items[i].kind != FORM_BUTTON || s->st[i].h == 0)
 			continue;
 		size_t j = i;
 		int tw = 0;
-		char buf[512];
 		for (; j < f->nitems && f->items[j].kind == FORM_BUTTON && (j == i || s->st[j].h == 0); j++)
 			tw += (int)ui_width(button_text(&f->items[j], buf, sizeof buf)) + (j > i ? 2 : 0);
-		int x = (W - tw) / 2;
+		int x = (content_w() - tw) / 2;
 		if (x < 0)
 			x = 0;
 		for (size_t k = i; k < j; k++) {
@@ -608,41 +624,59 @@ static void layout(struct ui_screen *s)
 		}
 		i = j - 1;
 	}
-	build_stops(s);
-	/* keep the focused row visible */
-	int total = y;
+}
+
+/* The first virtual row shown: the focused row visible, with its section heading when possible. */
+static void layout_view(struct ui_screen *s, int total)
+{
+	int H = content_h();
 	const struct stop *fo = focused(s);
 	if (total <= H) {
 		s->view = 0;
-	} else if (fo) {
-		const struct item_state *st = &s->st[fo->item];
-		int fy = st->vy, fh = 1;
-		const struct form_item *it = &f->items[fo->item];
-		if (it->kind == FORM_TABLE) {
-			fy = st->vy + head_rows(it) + (int)(fo->row - (fo->row >= st->scroll ? st->scroll : fo->row));
-			/* also show the table heading */
-			if (fy - st->vy < H)
-				fh = 1;
-		} else if (it->kind == FORM_TEXTBLOCK) {
-			fh = st->h;
-		}
-		if (s->focus == 0)
-			s->view = 0;
-		int top = fy;
-		/* show the item's label/heading lines above it when possible: the section before it */
-		if (fo->item > 0 && f->items[fo->item - 1].kind == FORM_SECTION)
-			top = s->st[fo->item - 1].vy;
-		if (it->kind == FORM_TABLE)
-			top = st->vy;
-		if (top < s->view)
-			s->view = top;
-		if (fy + fh > s->view + H)
-			s->view = fy + fh - H;
-		if (s->view > total - H)
-			s->view = total - H;
-		if (s->view < 0)
-			s->view = 0;
+		return;
 	}
+	if (!fo)
+		return;
+	const struct form_item *it = &s->f->items[fo->item];
+	const struct item_state *st = &s->st[fo->item];
+	int fy = st->vy, fh = 1;
+	if (it->kind == FORM_TABLE)
+		fy = st->vy + head_rows(it) + (int)(fo->row - (fo->row >= st->scroll ? st->scroll : fo->row));
+	else if (it->kind == FORM_TEXTBLOCK)
+		fh = st->h;
+	if (s->focus == 0)
+		s->view = 0;
+	int top = fy;
+	if (fo->item > 0 && s->f->items[fo->item - 1].kind == FORM_SECTION)
+		top = s->st[fo->item - 1].vy;
+	if (it->kind == FORM_TABLE)
+		top = st->vy; /* with the table's heading */
+	if (top < s->view)
+		s->view = top;
+	if (fy + fh > s->view + H)
+		s->view = fy + fh - H;
+	if (s->view > total - H)
+		s->view = total - H;
+	if (s->view < 0)
+		s->view = 0;
+}
+
+static void layout(struct ui_screen *s)
+{
+	layout_label_column(s);
+	int fixed = 0;
+	ssize_t fill = -1;
+	for (size_t i = 0; i < s->f->nitems; i++) {
+		if (measure_item(s, i))
+			fill = (ssize_t)i;
+		fixed += s->st[i].h + (s->st[i].h > 0 ? s->f->items[i].gap : 0);
+	}
+	if (fill >= 0)
+		layout_fill(s, (size_t)fill, content_h() - fixed);
+	int total = layout_positions(s);
+	layout_buttons(s);
+	build_stops(s);
+	layout_view(s, total);
 }
 
 /* ---- painting ---------------------------------------------------------------------------------- */
@@ -704,6 +738,37 @@ static void draw_wrapped(int vy_limit, const struct ui_screen *s, int vy, int x,
 	}
 }
 
+/* Cell (r, c) of table item i at screen row ry (-1: off screen), column x, w columns wide. */
+static void draw_cell(struct ui_screen *s, size_t i, size_t r, size_t c, int ry, int x, int w, bool dis,
+		      bool foc)
+{
+	const struct form_item *it = &s->f->items[i];
+	struct item_state *st = &s->st[i];
+	const struct form_column *col = &it->cols[c];
+	const struct ui_binding *b = cell(item_table(s, it), r, col->bind);
+	attr_t a = dis ? A_DIM : A_NORMAL;
+	if (col->kind == FORM_CHECKBOX) {
+		bool *v = bbool(b);
+		if (ry < 0)
+			return;
+		ui_puts(ry, x, v && *v ? "[x]" : "[ ]", 3, foc ? ui_attr(UIC_FOCUS) : a);
+		if (foc) {
+			s->cy = ry;
+			s->cx = x + 1;
+		}
+	} else if (is_entry(col->kind) && dis) {
+		if (ry >= 0)
+			ui_puts(ry, x, "-", w, a);
+	} else if (is_entry(col->kind)) {
+		struct ui_edit *ed = st->cells && r * it->ncols + c < st->ncells ? &st->cells[r * it->ncols + c] : NULL;
+		struct ui_edit tmp = {0};
+		draw_entry(s, ry, x, w > 1 ? w - 1 : 1, ed ? ed : &tmp, bsecret(b), col->flags, (size_t)col->max, foc);
+	} else if (ry >= 0) {
+		const char *v = bstr(b);
+		ui_puts(ry, x, v ? v : "", w, a);
+	}
+}
+
 static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 {
 	const struct form_item *it = &s->f->items[i];
@@ -741,35 +806,8 @@ static void draw_table(struct ui_screen *s, size_t i, const struct stop *fo)
 		bool dis = t->rows[r].disabled;
 		int x = x0;
 		for (size_t c = 0; c < it->ncols; c++) {
-			const struct form_column *col = &it->cols[c];
-			const struct ui_binding *b = cell(t, r, col->bind);
 			bool foc = fo && fo->item == i && fo->row == r && fo->col == c;
-			attr_t a = dis ? A_DIM : A_NORMAL;
-			if (col->kind == FORM_CHECKBOX) {
-				bool *v = bbool(b);
-				if (ry >= 0) {
-					ui_puts(ry, x, v && *v ? "[x]" : "[ ]", 3, foc ? ui_attr(UIC_FOCUS) : a);
-					if (foc) {
-						s->cy = ry;
-						s->cx = x + 1;
-					}
-				}
-			} else if (is_entry(col->kind)) {
-				if (dis) {
-					if (ry >= 0)
-						ui_puts(ry, x, "-", w[c], a);
-				} else {
-					struct ui_edit *ed = st->cells && r * it->ncols + c < st->ncells
-								     ? &st->cells[r * it->ncols + c]
-								     : NULL;
-					struct ui_edit tmp = {0};
-					draw_entry(s, ry, x, w[c] > 1 ? w[c] - 1 : 1, ed ? ed : &tmp, bsecret(b),
-						   col->flags, (size_t)col->max, foc);
-				}
-			} else if (ry >= 0) {
-				const char *v = bstr(b);
-				ui_puts(ry, x, v ? v : "", w[c], a);
-			}
+			draw_cell(s, i, r, c, ry, x, w[c], dis, foc);
 			x += w[c] + 1;
 		}
 	}
@@ -879,6 +917,171 @@ static void paint_keybar(const struct ui_screen *s, const struct stop *fo)
 	ui_keybar(keys, nk / 2);
 }
 
+/* Painting: one function per item kind (painters[]), then the frame's scroll marks, the error rows
+ * and the key bar. */
+
+static void paint_label(struct ui_screen *s, size_t i, bool foc)
+{
+	(void)foc;
+	const struct form_item *it = &s->f->items[i];
+	const struct item_state *st = &s->st[i];
+	int x = X0 + it->indent, y = sy(s, st->vy), W = content_w();
+	char *t = item_text(s, it);
+	if (!t)
+		return;
+	attr_t a = (it->flags & FORM_F_BOLD) ? A_BOLD : A_NORMAL;
+	if (it->label) {
+		if (y >= 0)
+			ui_puts(y, x, _(it->label), s->lw, A_NORMAL);
+		draw_wrapped(st->h, s, st->vy, x + s->lw + 1, W - it->indent - s->lw - 1, t, a);
+	} else {
+		draw_wrapped(st->h, s, st->vy, x, W - it->indent, t, a);
+	}
+	free(t);
+}
+
+static void paint_section(struct ui_screen *s, size_t i, bool foc)
+{
+	(void)foc;
+	const struct form_item *it = &s->f->items[i];
+	int y = sy(s, s->st[i].vy);
+	char *t = item_text(s, it);
+	if (t && y >= 0)
+		ui_puts(y, X0 + it->indent, t, content_w() - it->indent, ui_attr(UIC_SECTION) | A_UNDERLINE);
+	free(t);
+}
+
+static void paint_entry(struct ui_screen *s, size_t i, bool foc)
+{
+	const struct form_item *it = &s->f->items[i];
+	struct item_state *st = &s->st[i];
+	int x = X0 + it->indent, y = sy(s, st->vy);
+	if (y >= 0) {
+		int lx = x + ui_puts(y, x, _(it->label), s->lw, foc ? ui_attr(UIC_FOCUS) : A_NORMAL);
+		if (st->flags & FORM_F_REQUIRED)
+			ui_puts(y, lx + 1, "\xe2\x80\xbb", 2, ui_attr(UIC_ERROR)); /* ※ */
+	}
+	draw_entry(s, y, x + s->lw + 1, entry_width(s, it), &st->ed, bsecret(bind(s, it->bind)), st->flags,
+		   (size_t)it->max, foc);
+}
+
+static void paint_checkbox(struct ui_screen *s, size_t i, bool foc)
+{
+	const struct form_item *it = &s->f->items[i];
+	int x = X0 + it->indent, y = sy(s, s->st[i].vy), W = content_w();
+	bool *v = bbool(bind(s, it->bind));
+	attr_t dim = item_enabled(s, it) ? 0 : A_DIM;
+	if (y < 0)
+		return;
+	ui_puts(y, x, v && *v ? "[x]" : "[ ]", 3, (foc ? ui_attr(UIC_FOCUS) : A_NORMAL) | dim);
+	int lw = ui_puts(y, x + 4, _(it->label), W - it->indent - 4, (foc ? A_BOLD : A_NORMAL) | dim);
+	const char *hint = it->hint ? bstr(bind(s, it->hint)) : NULL;
+	if (hint && *hint) /* e.g. why it cannot be ticked yet */
+		ui_puts(y, x + 5 + lw, hint, W - it->indent - 5 - lw, A_DIM);
+	if (foc) {
+		s->cy = y;
+		s->cx = x + 1;
+	}
+}
+
+static void paint_button(struct ui_screen *s, size_t i, bool foc)
+{
+	const struct form_item *it = &s->f->items[i];
+	const struct item_state *st = &s->st[i];
+	int y = sy(s, st->vy);
+	char buf[512];
+	button_text(it, buf, sizeof buf);
+	attr_t a = foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD;
+	if (!item_enabled(s, it))
+		a = foc ? A_REVERSE | A_DIM : A_DIM;
+	if (y < 0)
+		return;
+	ui_puts(y, X0 + st->bx, buf, content_w() - st->bx, a);
+	if (foc) {
+		s->cy = y;
+		s->cx = X0 + st->bx + 2;
+	}
+}
+
+static void paint_table(struct ui_screen *s, size_t i, bool foc)
+{
+	(void)foc;
+	draw_table(s, i, focused(s));
+}
+
+static void (*const painters[])(struct ui_screen *, size_t, bool) = {
+	[FORM_LABEL] = paint_label,     [FORM_SECTION] = paint_section, [FORM_TEXT] = paint_entry,
+	[FORM_MASKED] = paint_entry,    [FORM_DIGITS] = paint_entry,    [FORM_CHECKBOX] = paint_checkbox,
+	[FORM_TABLE] = paint_table,     [FORM_BUTTON] = paint_button,   [FORM_TEXTBLOCK] = draw_textblock,
+};
+/* every kind has its painter (FORM_TEXTBLOCK is the last kind): a new kind without one fails here */
+_Static_assert(sizeof painters / sizeof painters[0] == FORM_TEXTBLOCK + 1, "a painter per form kind");
+
+/* The title bar and the frame, the subtitle in its top edge. */
+static void paint_frame(struct ui_screen *s)
+{
+	const struct form *f = s->f;
+	attr_t ta = ui_attr(UIC_TITLE);
+	ui_fill(0, 0, COLS, ta);
+	const char *title = _(f->title);
+	int tw = (int)ui_width(title);
+	ui_puts(0, tw < COLS ? (COLS - tw) / 2 : 0, title, COLS, ta);
+	ui_box(1, 0, LINES - 4, COLS);
+	if (f->subtitle) {
+		char *sub = ui_expand(_(f->subtitle), get_placeholder, s);
+		if (sub) {
+			ui_puts(1, 2, " ", 1, A_NORMAL);
+			int w = ui_puts(1, 3, sub, COLS - 8, A_BOLD);
+			ui_puts(1, 3 + w, " ", 1, A_NORMAL);
+			free(sub);
+		}
+	}
+}
+
+/* Content scrolled: marks on the frame's right edge. */
+static void paint_scroll_marks(const struct ui_screen *s)
+{
+	int total = 0;
+	for (size_t i = 0; i < s->f->nitems; i++)
+		if (s->st[i].vy + s->st[i].h > total)
+			total = s->st[i].vy + s->st[i].h;
+	if (s->view > 0)
+		mvaddch(Y0, COLS - 1, ui_ascii() ? '^' : ACS_UARROW);
+	if (total > s->view + content_h())
+		mvaddch(Y0 + content_h() - 1, COLS - 1, ui_ascii() ? 'v' : ACS_DARROW);
+}
+
+/* The error rows: the caller's text, or the runner's own message ({label} filled); a message wraps
+ * onto the second row rather than being cut. */
+static void paint_error(const struct ui_screen *s)
+{
+	char *t = NULL;
+	const char *msg = s->error_fn ? s->error_fn(s->error_ctx) : s->error;
+	if (msg && !*msg)
+		msg = NULL;
+	if (!msg && s->error_msgid) {
+		const char *arg = s->error_arg ? _(s->error_arg) : "";
+		const char *m = _(s->error_msgid);
+		const char *p = strstr(m, "{label}");
+		if (p) {
+			size_t n = strlen(m) + strlen(arg) + 1;
+			t = malloc(n);
+			if (t)
+				snprintf(t, n, "%.*s%s%s", (int)(p - m), m, arg, p + 7);
+		}
+		msg = t ? t : m;
+	}
+	size_t n = msg ? strlen(msg) : 0, at = 0;
+	for (int ey = LINES - 3; ey <= LINES - 2 && at < n; ey++) {
+		size_t skip = 0, l = ui_wrap_line(msg + at, n - at, (size_t)(COLS - 2), &skip);
+		if (l == 0 && skip == 0)
+			break;
+		ui_puts(ey, 1, msg + at, ey == LINES - 2 ? COLS - 2 : (int)ui_width_n(msg + at, l), ui_attr(UIC_ERROR));
+		at += l + skip;
+	}
+	free(t);
+}
+
 static void paint(struct ui_screen *s)
 {
 	s->dirty = false;
@@ -890,148 +1093,14 @@ static void paint(struct ui_screen *s)
 	s->small = false;
 	erase();
 	layout(s);
-	const struct form *f = s->f;
+	paint_frame(s);
 	const struct stop *fo = focused(s);
-	/* title bar */
-	attr_t ta = ui_attr(UIC_TITLE);
-	ui_fill(0, 0, COLS, ta);
-	const char *title = _(f->title);
-	int tw = (int)ui_width(title);
-	ui_puts(0, tw < COLS ? (COLS - tw) / 2 : 0, title, COLS, ta);
-	/* frame, the subtitle in its top edge */
-	ui_box(1, 0, LINES - 4, COLS);
-	if (f->subtitle) {
-		char *sub = ui_expand(_(f->subtitle), get_placeholder, s);
-		if (sub) {
-			ui_puts(1, 2, " ", 1, A_NORMAL);
-			int w = ui_puts(1, 3, sub, COLS - 8, A_BOLD);
-			ui_puts(1, 3 + w, " ", 1, A_NORMAL);
-			free(sub);
-		}
-	}
 	s->cy = Y0;
 	s->cx = X0;
-	int W = content_w();
-	for (size_t i = 0; i < f->nitems; i++) {
-		const struct form_item *it = &f->items[i];
-		struct item_state *st = &s->st[i];
-		bool foc = fo && fo->item == i;
-		int x = X0 + it->indent;
-		int y = sy(s, st->vy);
-		switch (it->kind) {
-		case FORM_LABEL: {
-			char *t = item_text(s, it);
-			if (!t)
-				break;
-			attr_t a = (it->flags & FORM_F_BOLD) ? A_BOLD : A_NORMAL;
-			if (it->label) {
-				if (y >= 0)
-					ui_puts(y, x, _(it->label), s->lw, A_NORMAL);
-				draw_wrapped(st->h, s, st->vy, x + s->lw + 1, W - it->indent - s->lw - 1, t, a);
-			} else {
-				draw_wrapped(st->h, s, st->vy, x, W - it->indent, t, a);
-			}
-			free(t);
-			break;
-		}
-		case FORM_SECTION: {
-			char *t = item_text(s, it);
-			if (t && y >= 0)
-				ui_puts(y, x, t, W - it->indent, ui_attr(UIC_SECTION) | A_UNDERLINE);
-			free(t);
-			break;
-		}
-		case FORM_TEXT:
-		case FORM_MASKED:
-		case FORM_DIGITS: {
-			if (y >= 0) {
-				int lx = x + ui_puts(y, x, _(it->label), s->lw, foc ? ui_attr(UIC_FOCUS) : A_NORMAL);
-				if (st->flags & FORM_F_REQUIRED)
-					ui_puts(y, lx + 1, "\xe2\x80\xbb", 2, ui_attr(UIC_ERROR)); /* ※ */
-			}
-			struct secret *t = bsecret(bind(s, it->bind));
-			draw_entry(s, y, x + s->lw + 1, entry_width(s, it), &st->ed, t, st->flags,
-				   (size_t)it->max, foc);
-			break;
-		}
-		case FORM_CHECKBOX: {
-			bool *v = bbool(bind(s, it->bind));
-			attr_t dim = item_enabled(s, it) ? 0 : A_DIM;
-			if (y >= 0) {
-				ui_puts(y, x, v && *v ? "[x]" : "[ ]", 3, (foc ? ui_attr(UIC_FOCUS) : A_NORMAL) | dim);
-				int lw = ui_puts(y, x + 4, _(it->label), W - it->indent - 4, (foc ? A_BOLD : A_NORMAL) | dim);
-				const char *hint = it->hint ? bstr(bind(s, it->hint)) : NULL;
-				if (hint && *hint) /* e.g. why it cannot be ticked yet */
-					ui_puts(y, x + 5 + lw, hint, W - it->indent - 5 - lw, A_DIM);
-				if (foc) {
-					s->cy = y;
-					s->cx = x + 1;
-				}
-			}
-			break;
-		}
-		case FORM_BUTTON: {
-			char buf[512];
-			button_text(it, buf, sizeof buf);
-			attr_t a = foc ? ui_attr(UIC_FOCUS) | A_BOLD : A_BOLD;
-			if (!item_enabled(s, it))
-				a = foc ? A_REVERSE | A_DIM : A_DIM;
-			if (y >= 0) {
-				ui_puts(y, X0 + st->bx, buf, W - st->bx, a);
-				if (foc) {
-					s->cy = y;
-					s->cx = X0 + st->bx + 2;
-				}
-			}
-			break;
-		}
-		case FORM_TABLE:
-			draw_table(s, i, fo);
-			break;
-		case FORM_TEXTBLOCK:
-			draw_textblock(s, i, foc);
-			break;
-		}
-	}
-	/* content scrolled: marks on the frame */
-	int total = 0;
-	for (size_t i = 0; i < f->nitems; i++)
-		if (s->st[i].vy + s->st[i].h > total)
-			total = s->st[i].vy + s->st[i].h;
-	if (s->view > 0)
-		mvaddch(Y0, COLS - 1, ui_ascii() ? '^' : ACS_UARROW);
-	if (total > s->view + content_h())
-		mvaddch(Y0 + content_h() - 1, COLS - 1, ui_ascii() ? 'v' : ACS_DARROW);
-	/* error lines: a message wraps onto the second row rather than being cut */
-	char *t = NULL;
-	const char *msg = s->error_fn ? s->error_fn(s->error_ctx) : s->error;
-	if (msg && !*msg)
-		msg = NULL;
-	if (!msg && s->error_msgid) {
-		const char *arg = s->error_arg ? _(s->error_arg) : "";
-		/* {label} only */
-		const char *m = _(s->error_msgid);
-		const char *p = strstr(m, "{label}");
-		if (p) {
-			size_t n = strlen(m) + strlen(arg) + 1;
-			t = malloc(n);
-			if (t)
-				snprintf(t, n, "%.*s%s%s", (int)(p - m), m, arg, p + 7);
-		}
-		msg = t ? t : m;
-	}
-	if (msg) {
-		size_t n = strlen(msg), at = 0;
-		for (int ey = LINES - 3; ey <= LINES - 2 && at < n; ey++) {
-			size_t skip = 0, l = ui_wrap_line(msg + at, n - at, (size_t)(COLS - 2), &skip);
-			if (l == 0 && skip == 0)
-				break;
-			ui_puts(ey, 1, msg + at, ey == LINES - 2 ? COLS - 2 : (int)ui_width_n(msg + at, l),
-				ui_attr(UIC_ERROR));
-			at += l + skip;
-		}
-	}
-	free(t);
+	for (size_t i = 0; i < s->f->nitems; i++)
+		painters[s->f->items[i].kind](s, i, fo && fo->item == i);
+	paint_scroll_marks(s);
+	paint_error(s);
 	paint_keybar(s, fo);
 	/* the terminal cursor on the focused item, for screen readers */
 	curs_set(1);

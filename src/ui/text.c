@@ -292,6 +292,7 @@ static size_t skip_spaces(const char *s, size_t n, size_t at)
  * against it) at most WRAP_PUSH 禁則 characters back; a break after '-' or '/' inside a Latin run;
  * a break inside a Latin run that breaks no 禁則 rule, at most WRAP_PUSH characters back; where
  * the line is full. */
+/* (Kept whole, ~100 lines: one pass over the text carrying the kinsoku and Latin-run state.) */
 size_t ui_wrap_line(const char *s, size_t n, size_t cols, size_t *skip)
 {
 	size_t at = 0, used = 0;

@@ -1,0 +1,105 @@
+/* app_int.h: internal to the app module (src/app*.c): the app's state and the functions its rooms
+ * share: texts (app_text.c), the certificate chooser (app_cert.c), the screens (app_screens.c) and
+ * the main loop (app.c). Flow state is written only through flow.c's functions. */
+#ifndef RENKEI_APP_INT_H
+#define RENKEI_APP_INT_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api.h"
+#include "app.h"
+#include "flow.h"
+#include "i18n.h"
+#include "p11.h"
+#include "trace.h"
+#include "ui.h"
+
+struct app {
+	const struct options *opt;
+	struct flow f;
+	struct api *api;
+	struct trace *tr;
+	char msg[512];       /* message bound on the error/locked screens */
+	char errline[512];   /* the error line, made at paint time */
+	char dlg[1024];      /* a dialog's text, made at paint time ... */
+	const char *question;/* ... ending with this question (msgid) */
+	char period[128];    /* permission: period line */
+	char *scopes_text;   /* permission: scope lines */
+	char *accounts_text; /* permission: account lines */
+	char cert_label[512];/* certificate login: the chosen certificate */
+	struct flow_error final_error; /* the final screen's error, kept for the exit status */
+	const char *esc_msgid; /* the screen shown now: what Esc does (key bar) ... */
+	bool cancel_key;       /* ... and whether F9 cancels */
+	bool quit;           /* the user chose to leave */
+	struct p11 *p11;     /* certificate login: the PKCS#11 module, once opened */
+	bool card_removed;   /* the token went away mid-flow: the flow was cancelled */
+	bool checking_card;
+};
+
+struct rowctx {
+	const struct flow_account *acct;
+	const struct flow_scope *scope;
+	bool result;          /* the result table (手順5): a pending PIN is marked ※ */
+	char label[256];
+	char status[128];
+	char pin[64];
+};
+
+/* The PIN table and the result table share their row set-up. */
+struct table_build {
+	struct rowctx *ctx;
+	struct ui_binding *cells;
+	struct ui_row *rows;
+	struct ui_table table;
+	/* every word the status column can show, measured only: the columns never shift */
+	const char *samples[10];
+	char tries[64];
+	struct ui_binding sample_cells[10];
+	struct ui_row sample_rows[10];
+};
+
+/* ---- app_text.c: the words and the string bindings that follow the language ---------------- */
+const char *app_partner_name(void *ctx);
+const char *app_question_text(void *ctx);
+const char *app_terms_text(void *ctx);
+const char *app_msg_text(void *ctx);
+const char *app_row_scope(void *ctx);
+const char *app_perm_scopes(void *ctx);
+const char *app_perm_accounts(void *ctx);
+const char *app_perm_period(void *ctx);
+const char *app_read_note(void *ctx);
+/* A scope's name in the current language: the bank's, else the catalog's for a known word. */
+const char *app_scope_name(const struct flow_scope *sc);
+/* The PIN table (entry: the pins step) or the result table: rows bound to f.accounts. 0 or -1. */
+int app_build_table(struct app *a, struct table_build *t, bool entry);
+void app_free_table(struct table_build *t);
+
+/* ---- app_cert.c: the certificate chooser, the token PIN, a pulled card ---------------------- */
+const char *app_cert_text(void *ctx);
+void app_prep_cert(struct app *a, struct ui_screen *s);
+void app_cert_choose(struct app *a);
+void app_card_removed(struct app *a);
+void app_p11_failed(struct p11_err *pe);
+
+/* ---- app_screens.c: the screens[] table, one row per step ----------------------------------- */
+/* One screen of the flow for a->f.step: bind, show, act. */
+void app_show_step(struct app *a);
+
+/* ---- app.c: requests, dialogs, forms, the main loop ----------------------------------------- */
+/* Kiosk: back to the start, wiping everything of the previous customer (token login included). */
+void app_reset(struct app *a);
+/* Yes/no (yes by default): f.error's sentence, if any, then question (a msgid). */
+bool app_confirm_after_error(struct app *a, const char *title, const char *question);
+/* Build action act and send it; a local check that fails leaves f.error set. */
+void app_do_action(struct app *a, enum flow_action act);
+/* Cancel the consent on the server (the partner gets access_denied), after confirming. */
+void app_ask_cancel(struct app *a);
+/* Show form `name` with bindings until the user acts (Esc's label and F9 from a->esc_msgid,
+ * a->cancel_key). 0, or -1 (the form cannot be loaded: a->quit set). */
+int app_run_form(struct app *a, const char *name, const struct ui_binding *b, size_t nb,
+		 struct ui_action *act, void (*prep)(struct app *, struct ui_screen *));
+bool app_is_button(const struct ui_action *act, const char *id);
+/* Esc, kiosk idle timeout, Ctrl-C: leave the flow (cancelling any session on the server). */
+void app_leave(struct app *a, const struct ui_action *act);
+
+#endif
