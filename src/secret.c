@@ -83,6 +83,10 @@ void secret_install_json_hooks(void)
 	(void)wipe_init(); /* main has done it already: installing the same functions again */
 }
 
+/* Not dumpable: no core file, and neither ptrace (gdb, gcore) nor /proc/PID/mem for other
+ * processes of the same user; root (CAP_SYS_PTRACE) still can, which the canary test uses, and
+ * root's gcore leaves out the MADV_DONTDUMP secret pages. The price: a crash leaves no core file
+ * to debug (reproduce it with the trace instead). */
 void secret_harden_process(void)
 {
 	struct rlimit rl = {0, 0};

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import unicodedata
 import subprocess
 from pathlib import Path
 
@@ -42,10 +43,27 @@ def _canary_data():
             "pins": [a["pin"] for a in c["accounts"]], "numbers": [a["number"] for a in c["accounts"]]}
 
 
+CELL = 28  # sizeof(cchar_t) in ncursesw 6 (attr, 5 wchar_t, ext_color): one screen cell
+
+
+def _cells(s):
+    """The pattern of s drawn in ncurses' screen cells: each character's code (UTF-32LE) at the
+    start of its cell, a wide character taking two cells."""
+    parts, prev_wide = [], None
+    for ch in s:
+        if prev_wide is not None:
+            parts.append(b".{%d}" % (CELL - 4 + (CELL if prev_wide else 0)))
+        parts.append(re.escape(ch.encode("utf-32-le")))
+        prev_wide = unicodedata.east_asian_width(ch) in ("W", "F")
+    return re.compile(b"".join(parts), re.DOTALL)
+
+
 def _encodings(s):
+    """{name: compiled pattern} of every form a copy of s can take in memory or a file."""
     out = {}
     for name, enc in (("UTF-8", "utf-8"), ("UTF-16LE", "utf-16-le"), ("UTF-32LE", "utf-32-le")):
-        out[name] = s.encode(enc)
+        out[name] = re.compile(re.escape(s.encode(enc)))
+    out["screen cells"] = _cells(s)
     return out
 
 
@@ -98,7 +116,12 @@ def memory_regions(pid):
     used = _smaps(pid)
     with open("/proc/%d/maps" % pid) as f:
         maps = f.read().splitlines()
-    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+    try:
+        mem = open("/proc/%d/mem" % pid, "rb", buffering=0)
+    except PermissionError:
+        pytest.fail("reading /proc/%d/mem needs root (CAP_SYS_PTRACE): renkei makes itself "
+                    "not dumpable (PR_SET_DUMPABLE 0), so its own user cannot read it" % pid)
+    with mem:
         for ln in maps:
             parts = ln.split()
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
@@ -121,11 +144,9 @@ def memory_regions(pid):
     return out
 
 
-def _find_all(data, needle):
-    i = data.find(needle)
-    while i >= 0:
-        yield i
-        i = data.find(needle, i + 1)
+def _find_all(data, pattern):
+    for m in pattern.finditer(data):
+        yield m.start(), m.end()
 
 
 class Canaries:
@@ -153,7 +174,7 @@ class Canaries:
             if names is not None and name not in names:
                 continue
             for enc, needle in _encodings(value).items():
-                for off in _find_all(data, needle):
+                for off, _ in _find_all(data, needle):
                     self.hits.append((name, "text", "%s (%s) in %s at offset %d" % (name, enc, where, off)))
 
     def search_screens(self):
@@ -162,17 +183,30 @@ class Canaries:
                 if i >= since:
                     self.search("screen #%d:\n%s\n" % (i, s), s.encode("utf-8"), {name})
 
+    def _scan(self, values):
+        """(name, encoding, address, context, mapping) of every copy of values {name: value} in
+        the live client's memory."""
+        pats = {name: _encodings(v) for name, v in values.items()}
+        for ln, lo, data in memory_regions(client_pid(self.t)):
+            for name, encs in pats.items():
+                for enc, pat in encs.items():
+                    for off, end in _find_all(data, pat):
+                        ctx = data[max(0, off - 40):min(end, off + 200) + 24]
+                        yield name, enc, lo + off, ctx, ln
+
     def dump(self, label):
         """A dump of the live client's memory on this screen, searched for every canary so far."""
         self.screens.append(self.t.screen())
-        for ln, lo, data in memory_regions(client_pid(self.t)):
-            for name, (value, _) in self.items.items():
-                for enc, needle in _encodings(value).items():
-                    for off in _find_all(data, needle):
-                        ctx = data[max(0, off - 40):off + len(needle) + 24]
-                        self.hits.append((name, "memory", "%s (%s) in memory on the %s screen at %#x, "
-                                          "mapping %s\n    around it: %r" % (name, enc, label, lo + off,
-                                                                           ln, ctx)))
+        for name, enc, addr, ctx, ln in self._scan({n: v for n, (v, _) in self.items.items()}):
+            self.hits.append((name, "memory", "%s (%s) in memory on the %s screen at %#x, mapping %s\n"
+                              "    around it: %r" % (name, enc, label, addr, ln, ctx)))
+
+    def assert_found_live(self, value, encodings):
+        """The positive control: value, typed and not yet submitted, is found in memory in each of
+        encodings (the dump reads the locked, never-dumped secret pages and the screen cells)."""
+        found = {enc for _, enc, _, _, _ in self._scan({"live": value})}
+        assert set(encodings) <= found, "the memory dump finds %r only as %s (wanted %s)" % (
+            value, sorted(found), sorted(encodings))
 
     def search_files(self, files):
         for p in files:
@@ -206,10 +240,14 @@ def enter_code(t, partner):
     return t.wait_for(lambda s: has(s, PARTNER) and "[ 中止 ]" in s)
 
 
-def question_to_pins(t, cn, data):
-    """On the question screen: the answer canary; then the scopes (if shown) and the PINs."""
+def question_to_pins(t, cn, data, control=False):
+    """On the question screen: the answer canary; then the scopes (if shown) and the PINs.
+    control: check first that the typed answer is found (its buffer, the screen cells showing it)."""
     wait_screen(t, "合言葉を入力してください", title_is=JA["title_question"])
     typ(t, data["answer"])
+    if control:
+        t.wait_for(lambda x: has(x, data["answer"]))
+        cn.assert_found_live(data["answer"], ["UTF-8", "screen cells"])
     t.send("Enter")
     cn.submitted("answer", data["answer"])
     s = t.wait_for(lambda x: x.split("\n")[0].strip() in (JA["title_scopes"], JA["title_pins"]))
@@ -266,9 +304,11 @@ def test_password_flow_leaves_no_canary(sandbox, curl, term, tmp_path):
     cn.submitted("wrong password", wrong)
     wait_error(t, "ログインIDまたはログインパスワードが正しくありません")
     typ(t, data["password"])
+    t.wait_for(lambda x: "●" * 8 in x)
+    cn.assert_found_live(data["password"], ["UTF-8"])  # in its secret buffer, masked on screen
     t.send("Enter")
     cn.submitted("password", data["password"])
-    question_to_pins(t, cn, data)
+    question_to_pins(t, cn, data, control=True)
     pins_to_next_customer(t, cn)
     finish_checks(cn, files, partner)
 
