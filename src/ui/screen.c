@@ -403,9 +403,10 @@ static size_t count_lines(const char *t, int cols)
 	return lines;
 }
 
+/* The columns an entry shows (its brackets come on top: see paint_entry). */
 static int entry_width(const struct ui_screen *s, const struct form_item *it)
 {
-	int avail = content_w() - it->indent - s->lw - 1;
+	int avail = content_w() - it->indent - s->lw - 1 - 2;
 	int w = it->width ? it->width : 40;
 	return w > avail ? (avail > 1 ? avail : 1) : w;
 }
@@ -961,7 +962,8 @@ static void paint_entry(struct ui_screen *s, size_t i, bool foc)
 		if (st->flags & FORM_F_REQUIRED)
 			ui_puts(y, lx + 1, "\xe2\x80\xbb", 2, ui_attr(UIC_ERROR)); /* ※ */
 	}
-	draw_entry(s, y, x + s->lw + 1, entry_width(s, it), &st->ed, bsecret(bind(s, it->bind)), st->flags,
+	/* width + 2: the brackets around the entry's own width */
+	draw_entry(s, y, x + s->lw + 1, entry_width(s, it) + 2, &st->ed, bsecret(bind(s, it->bind)), st->flags,
 		   (size_t)it->max, foc);
 }
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from e2e.helpers import (CLIENT_BIN, JA, ROOT, Partner, checkbox_state, client_env, fill_pin_rows, has,
+                         scroll_terms_to_end,
                          typ, wait_error, wait_screen)
 
 SCENARIO = ROOT / "tests" / "sandbox" / "scenarios" / "canary.json"
@@ -267,6 +268,7 @@ def pins_to_next_customer(t, cn):
     cn.dump("PIN-result")
     t.send("Enter")
     wait_screen(t, "※意思確認", title_is=JA["title_permission"])
+    scroll_terms_to_end(t)  # the checkbox takes a tick once the terms were read to their end
     t.send("Tab", "Space")
     t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True)
     t.send("Enter")

@@ -10,6 +10,7 @@ read or write, no use of uninitialised memory, nothing definitely lost.
 
 import json
 import re
+import time
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def valgrind_report(log, rc):
     return report
 
 
+def checkbox_hint_gone(screen):
+    """The terms were shown to their end: 許可手続きを継続する no longer says to read them."""
+    return "許可手続きを継続する" in screen and "最後までお読みください" not in screen
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_client_flow_under_valgrind(sandbox, curl, term, pki, tmp_path):
     sb = sandbox()
@@ -57,6 +63,13 @@ def test_client_flow_under_valgrind(sandbox, curl, term, pki, tmp_path):
     choose_password(t)
     login(t, "sato02", PASSWORDS["sato02"])
     wait_screen(t, "※意思確認", title_is=JA["title_permission"], timeout=30)
+    # the terms read to their end (the checkbox takes a tick only then): PgDn until no more
+    for _ in range(40):
+        if checkbox_hint_gone(t.screen()):
+            break
+        t.send("NPage")
+        time.sleep(0.3)
+    t.wait_for(checkbox_hint_gone, timeout=30)
     t.send("Tab", "Space")
     t.wait_for(lambda x: checkbox_state(x, "許可手続きを継続する") is True, timeout=30)
     t.send("Enter")
