@@ -19,10 +19,10 @@ a free port and is stopped by PID; every loop is bounded; about 1.5 minutes in a
   certlogin certificate login (PKCS#11) on a SoftHSM2 token made by scripts/mktoken.sh with the
            client's own code (build/bench/certlogin, tests/bench/certlogin.c): p11_open, C_Login,
            p11_login, one RSA-PSS signature, a mutual-TLS handshake signed on the token vs none.
-  certflow the whole suzuki03 certificate flow through the real screens in tmux (the certificate
-           tests' drivers): chooser, token PIN, the card's TLS handshake; connections the client opened.
+  certflow the whole suzuki03 certificate flow in the pty (scripts/bench_vs.py): chooser, token PIN,
+           the card's TLS handshake; the connections the client opened (build/bench/relay).
   callgrind instructions of ui_width() over a Japanese text (build/bench/width) and of renkei --version.
-Stdlib + the tests' own helpers (tests/conftest.py, tests/e2e/helpers.py; Debian's python3-pytest).
+Stdlib only (scripts/bench_vs.py beside it).
 Exit status 1 when a part could not be measured (its row says why); the figures are never judged.
 """
 
@@ -37,7 +37,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -46,7 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("RENKEI_BUILD", "build"))
 if not BUILD.is_absolute():
     BUILD = ROOT / BUILD
-os.environ["RENKEI_BUILD"] = str(BUILD)  # the tests' helpers read it at import
 SANDBOX_BIN = BUILD / "renkei-sandbox"
 CLIENT_BIN = BUILD / "renkei"
 WIDTH_BIN = BUILD / "bench" / "width"
@@ -251,93 +249,6 @@ def bench_metadata(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# The relay and the tmux terminal of the certificate flow
-
-class CountingProxy:
-    """A TCP relay on 127.0.0.1 (a free port) to the sandbox, counting the connections it accepts:
-    the exact number of TCP connections (and TLS handshakes: TLS passes through untouched) the
-    client opened. Threads end when the proxy is closed."""
-
-    def __init__(self, target_port):
-        import socket
-        self.socket = socket
-        self.target = ("127.0.0.1", target_port)
-        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(16)
-        self.ls.settimeout(0.05)
-        self.port = self.ls.getsockname()[1]
-        self.accepted = 0
-        self.stop_ev = threading.Event()
-        self.socks = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-        _cleanup.append(self.close)
-
-    def _pump(self, a, b):
-        try:
-            while not self.stop_ev.is_set():
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                b.shutdown(self.socket.SHUT_WR)
-            except OSError:
-                pass
-
-    def _accept(self):
-        while not self.stop_ev.is_set():
-            try:
-                c, _ = self.ls.accept()
-            except OSError:  # timeout, or closed
-                continue
-            self.accepted += 1
-            c.settimeout(None)
-            u = self.socket.create_connection(self.target, timeout=10)
-            u.settimeout(None)
-            self.socks += [c, u]
-            for a, b in ((c, u), (u, c)):
-                th = threading.Thread(target=self._pump, args=(a, b), daemon=True)
-                th.start()
-                self.threads.append(th)
-
-    def close(self):
-        self.stop_ev.set()
-        self.ls.close()
-        for x in self.socks:
-            try:
-                x.shutdown(self.socket.SHUT_RDWR)
-            except OSError:
-                pass
-            x.close()
-        for th in self.threads:
-            th.join(2)
-        if self.close in _cleanup:
-            _cleanup.remove(self.close)
-
-
-def test_term(argv, env):
-    """The tests' Term (tests/conftest.py): renkei at 80x24 in a private tmux server, closed at exit."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import conftest  # noqa: E402
-
-    t = conftest.Term(list(argv), 80, 24, env, "xterm-256color", None, None)
-    _cleanup.append(t.close)
-    return t
-
-
-def close_test_term(t):
-    if t is not None:
-        t.close()
-        if t.close in _cleanup:
-            _cleanup.remove(t.close)
-
-
-# ---------------------------------------------------------------------------------------------
 # Certificate login with the client's code (build/bench/certlogin)
 
 def softhsm_module():
@@ -423,53 +334,6 @@ def bench_certlogin(workdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# The suzuki03 certificate flow in tmux
-
-def bench_cert_flow(workdir):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from e2e import helpers as h         # noqa: E402 - the e2e tests' screen drivers
-    from e2e import test_certificate as tc  # noqa: E402 - the certificate tests' drivers
-
-    module = softhsm_module()
-    conf = make_token(workdir)
-    sb = Sandbox(workdir)
-    proxy = CountingProxy(sb.port)
-    via = type("Via", (), {"url": "https://127.0.0.1:%d" % proxy.port, "cacert": CACERT})()
-    t = None
-    try:
-        da = device_authorization(sb)
-        argv = h.client_argv(via, user_code=da["user_code"], extra=["--pkcs11-module", module])
-        t0 = time.perf_counter()
-        t = test_term(argv, h.client_env({"SOFTHSM2_CONF": conf}))
-        tc.to_cert_screen(t)
-        t1 = time.perf_counter()
-        tc.open_chooser(t)                  # Enter: the client loads the module and lists
-        t2 = time.perf_counter()
-        tc.highlight(t, "鈴木花子  ")
-        t.send("Enter")
-        tc.token_pin(t, TOKEN_PIN)          # ends with Enter: C_Login + the key
-        t3 = time.perf_counter()
-        tc.cert_chosen(t, PKI)
-        t4 = time.perf_counter()
-        tc.type_password(t, SUZUKI[1])      # new TLS connection with the card, then the login
-        h.wait_screen(t, "認可対象", title_is=h.JA["title_scopes"])
-        t5 = time.perf_counter()
-        tc.finish_suzuki(t)                 # scopes, PINs, permission, allow, exit 0
-        t6 = time.perf_counter()
-        row("client", "suzuki03 certificate flow through the screens, start to exit",
-            "%.0f ms  (incl. tmux; exit status 0)" % ms(t6 - t0))
-        row("client", "  Enter on the certificate button to the chooser (p11 listing)", "%.0f ms" % ms(t2 - t1))
-        row("client", "  token PIN Enter to the certificate chosen (login + key)", "%.0f ms" % ms(t4 - t3))
-        row("client", "  password Enter to the scopes screen (card's TLS + login)", "%.0f ms" % ms(t5 - t4))
-        row("client", "  TCP connections opened for the whole flow (= TLS handshakes)",
-            "%d  (counted by a relay)" % proxy.accepted)
-    finally:
-        close_test_term(t)
-        proxy.close()
-        sb.stop()
-
-
-# ---------------------------------------------------------------------------------------------
 # callgrind
 
 def callgrind(workdir, argv, extra=()):
@@ -512,7 +376,7 @@ PARTS = [
     ("growth", "growth: state per 10,000 grants and expired sessions", "growth", bench_vs.bench_growth),
     ("metadata", "sandbox: metadata requests", "sandbox", bench_metadata),
     ("certlogin", "certificate login: p11 + TLS with the token", "cert", bench_certlogin),
-    ("certflow", "client: suzuki03 certificate flow in tmux", "client", bench_cert_flow),
+    ("certflow", "cert: suzuki03 certificate flow in the pty", "cert", bench_vs.bench_certflow),
     ("callgrind", "callgrind", "client", bench_callgrind),
 ]
 

@@ -95,6 +95,31 @@ def wait_child(pid):
     return os.waitstatus_to_exitcode(st), ru
 
 
+def child_of(pid):
+    """The one child of pid (build/bench/rusage's program), or None."""
+    try:
+        kids = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def memory(pid):
+    """pid's memory now, kB, from /proc/PID/smaps_rollup and status: {"hwm", "rss", "anon", "file"}
+    (anon: its heap, stacks and library data; file: pages of its executable and libraries)."""
+    v = {}
+    try:
+        for name in ("smaps_rollup", "status"):
+            for ln in Path("/proc/%d/%s" % (pid, name)).read_text().splitlines():
+                p = ln.split()
+                if len(p) >= 2 and p[0].endswith(":") and p[1].isdigit():
+                    v.setdefault(p[0][:-1], int(p[1]))
+    except OSError:
+        return None
+    return {"hwm": v.get("VmHWM", 0), "rss": v.get("Rss", 0), "anon": v.get("Anonymous", 0),
+            "file": v.get("Rss", 0) - v.get("Anonymous", 0)}
+
+
 def clean_env(extra=None):
     cfg = Path(tempfile.gettempdir()) / "rk-bench-noconfig"
     cfg.mkdir(exist_ok=True)
@@ -253,9 +278,13 @@ def run_renkei(url):
         argv, ru_file = with_rusage([B.CLIENT_BIN, "--server", url, "--cacert", B.CACERT])
         p = Pty(argv, clean_env())
         sent_at = 0
+        mem = None
         try:
             for marker, keys in renkei_steps(da["user_code"]):
                 p.wait_for(marker.encode(), sent_at)
+                if keys == KEYS["Enter"] and marker == "利用登録が完了しました":
+                    kid = child_of(p.proc.pid)
+                    mem = memory(kid) if kid else None  # on the done screen
                 sent_at = len(p.buf)
                 p.send(keys)
             rc, _ = p.finish()
@@ -269,7 +298,8 @@ def run_renkei(url):
         assert st == 200 and tok.get("access_token"), (st, tok)
     finally:
         conn.close()
-    return {"wall": t_da + (p.t_exit - p.t0) + t_tok, "cpu": ru["cpu"], "rss": ru["rss"], "partner_conns": 1}
+    return {"wall": t_da + (p.t_exit - p.t0) + t_tok, "cpu": ru["cpu"], "rss": ru["rss"], "partner_conns": 1,
+            "mem": mem}
 
 
 def run_piped(argv):
@@ -340,8 +370,14 @@ def bench_flows(workdir, delay):
         ratio("renkei CPU per flow (user+sys, wait4)", "%.1f ms  (floor %.1f ms: %.1fx)" % (
             cpu, statistics.median(f["cpu"] for f in res["floor"]),
             cpu / max(0.1, statistics.median(f["cpu"] for f in res["floor"]))), "<= 40 ms", cpu <= 40)
-        ratio("renkei peak RSS (ru_maxrss)", "%.1f MiB  (floor %.1f MiB)" % (
-            rss, max(f["rss"] for f in res["floor"]) / 1024.0), "<= 12 MiB", rss <= 12)
+        mem = next((f["mem"] for f in res["renkei"] if f.get("mem")), None)
+        if mem:
+            B.row("flow", "  renkei's memory on the done screen (smaps_rollup)",
+                  "RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB file pages (executable, libraries)" % (
+                      mem["rss"] / 1024.0, mem["anon"] / 1024.0, mem["file"] / 1024.0))
+        ratio("renkei peak RSS (ru_maxrss)", "%.1f MiB  (floor %.1f MiB%s)" % (
+            rss, max(f["rss"] for f in res["floor"]) / 1024.0,
+            "; anon %.1f MiB" % (mem["anon"] / 1024.0) if mem else ""), "<= 12 MiB", rss <= 12)
 
 
 def bench_flows_loopback(workdir):
@@ -350,6 +386,68 @@ def bench_flows_loopback(workdir):
 
 def bench_flows_latency(workdir):
     bench_flows(workdir, 50)
+
+
+# ---------------------------------------------------------------------------------------------
+# The certificate flow (suzuki03, SoftHSM2 token) in the pty
+
+CERT_STEPS = [  # (mark, what the screen shows, keys); marks time the phases
+    (None, "電子証明書方式", KEYS["Tab"] + KEYS["Enter"]),               # partner: 電子証明書方式
+    ("chooser", "電子証明書ログイン", KEYS["Enter"]),                     # login_certificate: open the chooser
+    ("listed", "電子証明書の選択", KEYS["Enter"]),                        # chooser: 鈴木花子's valid one (first)
+    ("pin", "ICカードのPIN入力", None),                                   # token PIN (typed below)
+    ("password", "有効期限：", None),                                     # certificate chosen: the password
+    ("scopes", "認可業務選択", KEYS["Enter"]),
+    (None, "未登録", KEYS["BTab"] + KEYS["Space"] + KEYS["Tab"] + b"2468" + KEYS["Enter"]),  # 3000003
+    (None, "照会用暗証番号の追加登録", KEYS["Enter"]),
+    (None, "許可手続きを継続する", KEYS["Tab"] + KEYS["Space"] + KEYS["Enter"]),
+    ("done", "利用登録が完了しました", KEYS["Enter"]),
+]
+
+
+def bench_certflow(workdir):
+    """suzuki03's certificate flow: renkei in the pty with the demo token, through the relay."""
+    module = B.softhsm_module()
+    conf = B.make_token(workdir)
+    sb = B.Sandbox(workdir)
+    relay = Relay(sb.port)
+    t = {}
+    try:
+        da = B.device_authorization(sb)
+        argv, ru_file = with_rusage([B.CLIENT_BIN, "--server", relay.url, "--cacert", B.CACERT, "--user-code",
+                                     da["user_code"], "--pkcs11-module", module])
+        p = Pty(argv, clean_env({"SOFTHSM2_CONF": conf}))
+        try:
+            at = 0
+            for mark, screen, keys in CERT_STEPS:
+                seen = p.wait_for(screen.encode(), at)
+                if mark:
+                    t[mark] = seen
+                keys = keys or {"pin": B.TOKEN_PIN.encode() + KEYS["Enter"],
+                                "password": B.SUZUKI[1].encode() + KEYS["Enter"]}[mark]
+                at = len(p.buf)
+                p.send(keys)
+                t["sent_" + (mark or "")] = time.perf_counter()
+            rc, _ = p.finish()
+        finally:
+            p.close()
+        ru = read_rusage(ru_file)
+        if rc != 0:
+            raise RuntimeError("renkei exited %d: %s" % (rc, p.stderr()[-300:]))
+    finally:
+        conns = relay.stop()
+        sb.stop()
+    B.row("cert", "suzuki03 certificate flow in the pty, exec to exit (SoftHSM2)",
+          "%.0f ms   cpu %.1f ms   peak RSS %.1f MiB" % (B.ms(p.t_exit - p.t0), ru["cpu"], ru["rss"] / 1024.0))
+    B.row("cert", "  Enter on the certificate button to the chooser (module loaded, listed)",
+          "%.1f ms" % B.ms(t["listed"] - t["sent_chooser"]))
+    B.row("cert", "  token PIN Enter to the certificate chosen (C_Login + key)", "%.1f ms" % B.ms(
+        t["password"] - t["sent_pin"]))
+    B.row("cert", "  password Enter to the scopes screen (card's TLS handshake + login)", "%.1f ms" % B.ms(
+        t["scopes"] - t["sent_password"]))
+    B.row("cert", "  TCP connections (= TLS handshakes) the client opened", "%d  (counted by the relay)" % conns)
+    FIG["cert_conns"] = conns
+    ratio("certificate flow: TLS handshakes per flow", "%d" % conns, "(1 if the card came first)", None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,9 +784,8 @@ def ratio_lines():
     """The closing table, as printed (README's Building section shows the latest one)."""
     if not RATIOS:
         return []
-    w = max(len(x[0]) for x in RATIOS + [("ratio / figure (same run)", "", "", "")])
-    f = max(len(x[1]) for x in RATIOS)
-    t = max(len(x[2]) for x in RATIOS)
+    rows = RATIOS + [("ratio / figure (same run)", "measured", "target", "")]
+    w, f, t = (max(len(x[i]) for x in rows) for i in range(3))
     out = ["%-*s  %-*s  %-*s  %s" % (w, "ratio / figure (same run)", f, "measured", t, "target", ""),
            "%s  %s  %s  %s" % ("-" * w, "-" * f, "-" * t, "------")]
     out += ["%-*s  %-*s  %-*s  %s" % (w, what, f, fig, t, target, verdict) for what, fig, target, verdict in RATIOS]

@@ -8,7 +8,10 @@
  *   "accept N" per connection it accepts (stdout, flushed). Data from the client side is held
  *   DELAY_MS (default 0) before it is written to the sandbox, in arrival order (a delay line, not
  *   a queue: pipelined chunks are delayed together, as on a long wire). The sandbox's answers pass
- *   at once. SIGTERM or SIGINT stops it (exit 0). One thread, poll(2); at most MAX_PAIRS pairs. */
+ *   at once. So every round trip costs DELAY_MS more, and so does a new connection's TCP
+ *   handshake (SYN, SYN-ACK), which the kernel completes at once on loopback: nothing the client
+ *   sends on a connection leaves before DELAY_MS after it was accepted, and then waits its own
+ *   DELAY_MS. SIGTERM or SIGINT stops it (exit 0). One thread, poll(2); at most MAX_PAIRS pairs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,6 +39,8 @@ struct pair {
 	int c, s;                  /* client side, sandbox side; -1 when unused */
 	struct chunk *head, *tail; /* client -> sandbox, waiting for their time */
 	int c_eof, s_eof;          /* each side's end of stream seen */
+	double t_open;             /* ms, when it was accepted: its TCP handshake's round trip ends
+				    * DELAY_MS later */
 };
 
 static struct pair pairs[MAX_PAIRS];
@@ -116,7 +121,7 @@ static void on_accept(int ls, int target, unsigned long *accepted)
 		close(c);
 		return;
 	}
-	*p = (struct pair){.c = c, .s = s};
+	*p = (struct pair){.c = c, .s = s, .t_open = now_ms()};
 	printf("accept %lu\n", ++*accepted);
 	fflush(stdout);
 }
@@ -128,7 +133,8 @@ static int enqueue(struct pair *p, const char *data, size_t len)
 	if (!k)
 		return -1;
 	k->next = NULL;
-	k->due = now_ms() + delay_ms;
+	double t = now_ms(), sendable = p->t_open + delay_ms; /* after the TCP handshake's round trip */
+	k->due = (t > sendable ? t : sendable) + delay_ms;
 	k->len = len;
 	memcpy(k->data, data, len);
 	if (p->tail)
