@@ -43,7 +43,7 @@ FIG = {}        # named figures for the ratios
 RELAY_BIN = FLOWLOAD_BIN = CURSESFLOOR_BIN = RUSAGE_BIN = None
 CURL_FLOW = None
 FLOW_ROUNDS = {0: 9, 50: 3}           # rounds of each of the three, per added latency (ms)
-SCREEN_RUNS = 7
+SCREEN_RUNS = 15
 LOAD = ((1, 150), (8, 60), (64, 8))   # (virtual clients, flows each)
 GROWTH_N = 2000       # grants, and sessions left to expire; figures scaled to 10,000
 GROWTH_CHUNKS = 4
@@ -673,6 +673,8 @@ def bench_load(workdir):
             B.row("load", "    sandbox CPU per flow, cores busy, RSS / peak",
                   "%5.2f ms   %.2f   %.1f / %.1f MiB" % (cpu / max(1, fl), cpu / 1000.0 / info["seconds"],
                                                          rss / 1024.0, hwm / 1024.0))
+            if n == 8:
+                B.row("load", "    p99 of each step (ms)", "  ".join("%s %.1f" % (k, v[2]) for k, v in r["step"].items()))
             if n == 8 and not extra:
                 FIG["load8"] = (rate, p99, info.get("errors", -1))
                 ratio("sandbox flows/s at N=8 (kept-alive)", "%.0f flows/s  (N=1 at this run: %.0f)" % (
