@@ -47,7 +47,11 @@ SCREEN_RUNS = 15
 LOAD = ((1, 150), (8, 60), (64, 8))   # (virtual clients, flows each)
 GROWTH_N = 2000       # grants, and sessions left to expire; figures scaled to 10,000
 GROWTH_CHUNKS = 4
-KEYS = {"Enter": b"\r", "Tab": b"\t", "BTab": b"\x1b[Z", "Space": b" ", "Down": b"\x1b[B"}
+KEYS = {"Enter": b"\r", "Tab": b"\t", "BTab": b"\x1b[Z", "Space": b" ", "Down": b"\x1b[B", "NPage": b"\x1b[6~"}
+# The permission screen's checkbox takes a tick only once the terms were shown to their end: PgDn
+# that many times first (the demo's terms take 10 pages at 80x24; a PgDn at the end paints nothing).
+TERMS_PAGES = 40
+ALLOW = KEYS["NPage"] * TERMS_PAGES + KEYS["Tab"] + KEYS["Space"] + KEYS["Enter"]
 
 
 def init(bench):
@@ -260,7 +264,7 @@ def renkei_steps(user_code):
         ("未登録", KEYS["BTab"] + KEYS["Space"] + KEYS["Tab"] + pins[0].encode() + KEYS["Tab"] * 2 +
          KEYS["BTab"] + KEYS["Space"] + KEYS["Tab"] + pins[1].encode() + KEYS["Enter"]),  # pins
         ("照会用暗証番号の追加登録", KEYS["Enter"]),                               # pin result
-        ("許可手続きを継続する", KEYS["Tab"] + KEYS["Space"] + KEYS["Enter"]),      # permission
+        ("許可手続きを継続する", ALLOW),        # permission
         ("利用登録が完了しました", KEYS["Enter"]),                                 # done: 終了
     ]
 
@@ -400,7 +404,7 @@ CERT_STEPS = [  # (mark, what the screen shows, keys); marks time the phases
     ("scopes", "認可業務選択", KEYS["Enter"]),
     (None, "未登録", KEYS["BTab"] + KEYS["Space"] + KEYS["Tab"] + b"2468" + KEYS["Enter"]),  # 3000003
     (None, "照会用暗証番号の追加登録", KEYS["Enter"]),
-    (None, "許可手続きを継続する", KEYS["Tab"] + KEYS["Space"] + KEYS["Enter"]),
+    (None, "許可手続きを継続する", ALLOW),
     ("done", "利用登録が完了しました", KEYS["Enter"]),
 ]
 
