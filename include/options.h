@@ -37,6 +37,7 @@ struct options {
 	long connect_timeout; /* seconds */
 	long timeout;         /* seconds, whole request */
 	long idle_timeout;    /* kiosk: seconds without a key before returning to the start */
+	long idle_warning;    /* kiosk: seconds before that the countdown shows (0: none) */
 	bool kiosk;
 	bool help;
 	bool version;

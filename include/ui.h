@@ -65,6 +65,21 @@ void ui_end_signal_safe(void);
 int ui_quit_signal(void);
 bool ui_active(void);
 
+/* Kiosk: one idle timer over every screen and dialog. After timeout_ms without a key the runner
+ * returns UI_ACT_TIMEOUT and every dialog returns as if cancelled, until ui_idle_clear(); from
+ * warning_ms before the end a dialog counts the seconds down (any key dismisses it, nothing typed is
+ * lost). 0 = no idle timer (the default). */
+void ui_set_idle(int timeout_ms, int warning_ms);
+/* The time ran out (sticky until ui_idle_clear). */
+bool ui_idle_expired(void);
+/* Start counting again (after the flow was ended and the start screen is back). */
+void ui_idle_clear(void);
+/* Count from now (a new customer, a new screen). */
+void ui_idle_reset(void);
+/* Clear the screen and, where the terminal allows (terminfo E3), its scroll-back: nothing of the
+ * previous customer stays. */
+void ui_clear_all(void);
+
 /* Glyph for a masked character ("●", or "*" with ASCII glyphs) and a string of n of them
  * (e.g. for the PIN column of the result screen). buf receives at most size-1 bytes. */
 const char *ui_mask_glyph(void);
@@ -124,7 +139,7 @@ enum ui_action_kind {
 	UI_ACT_BUTTON,  /* button: the pressed button's id */
 	UI_ACT_BACK,    /* Esc, or a button with flags = "cancel" (button says which, else NULL) */
 	UI_ACT_HELP,    /* F1 on a form without help text */
-	UI_ACT_TIMEOUT, /* no key for the idle timeout (ui_screen_set_timeout) */
+	UI_ACT_TIMEOUT, /* the idle time ran out (ui_set_idle) */
 	UI_ACT_EOF,     /* input ended (headless tests: no more fed keys; terminal gone) */
 	UI_ACT_QUIT,    /* Ctrl-C under UI_INIT_RAW */
 	UI_ACT_CANCEL,  /* the cancel key (F9), when ui_screen_set_keys offers it */
@@ -152,8 +167,6 @@ int ui_screen_focus(struct ui_screen *s, const char *id, size_t row);
 /* Change an item's flags at run time (e.g. FORM_F_MASKED on the answer field when the server says
  * the answer is secret). */
 void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsigned off);
-/* Return UI_ACT_TIMEOUT after idle_ms without a key (0 = never, the default). */
-void ui_screen_set_timeout(struct ui_screen *s, int idle_ms);
 /* What the key bar says Esc does (a msgid: 戻る, 中止, 終了; default 戻る; "" = not shown, Esc
  * does nothing there) and whether F9 cancels
  * (shown as 「F9 中止」; the runner returns UI_ACT_CANCEL). The caller makes the keys do that. */

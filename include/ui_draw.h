@@ -33,6 +33,16 @@ char *ui_expand(const char *s, const char *(*get)(const char *name, size_t len, 
 /* Key input: fed keys first, then the terminal. Returns OK (character in *ch), KEY_CODE_YES
  * (function key in *ch) or ERR (timeout or end of input: *eof set). timeout_ms < 0 = block. */
 int ui_getkey(wint_t *ch, int timeout_ms, bool *eof);
+/* ui_getkey under the idle timer (ui_set_idle): OK/KEY_CODE_YES as ui_getkey; ERR with *eof false
+ * once the idle time ran out (ui_idle_expired() then true, and every later call returns ERR at once
+ * until ui_idle_clear). The warning before (ui_idle_warning) is shown from here; the key that
+ * dismisses it comes back as KEY_CODE_YES / UI_KEY_NONE (nothing to do: what it covered is back). */
+int ui_getkey_idle(wint_t *ch, bool *eof);
+#define UI_KEY_NONE KEY_F(63)
+/* dialog.c: the countdown until deadline (ui_now_ms clock): 1 a key dismissed it, 0 the time ran
+ * out, -1 input ended. It puts back what it covered. */
+int ui_idle_warning(long long deadline_ms);
+long long ui_now_ms(void);
 /* Encode a code point as UTF-8 into out[4]; returns the length. */
 size_t ui_utf8(wint_t c, char *out);
 

@@ -131,8 +131,6 @@ int app_run_form(struct app *a, const char *name, const struct ui_binding *b, si
 	if (prep)
 		prep(a, s);
 	ui_screen_set_keys(s, a->esc_msgid, a->cancel_key);
-	if (a->opt->kiosk)
-		ui_screen_set_timeout(s, (int)a->opt->idle_timeout * 1000);
 	int rc = ui_screen_run(s, act);
 	/* The button id points into the form: copy what the caller needs first. */
 	static char button[64];
@@ -208,7 +206,23 @@ static int app_open(struct app *a, const struct options *o)
 		api_free(a->api);
 		return EXIT_ERROR;
 	}
+	if (o->kiosk)
+		ui_set_idle((int)o->idle_timeout * 1000, (int)o->idle_warning * 1000);
 	return 0;
+}
+
+/* Nobody answered (kiosk idle time out, on a screen or in a dialog): the flow is cancelled on the
+ * server (the partner gets access_denied; no dialog asks anything while the time is out), everything
+ * of this customer is wiped, the screen and its scroll-back cleared, the start screen comes back. */
+static void idle_end(struct app *a)
+{
+	if (a->f.session.len > 0 && !flow_is_final(&a->f))
+		app_do_action(a, FLOW_ACT_CANCEL);
+	app_reset(a);
+	ui_clear_all();
+	ui_idle_clear();
+	if (!a->opt->kiosk)
+		a->quit = true;
 }
 
 int app_run(const struct options *o)
@@ -231,8 +245,11 @@ int app_run(const struct options *o)
 		secret_set(&a.f.user_code, o->user_code, strlen(o->user_code));
 		app_do_action(&a, FLOW_ACT_START);
 	}
-	while (!a.quit)
+	while (!a.quit) {
 		app_show_step(&a);
+		if (ui_idle_expired())
+			idle_end(&a);
+	}
 	ui_end();
 	int code = a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
 	trace_event(a.tr, "app-end");

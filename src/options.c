@@ -67,6 +67,8 @@ static const struct opt_def opt_table[] = {
 	{"help", NULL, NULL, OPT_ACTION, S(help), 0, NULL, NULL, N_("このヘルプを表示して終了"), 0, 0},
 	{"idle-timeout", "idle-timeout", "RENKEI_IDLE_TIMEOUT", OPT_LONG, S(idle_timeout), 0, NULL, N_("秒"),
 	 N_("キオスク: 操作がないとき最初の画面に戻るまでの秒数"), 10, 86400},
+	{"idle-warning", "idle-warning", "RENKEI_IDLE_WARNING", OPT_LONG, S(idle_warning), 0, NULL, N_("秒"),
+	 N_("キオスク: 戻る何秒前から残り時間を表示するか（0 = 表示しない）"), 0, 3600},
 	{"kiosk", "kiosk", "RENKEI_KIOSK", OPT_BOOL, S(kiosk), 0, NULL, NULL,
 	 N_("キオスクモード: 終了せず、完了・取消・無操作のたびに最初の画面に戻る"), 0, 0},
 	{"lang", "lang", "RENKEI_LANG", OPT_STR, S(lang), 0, NULL, "ja|en", N_("表示言語（ja または en）"), 0, 0},
@@ -169,6 +171,7 @@ void options_defaults(struct options *o)
 	o->connect_timeout = 10;
 	o->timeout = 30;
 	o->idle_timeout = 120;
+	o->idle_warning = 20;
 }
 
 /* A parsed value, not yet stored. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <wchar.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "i18n.h"
@@ -93,6 +94,76 @@ int ui_getkey(wint_t *ch, int timeout_ms, bool *eof)
 	return r;
 }
 
+/* ---- idle: one timer across every screen and dialog (kiosk) ----------------------------------- */
+
+static int idle_ms, idle_warn_ms;
+static long long idle_deadline;
+static bool idle_expired;
+
+long long ui_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ui_set_idle(int timeout_ms, int warning_ms)
+{
+	idle_ms = timeout_ms > 0 ? timeout_ms : 0;
+	idle_warn_ms = warning_ms > 0 && warning_ms < idle_ms ? warning_ms : 0;
+	idle_expired = false;
+	ui_idle_reset();
+}
+
+void ui_idle_reset(void)
+{
+	idle_deadline = ui_now_ms() + idle_ms;
+}
+
+bool ui_idle_expired(void)
+{
+	return idle_expired;
+}
+
+void ui_idle_clear(void)
+{
+	idle_expired = false;
+	ui_idle_reset();
+}
+
+int ui_getkey_idle(wint_t *ch, bool *eof)
+{
+	*eof = false;
+	if (idle_expired)
+		return ERR; /* unwinding: every screen and dialog returns at once */
+	if (idle_ms <= 0 || headless)
+		return ui_getkey(ch, -1, eof);
+	for (;;) {
+		long long left = idle_deadline - ui_now_ms();
+		if (left <= idle_warn_ms) {
+			int r = idle_warn_ms ? ui_idle_warning(idle_deadline) : 0;
+			if (r < 0) {
+				*eof = true;
+				return ERR;
+			}
+			if (r == 0) {
+				idle_expired = true;
+				return ERR;
+			}
+			ui_idle_reset(); /* a key dismissed the warning: nothing else happens */
+			*ch = UI_KEY_NONE;
+			return KEY_CODE_YES;
+		}
+		int r = ui_getkey(ch, (int)(left - idle_warn_ms), eof);
+		if (r != ERR) {
+			ui_idle_reset();
+			return r;
+		}
+		if (*eof)
+			return ERR;
+	}
+}
+
 size_t ui_utf8(wint_t c, char *o)
 {
 	if (c < 0x80) {
@@ -163,6 +234,19 @@ static void on_signal(int sig)
 int ui_quit_signal(void)
 {
 	return quit_signal;
+}
+
+void ui_clear_all(void)
+{
+	if (!active || headless)
+		return;
+	erase();
+	clearok(curscr, TRUE);
+	refresh();
+	char *e3 = tigetstr((char *)"E3"); /* clear the scroll-back (xterm, tmux, ...) */
+	if (e3 && e3 != (char *)-1)
+		putp(e3);
+	fflush(stdout);
 }
 
 void ui_end(void)

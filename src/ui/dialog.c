@@ -210,12 +210,11 @@ static int run_keys(struct dlg *d, WINDOW **under)
 		}
 		wint_t ch;
 		bool eof;
-		int r = ui_getkey(&ch, -1, &eof);
-		if (r == ERR) {
-			if (eof)
-				return -1;
-			continue;
-		}
+		int r = ui_getkey_idle(&ch, &eof);
+		if (r == ERR) /* input ended, or the idle time ran out: as if cancelled */
+			return -1;
+		if (r == KEY_CODE_YES && ch == UI_KEY_NONE)
+			continue; /* the idle warning was dismissed; it put back what it covered */
 		dirty = true;
 		size_t stops = d->nbuttons + (d->nchoices ? 1 : 0);
 		if (r == KEY_CODE_YES) {
@@ -265,11 +264,61 @@ static int run_keys(struct dlg *d, WINDOW **under)
 	}
 }
 
+/* ---- the idle warning ------------------------------------------------------------------------- */
+
+static const char *idle_text(void *ctx)
+{
+	static char buf[512];
+	/* TRANSLATORS: kiosk idle warning; only the number changes, once a second */
+	snprintf(buf, sizeof buf,
+		 _("操作が一定時間ありませんでした。あと%d秒で手続きを中止し、最初の画面に戻ります。続ける場合は、いずれかのキーを押してください。"),
+		 *(const int *)ctx);
+	return buf;
+}
+
+int ui_idle_warning(long long deadline_ms)
+{
+	static const char *const buttons[] = {N_("続ける")};
+	int secs = 0;
+	struct dlg d = {.title = N_("お知らせ"), .text_fn = idle_text, .ctx = &secs, .buttons = buttons,
+			.nbuttons = 1};
+	WINDOW *under = dupwin(stdscr);
+	int r;
+	for (;;) {
+		long long left = deadline_ms - ui_now_ms();
+		if (left <= 0) {
+			r = 0;
+			break;
+		}
+		secs = (int)((left + 999) / 1000);
+		paint(&d); /* the same text but its number: curses sends only the changed cells */
+		wint_t ch;
+		bool eof;
+		int wait = (int)(left - (long long)(secs - 1) * 1000); /* to the next whole second */
+		if (ui_getkey(&ch, wait > 0 ? wait : 1, &eof) != ERR) {
+			r = 1;
+			break;
+		}
+		if (eof) {
+			r = -1;
+			break;
+		}
+	}
+	if (under) { /* put back what it covered */
+		overwrite(under, stdscr);
+		delwin(under);
+		touchwin(stdscr);
+		refresh();
+	}
+	return r;
+}
+
 /* Runs the dialog: returns the pressed button index, or -1 on Esc/EOF. */
 static int run(struct dlg *d)
 {
 	if (!ui_active())
 		return -1;
+	ui_idle_reset(); /* a new question: the whole idle time to answer it */
 	WINDOW *under = dupwin(stdscr);
 	int r = run_keys(d, &under);
 	if (under) { /* gone from the screen's contents (the next paint shows it), so that a dialog

@@ -42,7 +42,6 @@ struct ui_screen {
 	void *error_ctx;
 	const char *error_msgid;   /* runner's own message, translated at paint */
 	const char *error_arg;     /* msgid put into {label} of error_msgid */
-	int idle_ms;
 	bool dirty;
 	int view; /* first virtual row shown */
 	int lw;   /* label column width */
@@ -196,11 +195,6 @@ void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsig
 		if (s->f->items[i].id && !strcmp(s->f->items[i].id, id))
 			s->st[i].flags = (s->st[i].flags | on) & ~off;
 	s->dirty = true;
-}
-
-void ui_screen_set_timeout(struct ui_screen *s, int idle_ms)
-{
-	s->idle_ms = idle_ms > 0 ? idle_ms : 0;
 }
 
 void ui_screen_set_keys(struct ui_screen *s, const char *esc_msgid, bool cancel_key)
@@ -1558,14 +1552,15 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 	out->button = NULL;
 	s->dirty = true;
 	clearok(curscr, FALSE);
+	ui_idle_reset(); /* a new screen: the whole idle time to read it */
 	for (;;) {
 		if (s->dirty)
 			paint(s);
 		wint_t ch;
 		bool eof;
-		int got = ui_getkey(&ch, s->idle_ms > 0 ? s->idle_ms : -1, &eof);
+		int got = ui_getkey_idle(&ch, &eof);
 		if (got == ERR) {
-			if (eof || s->idle_ms > 0) {
+			if (eof || ui_idle_expired()) {
 				out->kind = eof ? UI_ACT_EOF : UI_ACT_TIMEOUT;
 				return 0;
 			}

@@ -1,4 +1,4 @@
-"""Stopped from outside (man/renkei.1, SIGNALS): SIGTERM (an operator, a kiosk supervisor), SIGHUP
+"""Stopped from outside (man/man1/renkei.1, SIGNALS): SIGTERM (an operator, a kiosk supervisor), SIGHUP
 (the SSH link of a support engineer or the terminal gone), SIGINT. renkei leaves as on the end of
 input: the consent session is cancelled on the server (the partner gets access_denied), the terminal
 is restored, exit status 3."""

@@ -1,5 +1,5 @@
 """SIGTERM / SIGINT: the sandbox stops accepting, finishes the request in flight, closes its
-database and exits 0 (renkei-sandbox(1)). Repeated, because the listening socket's hand-over to
+database and exits 0 (renkei-sandbox(8)). Repeated, because the listening socket's hand-over to
 libmicrohttpd at shutdown once raced (an abort seen only on a busy machine)."""
 
 import signal
