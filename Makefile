@@ -15,7 +15,7 @@ B         ?= build
 PKG_CONFIG ?= pkg-config
 PYTHON    ?= /usr/bin/python3
 
-CLIENT_PKGS  := ncursesw libcurl libcjson libp11 libssl libcrypto
+CLIENT_PKGS  := ncursesw libcurl libcjson libp11 libssl libcrypto libcrypt
 SANDBOX_PKGS := libmicrohttpd gnutls sqlite3 libcjson
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral

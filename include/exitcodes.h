@@ -9,6 +9,7 @@ enum {
 	EXIT_USAGE = 2,   /* bad command line or configuration */
 	EXIT_DENIED = 3,  /* denied or cancelled: the partner receives access_denied */
 	EXIT_LOCKED = 4,  /* the customer's login is locked */
+	EXIT_STAFF = 5,   /* kiosk: staff left kiosk mode with their PIN (supervisors do not restart) */
 };
 
 #endif

@@ -143,6 +143,7 @@ enum ui_action_kind {
 	UI_ACT_EOF,     /* input ended (headless tests: no more fed keys; terminal gone) */
 	UI_ACT_QUIT,    /* Ctrl-C under UI_INIT_RAW */
 	UI_ACT_CANCEL,  /* the cancel key (F9), when ui_screen_set_keys offers it */
+	UI_ACT_STAFF,   /* kiosk: the staff sequence (F12 three times within 3 s) */
 };
 
 struct ui_action {

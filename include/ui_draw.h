@@ -39,6 +39,9 @@ int ui_getkey(wint_t *ch, int timeout_ms, bool *eof);
  * dismisses it comes back as KEY_CODE_YES / UI_KEY_NONE (nothing to do: what it covered is back). */
 int ui_getkey_idle(wint_t *ch, bool *eof);
 #define UI_KEY_NONE KEY_F(63)
+#define UI_KEY_STAFF KEY_F(62) /* kiosk: the staff sequence (F12 three times within 3 s) */
+/* Kiosk keys (raw mode): Ctrl-C and friends do nothing; F12 F12 F12 is the staff sequence. */
+bool ui_kiosk_keys(void);
 /* dialog.c: the countdown until deadline (ui_now_ms clock): 1 a key dismissed it, 0 the time ran
  * out, -1 input ended. It puts back what it covered. */
 int ui_idle_warning(long long deadline_ms);

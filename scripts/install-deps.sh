@@ -12,7 +12,7 @@ libcjson-dev
 libp11-dev libengine-pkcs11-openssl libp11-kit-dev
 libmicrohttpd-dev libgnutls28-dev
 libsqlite3-dev
-libcmocka-dev
+libcmocka-dev libcrypt-dev whois
 openssl gnutls-bin curl ca-certificates
 softhsm2 opensc p11-kit
 tmux valgrind python3 python3-pytest

@@ -251,7 +251,7 @@ int app_run(const struct options *o)
 			idle_end(&a);
 	}
 	ui_end();
-	int code = a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
+	int code = a.staff_exit ? EXIT_STAFF : a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
 	trace_event(a.tr, "app-end");
 	trace_close(a.tr);
 	api_free(a.api); /* before p11_close: the TLS context holds the token's key */

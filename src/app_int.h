@@ -5,6 +5,7 @@
 #define RENKEI_APP_INT_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "api.h"
 #include "app.h"
@@ -34,6 +35,10 @@ struct app {
 	struct p11 *p11;     /* certificate login: the PKCS#11 module, once opened */
 	bool card_removed;   /* the token went away mid-flow: the flow was cancelled */
 	bool checking_card;
+	/* kiosk: the staff exit (app_kiosk.c) */
+	int staff_tries;
+	time_t staff_locked_until;
+	bool staff_exit;
 };
 
 struct rowctx {
@@ -84,6 +89,11 @@ void app_p11_failed(struct p11_err *pe);
 /* ---- app_screens.c: the screens[] table, one row per step ----------------------------------- */
 /* One screen of the flow for a->f.step: bind, show, act. */
 void app_show_step(struct app *a);
+
+/* ---- app_kiosk.c: the staff exit ------------------------------------------------------------- */
+/* The staff sequence was pressed: the staff PIN screen; on the right PIN the flow is cancelled and
+ * renkei ends with EXIT_STAFF. Nothing at all without a configured hash. */
+void app_staff_exit(struct app *a);
 
 /* ---- app.c: requests, dialogs, forms, the main loop ----------------------------------------- */
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */

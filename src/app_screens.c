@@ -384,7 +384,9 @@ void app_show_step(struct app *a)
 	app_free_table(&v.t);
 	if (rc < 0)
 		return;
-	if (act.kind == UI_ACT_BUTTON || esc == ESC_SELF)
+	if (act.kind == UI_ACT_STAFF)
+		app_staff_exit(a);
+	else if (act.kind == UI_ACT_BUTTON || esc == ESC_SELF)
 		d->on_action(a, &act);
 	else if (act.kind == UI_ACT_BACK && esc == ESC_BACK)
 		d->back(a);

@@ -52,6 +52,7 @@ struct opt_def {
 
 static void mask_url(const char *val, char *out, size_t n);
 static void mask_p11uri(const char *val, char *out, size_t n);
+static void mask_hidden(const char *val, char *out, size_t n);
 
 #define S(f) offsetof(struct options, f)
 /* Sorted by flag: looked up with bsearch, like curl's tool_getparam.c. */
@@ -71,6 +72,9 @@ static const struct opt_def opt_table[] = {
 	 N_("キオスク: 戻る何秒前から残り時間を表示するか（0 = 表示しない）"), 0, 3600},
 	{"kiosk", "kiosk", "RENKEI_KIOSK", OPT_BOOL, S(kiosk), 0, NULL, NULL,
 	 N_("キオスクモード: 終了せず、完了・取消・無操作のたびに最初の画面に戻る"), 0, 0},
+	{"kiosk-staff-pin-hash", "kiosk-staff-pin-hash", NULL, OPT_STR, S(kiosk_staff_pin_hash), OPT_TRUSTED,
+	 mask_hidden, N_("ハッシュ"),
+	 N_("キオスク: 係員が終了するときの暗証番号のハッシュ（crypt(3)、mkpasswd -m yescrypt で作成）"), 0, 0},
 	{"lang", "lang", "RENKEI_LANG", OPT_STR, S(lang), 0, NULL, "ja|en", N_("表示言語（ja または en）"), 0, 0},
 	{"pkcs11-module", "pkcs11-module", "RENKEI_PKCS11_MODULE", OPT_STR, S(pkcs11_module), OPT_TRUSTED,
 	 NULL, N_("パス"), N_("電子証明書ログインに使うPKCS#11モジュール"), 0, 0},
@@ -615,6 +619,12 @@ int options_validate(const struct options *o, struct opt_err *err)
 }
 
 /* The userinfo of a URL masked: user:secret@host becomes ***@host. */
+/* Not shown at all (a PIN's hash can be attacked offline). */
+static void mask_hidden(const char *val, char *out, size_t n)
+{
+	snprintf(out, n, "%s", val && *val ? "***" : "");
+}
+
 static void mask_url(const char *val, char *out, size_t n)
 {
 	const char *scheme = strstr(val, "://");
@@ -715,6 +725,7 @@ void options_usage(FILE *f, const char *prog)
 	fprintf(f, "  %d  %s\n", EXIT_USAGE, _("オプションの誤り"));
 	fprintf(f, "  %d  %s\n", EXIT_DENIED, _("拒否または取消されました"));
 	fprintf(f, "  %d  %s\n", EXIT_LOCKED, _("ログインがロックされています"));
+	fprintf(f, "  %d  %s\n", EXIT_STAFF, _("係員がキオスクモードを終了しました"));
 	fprintf(f, "\n%s\n", _("設定ファイル（後のものが優先）:"));
 	fprintf(f, "  %s/renkei.conf, ~/.config/renkei/config, --config %s\n", RENKEI_SYSCONFDIR_DEFAULT,
 		_("ファイル"));

@@ -131,13 +131,50 @@ void ui_idle_clear(void)
 	ui_idle_reset();
 }
 
+bool ui_kiosk_keys(void)
+{
+	return raw_mode;
+}
+
+/* Kiosk (raw mode): the keys a shell or a terminal would act on do nothing here (Ctrl-C, Ctrl-D,
+ * Ctrl-Z, Ctrl-\, Ctrl-S, Ctrl-Q); F12 three times within 3 s is the staff sequence, any other F12
+ * nothing. true when the key is to be used. */
+static bool kiosk_filter(int r, wint_t *ch)
+{
+	static long long f12[3];
+	static const wint_t inert[] = {3, 4, 17, 19, 26, 28};
+	if (!raw_mode)
+		return true;
+	if (r == OK)
+		for (size_t i = 0; i < sizeof inert / sizeof inert[0]; i++)
+			if (*ch == inert[i])
+				return false;
+	if (r == KEY_CODE_YES && *ch == KEY_F(12)) {
+		f12[0] = f12[1];
+		f12[1] = f12[2];
+		f12[2] = ui_now_ms();
+		if (f12[0] && f12[2] - f12[0] <= 3000) {
+			f12[0] = f12[1] = f12[2] = 0;
+			*ch = UI_KEY_STAFF;
+			return true;
+		}
+		return false;
+	}
+	return true;
+}
+
 int ui_getkey_idle(wint_t *ch, bool *eof)
 {
 	*eof = false;
 	if (idle_expired)
 		return ERR; /* unwinding: every screen and dialog returns at once */
-	if (idle_ms <= 0 || headless)
-		return ui_getkey(ch, -1, eof);
+	if (idle_ms <= 0 || headless) {
+		int r;
+		do
+			r = ui_getkey(ch, -1, eof);
+		while (r != ERR && !kiosk_filter(r, ch));
+		return r;
+	}
 	for (;;) {
 		long long left = idle_deadline - ui_now_ms();
 		if (left <= idle_warn_ms) {
@@ -157,6 +194,8 @@ int ui_getkey_idle(wint_t *ch, bool *eof)
 		int r = ui_getkey(ch, (int)(left - idle_warn_ms), eof);
 		if (r != ERR) {
 			ui_idle_reset();
+			if (!kiosk_filter(r, ch))
+				continue;
 			return r;
 		}
 		if (*eof)
@@ -286,8 +325,10 @@ static void setup_common(unsigned flags)
 	ui_width_set_ambiguous_wide(amb_wide);
 	ascii = (flags & UI_INIT_ASCII) || (as && *as && strcmp(as, "0") != 0) || amb_wide;
 	raw_mode = flags & UI_INIT_RAW;
-	if (raw_mode)
-		raw();
+	if (raw_mode) {
+		raw(); /* no ISIG, no IXON: Ctrl-C, Ctrl-Z, Ctrl-\, Ctrl-S/Q reach us as keys (kiosk_filter) */
+		signal(SIGTSTP, SIG_IGN); /* nor can a stop signal from elsewhere leave a shell showing */
+	}
 	else
 		cbreak();
 	noecho();

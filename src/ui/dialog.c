@@ -213,8 +213,9 @@ static int run_keys(struct dlg *d, WINDOW **under)
 		int r = ui_getkey_idle(&ch, &eof);
 		if (r == ERR) /* input ended, or the idle time ran out: as if cancelled */
 			return -1;
-		if (r == KEY_CODE_YES && ch == UI_KEY_NONE)
-			continue; /* the idle warning was dismissed; it put back what it covered */
+		if (r == KEY_CODE_YES && (ch == UI_KEY_NONE || ch == UI_KEY_STAFF))
+			continue; /* the idle warning was dismissed (it put back what it covered); the staff
+				   * sequence is for the screens */
 		dirty = true;
 		size_t stops = d->nbuttons + (d->nchoices ? 1 : 0);
 		if (r == KEY_CODE_YES) {

@@ -1567,6 +1567,10 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 			continue;
 		}
 		bool fk = got == KEY_CODE_YES;
+		if (fk && ch == UI_KEY_STAFF) {
+			out->kind = UI_ACT_STAFF;
+			return 0;
+		}
 		enum cmd c = key_command(ch, fk);
 		if (s->small && c != CMD_RESIZE && c != CMD_QUIT && c != CMD_REDRAW)
 			continue; /* nothing but resize while the "enlarge" screen is up */
