@@ -324,7 +324,9 @@ def test_kiosk_getty_dropin_verifies(root, tmp_path):
     session = ex / "renkei-kiosk-session"
     assert os.access(str(session), os.X_OK)
     assert subprocess.run(["sh", "-n", str(session)]).returncode == 0
-    assert re.search(r"^\s*exec .*/usr/bin/renkei --kiosk", session.read_text(), re.M)
+    text = session.read_text()
+    assert "RENKEI=${RENKEI:-/usr/bin/renkei}" in text and re.search(r'"\$RENKEI" --kiosk', text), text
+    assert re.search(r"^while :; do$", text, re.M), "the session runs renkei in a loop:\n" + text
 
 
 def test_purge_removes_made_key(debs, tmp_path):
