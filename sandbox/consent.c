@@ -68,7 +68,16 @@
 	"  addr TEXT NOT NULL," \
 	"  at INTEGER NOT NULL" \
 	");" \
-	"CREATE INDEX IF NOT EXISTS consent_rate_by_addr ON consent_rate(addr, at);"
+	"CREATE INDEX IF NOT EXISTS consent_rate_by_addr ON consent_rate(addr, at);" \
+	"CREATE TABLE IF NOT EXISTS consent_idem (" /* answers kept for a retried request (§4.2) */ \
+	"  session TEXT NOT NULL," \
+	"  key_hash TEXT NOT NULL,"           /* HMAC(session token, path and idempotency_key) */ \
+	"  body_hash TEXT NOT NULL,"          /* HMAC(session token, the body without the key) */ \
+	"  status INTEGER NOT NULL," \
+	"  problem INTEGER NOT NULL,"         /* answered application/problem+json */ \
+	"  body TEXT NOT NULL," \
+	"  PRIMARY KEY (session, key_hash)" \
+	");"
 
 enum step { ST_LOGIN, ST_QUESTION, ST_SCOPES, ST_PINS, ST_PIN_RESULT, ST_PERMISSION, ST_DONE, ST_DENIED,
 	    ST_LOCKED, ST_COUNT, ST_ANY = -1, ST_LIVE = -2 };
@@ -587,6 +596,10 @@ static void sweep(struct ctx *c)
 	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1)",
 	    "");
 	run(c, "DELETE FROM consent_rate WHERE at <= ?", "i", c->now - (long long)c->sc->rate_limit_window);
+	run(c,
+	    "DELETE FROM consent_idem WHERE session IN"
+	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1 OR final = 1)",
+	    "");
 }
 
 /* 1 found, 0 none, -1 error. */
@@ -1667,19 +1680,133 @@ static const struct route routes[] = {
 	{"/session/decision", "POST", ST_PERMISSION, true, decide},
 };
 
+/* --- idempotency of session requests (§4.2) -------------------------------------------------- */
+
+struct idem {
+	char key[65];  /* "" when the request carries no idempotency_key */
+	char body[65];
+};
+
+/* HMAC-SHA256 under the session token (never stored), hex; so the database alone cannot be searched
+ * for a PIN. 0, or -1. */
+static int idem_mac(struct ctx *c, const char *a, const char *b, char out[65])
+{
+	char token[TOKEN_MAX + 1];
+	unsigned char md[32];
+	gnutls_hmac_hd_t h;
+	int rc = -1;
+
+	if (!sb_bearer_token(c->req->authorization, token, sizeof(token)))
+		return -1;
+	if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, token, strlen(token)) >= 0) {
+		rc = gnutls_hmac(h, a, strlen(a) + 1) < 0 || gnutls_hmac(h, b, strlen(b)) < 0 ? -1 : 0;
+		gnutls_hmac_deinit(h, md);
+	}
+	explicit_bzero(token, sizeof(token));
+	if (rc == 0)
+		sb_hex(md, sizeof(md), out);
+	explicit_bzero(md, sizeof(md));
+	return rc;
+}
+
+/* Take idempotency_key out of the body (handlers never see it) and hash the key and the rest of the
+ * body. False when it is malformed (400 answered) or on failure. */
+static bool idem_take(struct ctx *c, struct idem *id)
+{
+	cJSON *k = cJSON_DetachItemFromObjectCaseSensitive(c->body, "idempotency_key");
+	bool ok = true;
+
+	id->key[0] = id->body[0] = '\0';
+	if (!k)
+		return true;
+	if (!cJSON_IsString(k) || !k->valuestring[0] || strlen(k->valuestring) > IDEM_MAX ||
+	    !printable_ascii(k->valuestring)) {
+		bad_request(c, "/idempotency_key", "idempotency_key must be 1-64 printable ASCII characters.");
+		ok = false;
+	} else {
+		char *text = cJSON_PrintUnformatted(c->body);
+		if (!text || idem_mac(c, c->req->path, k->valuestring, id->key) != 0 ||
+		    idem_mac(c, "body", text, id->body) != 0)
+			ok = false, c->failed = true;
+		if (text) {
+			explicit_bzero(text, strlen(text));
+			free(text);
+		}
+	}
+	json_wipe(k);
+	cJSON_Delete(k);
+	return ok;
+}
+
+/* A request already answered under this key: answer it the same way again (true). The same key with
+ * another body is refused (true, 400). False: first time, go on. */
+static bool idem_replay(struct ctx *c, const struct sess *s, const struct idem *id)
+{
+	sqlite3_stmt *st;
+	bool done = false;
+
+	if (!id->key[0])
+		return false;
+	st = prep(c, "SELECT body_hash, status, problem, body FROM consent_idem WHERE session = ? AND key_hash = ?",
+		  "ss", s->hash, id->key);
+	if (st && step_row(c, st) == SQLITE_ROW) {
+		done = true;
+		if (strcmp((const char *)sqlite3_column_text(st, 0), id->body) != 0) {
+			bad_request(c, "/idempotency_key", "This idempotency_key was sent before with another body.");
+		} else {
+			char *body = strdup((const char *)sqlite3_column_text(st, 3));
+			if (!body)
+				c->failed = true;
+			http_resp_free(c->resp);
+			c->resp->status = sqlite3_column_int(st, 1);
+			c->resp->content_type = sqlite3_column_int(st, 2) ? "application/problem+json" : "application/json";
+			c->resp->body = body;
+			c->resp->body_len = body ? strlen(body) : 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return done || c->failed;
+}
+
+/* Keep the answer just made for a retry under the same key (answers of 500 are not kept). */
+static void idem_store(struct ctx *c, const struct sess *s, const struct idem *id)
+{
+	const struct http_resp *r = c->resp;
+
+	if (!id->key[0] || c->failed || !r->body || r->status >= 500)
+		return;
+	run(c, "INSERT OR REPLACE INTO consent_idem (session, key_hash, body_hash, status, problem, body)"
+	       " VALUES (?, ?, ?, ?, ?, ?)",
+	    "sssiis", s->hash, id->key, id->body, (long long)r->status,
+	    (long long)(r->content_type && strstr(r->content_type, "problem") != NULL), r->body);
+}
+
 static void run_session_route(struct ctx *c, const struct route *r)
 {
 	struct sess s;
+	struct idem id = {"", ""};
 
 	if (!session_auth(c, &s))
 		return;
-	if ((r->step == ST_LIVE && s.final) || (r->step >= 0 && (int)s.step != r->step)) {
+	bool step_ok = !((r->step == ST_LIVE && s.final) || (r->step >= 0 && (int)s.step != r->step));
+	if (!step_ok && !r->body) {
 		wrong_step(c, &s, NULL);
 		return;
 	}
-	if (r->body && !(c->body = read_body(c)))
+	/* A request in another step may still be the retry of one answered already (its answer lost). */
+	if (r->body && !(c->body = read_body(c)) && step_ok)
 		return;
+	if (c->body && !idem_take(c, &id) && step_ok)
+		return;
+	if (c->body && !c->failed && idem_replay(c, &s, &id))
+		return;
+	if (!step_ok) {
+		http_resp_free(c->resp);
+		wrong_step(c, &s, NULL);
+		return;
+	}
 	r->fn(c, &s);
+	idem_store(c, &s, &id);
 }
 
 bool consent_handle(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)

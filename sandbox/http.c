@@ -18,6 +18,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "fault.h"
 #include "http.h"
 #include "sandbox.h"
 #include "util.h"
@@ -208,6 +209,7 @@ struct http_server {
 	int in_flight;
 	unsigned conn_timeout; /* seconds, MHD_OPTION_CONNECTION_TIMEOUT */
 	bool started; /* MHD's own log lines are shown only while starting */
+	struct fault_set faults; /* under mu */
 };
 
 /* Whole file, NUL-terminated; NULL with err set. */
@@ -463,6 +465,7 @@ struct reqctx {
 	bool started;
 	bool too_large;
 	int status;
+	char fault[FAULT_STEP_MAX + 16]; /* "pins:reset" when a fault was injected: for the log */
 };
 
 static void ctx_free(struct reqctx *c)
@@ -518,8 +521,8 @@ static void log_request(const struct reqctx *c)
 		snprintf(status, sizeof(status), "%d", c->status);
 	else
 		snprintf(status, sizeof(status), "-");
-	fprintf(stderr, "%s.%03ldZ %s %s %s %ldms\n", when, (long)(now.tv_nsec / 1000000),
-		c->method[0] ? c->method : "-", path, status, ms);
+	fprintf(stderr, "%s.%03ldZ %s %s %s %ldms%s%s\n", when, (long)(now.tv_nsec / 1000000),
+		c->method[0] ? c->method : "-", path, status, ms, c->fault[0] ? " fault=" : "", c->fault);
 }
 
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -541,12 +544,126 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	pthread_mutex_unlock(&srv->mu);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *con, struct reqctx *c, struct http_resp *r)
+/* --- injected faults (fault.h) ---------------------------------------------------------- */
+
+/* A body given out by MHD's reader: up to limit bytes of len (truncate: Content-Length says len, the
+ * connection closes at limit), one byte per ms_per_byte milliseconds when set (slow). */
+struct body_reader {
+	char *body;
+	size_t len, limit;
+	unsigned ms_per_byte;
+};
+
+static ssize_t read_body_part(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct body_reader *b = cls;
+	size_t n;
+
+	if (pos >= b->limit)
+		return pos >= b->len ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+	n = b->limit - (size_t)pos;
+	if (b->ms_per_byte) {
+		struct timespec ts = {(time_t)(b->ms_per_byte / 1000), (long)(b->ms_per_byte % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		n = 1;
+	}
+	if (n > max)
+		n = max;
+	memcpy(buf, b->body + pos, n);
+	return (ssize_t)n;
+}
+
+static void free_body_reader(void *cls)
+{
+	struct body_reader *b = cls;
+
+	free(b->body);
+	free(b);
+}
+
+/* status:CODE: what a failing server or a proxy in front of it answers; the request is not processed.
+ * 502 and 503 come as HTML (a proxy's page), the others as the problem §5 gives that status. */
+static void fault_status(struct http_resp *resp, unsigned code)
+{
+	static const struct {
+		unsigned status;
+		const char *type;
+	} by_status[] = {
+		{400, "bad-request"}, {401, "session-unknown"}, {404, "not-found"}, {405, "method-not-allowed"},
+		{409, "wrong-step"}, {413, "payload-too-large"}, {415, "unsupported-media-type"},
+		{429, "rate-limited"},
+	};
+	const char *type = code >= 500 ? "internal" : "bad-request";
+	char page[256];
+
+	if (code == 502 || code == 503) {
+		const char *what = code == 502 ? "502 Bad Gateway" : "503 Service Temporarily Unavailable";
+		snprintf(page, sizeof(page), "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s"
+			 "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", what, what);
+		resp_set_body(resp, (int)code, "text/html", strdup(page));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(by_status) / sizeof(by_status[0]); i++)
+		if (by_status[i].status == code)
+			type = by_status[i].type;
+	cJSON *ext = NULL;
+	if (code == 429 && (ext = cJSON_CreateObject()) != NULL)
+		cJSON_AddNumberToObject(ext, "retry_after", 1);
+	http_problem(resp, (int)code, type, "Injected by --fault.", ext);
+	if (code == 429)
+		http_header(resp, "Retry-After", "1");
+}
+
+/* garbage and shape: the answer's body replaced, its status and Content-Type kept. */
+static void fault_body(struct http_resp *resp, enum fault_kind kind)
+{
+	static const char garbage[] = "\xef\xbb\xbf<\x01\xfe}{ \"not json ]] \xff\xc0\x80 <html>";
+	static const char shape[] = "{\"step\":42,\"data\":[\"wrong\",\"shape\"],\"access_token\":false,"
+				    "\"type\":7,\"status\":\"200\",\"error\":[]}";
+	const char *text = kind == FAULT_GARBAGE ? garbage : shape;
+	char *b = strdup(text);
+
+	if (!b)
+		return;
+	free(resp->body);
+	resp->body = b;
+	resp->body_len = strlen(b);
+	if (!resp->content_type)
+		resp->content_type = "application/json";
+}
+
+static struct MHD_Response *fault_response(struct http_resp *r, const struct fault *ft)
+{
+	struct body_reader *b = calloc(1, sizeof(*b));
+	struct MHD_Response *mr;
+
+	if (!b)
+		return NULL;
+	b->body = r->body;
+	b->len = r->body_len;
+	b->limit = ft->kind == FAULT_TRUNCATE ? r->body_len / 2 : r->body_len;
+	b->ms_per_byte = ft->kind == FAULT_SLOW ? ft->arg : 0;
+	mr = MHD_create_response_from_callback(b->len, 1024, read_body_part, b, free_body_reader);
+	if (!mr) {
+		free(b);
+		return NULL;
+	}
+	r->body = NULL; /* the reader frees it */
+	return mr;
+}
+
+/* --- responses on the wire ----------------------------------------------------------------- */
+
+/* Queue r (consumed). ft: the fault this answer carries (truncate, slow), or NULL. */
+static enum MHD_Result send_resp(struct MHD_Connection *con, struct reqctx *c, struct http_resp *r,
+				 const struct fault *ft)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
 
-	if (r->body && r->body_len) {
+	if (ft && r->body && r->body_len && (ft->kind == FAULT_TRUNCATE || ft->kind == FAULT_SLOW)) {
+		mr = fault_response(r, ft);
+	} else if (r->body && r->body_len) {
 		mr = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
 		if (mr)
 			r->body = NULL; /* MHD frees it */
@@ -594,6 +711,39 @@ static void peer_address(struct MHD_Connection *con, char *out, size_t outlen)
 		snprintf(out, outlen, "-");
 }
 
+/* Run the request through the router and queue its answer, with the fault it meets (if any): latency
+ * and status before it is processed, the others after (so a reset loses an answer whose work is done). */
+static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *con, struct reqctx *c,
+			      const struct http_req *req, struct http_resp *resp, struct certinfo *ci)
+{
+	struct fault ft;
+	bool faulted;
+
+	pthread_mutex_lock(&srv->mu);
+	faulted = fault_take(&srv->faults, req->method, req->path, &ft);
+	pthread_mutex_unlock(&srv->mu);
+	if (faulted) {
+		snprintf(c->fault, sizeof(c->fault), "%s:%s", ft.step, fault_kind_name(ft.kind));
+		if (ft.kind == FAULT_LATENCY) {
+			struct timespec ts = {(time_t)(ft.arg / 1000), (long)(ft.arg % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (faulted && ft.kind == FAULT_STATUS)
+		fault_status(resp, ft.arg);
+	else
+		http_dispatch(srv->sb, req, resp);
+	gnutls_free(ci->subject);
+	ci->subject = NULL;
+	if (faulted && ft.kind == FAULT_RESET) {
+		http_resp_free(resp);
+		return MHD_NO; /* MHD closes the connection: no answer at all */
+	}
+	if (faulted && (ft.kind == FAULT_GARBAGE || ft.kind == FAULT_SHAPE))
+		fault_body(resp, ft.kind);
+	return send_resp(con, c, resp, faulted ? &ft : NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
@@ -622,7 +772,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 				/* Answer before reading the body (a client waiting for "100 Continue" sends
 				 * nothing more); MHD then drops the rest and closes the connection. */
 				http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
-				return send_resp(con, c, &resp);
+				return send_resp(con, c, &resp, NULL);
 			}
 			/* Otherwise the body is read and thrown away, so that the client, still sending,
 			 * sees the answer instead of a reset connection. */
@@ -654,7 +804,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	/* The whole request is in. */
 	if (c->too_large) {
 		http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
-		return send_resp(con, c, &resp);
+		return send_resp(con, c, &resp, NULL);
 	}
 	struct http_req req;
 	struct certinfo ci;
@@ -679,9 +829,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		req.client_cert_serial = ci.serial;
 	}
 	req.client_cert_present_but_invalid = ci.invalid;
-	http_dispatch(srv->sb, &req, &resp);
-	gnutls_free(ci.subject);
-	return send_resp(con, c, &resp);
+	return answer(srv, con, c, &req, &resp, &ci);
 }
 
 /* MHD's own messages: shown while starting (bind errors), silent afterwards (one line per request). */
@@ -744,6 +892,16 @@ bool http_listen_syntax_ok(const char *listen)
 void http_server_set_connection_timeout(struct http_server *srv, unsigned seconds)
 {
 	srv->conn_timeout = seconds;
+}
+
+bool http_server_add_fault(struct http_server *srv, const struct fault *f)
+{
+	bool ok;
+
+	pthread_mutex_lock(&srv->mu);
+	ok = fault_add(&srv->faults, f);
+	pthread_mutex_unlock(&srv->mu);
+	return ok;
 }
 
 int http_server_start(struct http_server *srv, const char *listen, char *err, size_t errlen)

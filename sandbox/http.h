@@ -65,6 +65,9 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 /* Close a connection idle for this many seconds (a keep-alive one between requests too); 30 unless
  * set. Call before http_server_start. */
 void http_server_set_connection_timeout(struct http_server *srv, unsigned seconds);
+struct fault;
+/* Inject this fault (fault.h) into the requests of its step; false when too many are set. */
+bool http_server_add_fault(struct http_server *srv, const struct fault *f);
 /* "ADDR:PORT" / "[V6]:PORT" is well formed (port 0..65535); checked before anything starts. */
 bool http_listen_syntax_ok(const char *listen);
 /* Listen on "ADDR:PORT" ("[V6]:PORT"; port 0 picks a free one) and serve; sets sb->issuer to

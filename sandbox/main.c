@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "consent.h"
+#include "fault.h"
 #include "http.h"
 #include "oauth.h"
 #include "resource.h"
@@ -26,6 +27,7 @@
 
 enum opt_id {
 	OPT_CONNECTION_TIMEOUT,
+	OPT_FAULT,
 	OPT_HELP,
 	OPT_LISTEN,
 	OPT_PRINT_SCENARIO,
@@ -41,6 +43,8 @@ struct config {
 	const char *state;
 	const char *tls_dir;
 	unsigned connection_timeout;
+	struct fault faults[FAULT_MAX]; /* --fault, in order */
+	size_t nfaults;
 	bool print_scenario;
 	bool help;
 	bool version;
@@ -57,6 +61,18 @@ static const struct opt {
 	{"connection-timeout", 0, "SECONDS", OPT_CONNECTION_TIMEOUT,
 	 "close a connection idle for SECONDS (a keep-alive one between requests\n"
 	 "                           too); 1 to 3600, default 30"},
+	{"fault", 0, "STEP:KIND[:ARG][:once]", OPT_FAULT,
+	 "inject a fault into every request of STEP (repeatable; the first that\n"
+	 "                           matches wins). STEP: device_authorization, token,\n"
+	 "                           revoke, session, login, answer, scopes, pins,\n"
+	 "                           pin_result, back, decision, cancel, or * for all.\n"
+	 "                           KIND: latency:MS (wait, then answer), status:CODE\n"
+	 "                           (answer CODE without processing: a problem, or\n"
+	 "                           HTML for 502/503), reset (process, close without\n"
+	 "                           answering), truncate (half the body), garbage (not\n"
+	 "                           JSON), shape (JSON of the wrong shape), slow[:MS]\n"
+	 "                           (a byte every MS ms, default 20). :once: the first\n"
+	 "                           such request only"},
 	{"help", 'h', NULL, OPT_HELP, "show this help and exit"},
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN,
 	 "address to listen on (default " DEFAULT_LISTEN "; port 0 picks a free one;\n"
@@ -197,6 +213,15 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_SCENARIO: cfg->scenario = value; break;
 		case OPT_STATE: cfg->state = value; break;
 		case OPT_TLS_DIR: cfg->tls_dir = value; break;
+		case OPT_FAULT: {
+			char why[512];
+			if (cfg->nfaults >= FAULT_MAX)
+				return bad_usage("--fault %s: at most 32 faults", value);
+			if (!fault_parse(value, &cfg->faults[cfg->nfaults], why, sizeof(why)))
+				return bad_usage("%s", why);
+			cfg->nfaults++;
+			break;
+		}
 		case OPT_CONNECTION_TIMEOUT:
 			cfg->connection_timeout = parse_seconds(value);
 			if (!cfg->connection_timeout)
@@ -208,10 +233,28 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	return 0;
 }
 
+/* The command line's faults, then the scenario's (already checked when it was loaded). */
+static int add_faults(struct http_server *srv, const struct config *cfg, const struct scenario *sc)
+{
+	struct fault f;
+	char why[512];
+
+	for (size_t i = 0; i < cfg->nfaults; i++)
+		if (!http_server_add_fault(srv, &cfg->faults[i]))
+			goto too_many;
+	for (size_t i = 0; i < sc->nfaults; i++)
+		if (!fault_parse(sc->faults[i], &f, why, sizeof(why)) || !http_server_add_fault(srv, &f))
+			goto too_many;
+	return 0;
+too_many:
+	fprintf(stderr, "renkei-sandbox: at most %d faults (--fault and the scenario's together)\n", FAULT_MAX);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
-	struct config cfg = {DEFAULT_LISTEN, NULL, NULL, DEFAULT_TLS_DIR, DEFAULT_CONNECTION_TIMEOUT,
-			     false, false, false};
+	static struct config cfg = {.listen = DEFAULT_LISTEN, .tls_dir = DEFAULT_TLS_DIR,
+				    .connection_timeout = DEFAULT_CONNECTION_TIMEOUT};
 	struct sandbox sb;
 	struct http_server *srv = NULL;
 	char err[1024];
@@ -263,6 +306,8 @@ int main(int argc, char **argv)
 		goto out_sc;
 	}
 	http_server_set_connection_timeout(srv, cfg.connection_timeout);
+	if (add_faults(srv, &cfg, sb.sc) != 0)
+		goto out_srv;
 	if (db_open(&sb.db, cfg.state, err, sizeof(err)) != 0) {
 		fprintf(stderr, "renkei-sandbox: state %s\n", err);
 		goto out_srv;

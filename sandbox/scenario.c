@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "embedded.h"
+#include "fault.h"
 
 #define SCENARIO_FILE_MAX (4u * 1024 * 1024)
 #define SCENARIO_VERSION 1
@@ -1199,10 +1200,40 @@ static void wipe_json(cJSON *j)
 	}
 }
 
+/* "faults": ["pins:reset:once", ...], each as --fault takes it (fault.h). */
+static bool parse_faults(struct ctx *c, const cJSON *root, struct scenario *sc)
+{
+	const cJSON *arr, *x;
+	size_t n, i = 0, s;
+	struct fault f;
+	char why[512];
+
+	if (!get_array(c, root, "faults", false, 0, FAULT_MAX, &arr, &n) || !arr)
+		return !c->failed;
+	s = push(c, "faults");
+	sc->faults = xcalloc(c, n ? n : 1, sizeof(char *));
+	if (!sc->faults)
+		return false;
+	for (x = arr->child; x; x = x->next, i++) {
+		size_t s2 = pushi(c, i);
+		if (!cJSON_IsString(x))
+			return fail(c, "must be a fault (a string STEP:KIND[:ARG][:once]), not %s", type_name(x));
+		if (!fault_parse(x->valuestring, &f, why, sizeof(why)))
+			return fail(c, "%s", why + strlen("--fault "));
+		sc->faults[i] = xstrdup(c, x->valuestring);
+		if (!sc->faults[i])
+			return false;
+		sc->nfaults = i + 1;
+		pop(c, s2);
+	}
+	pop(c, s);
+	return true;
+}
+
 struct scenario *scenario_parse(const char *json, size_t len, char *err, size_t errlen)
 {
 	static const char *const members[] = {"version", "name", "utc_offset_minutes", "device", "limits",
-					      "terms", "scopes", "partners", "customers", NULL};
+					      "terms", "scopes", "partners", "customers", "faults", NULL};
 	struct ctx c = {.err = err, .errlen = errlen};
 	struct scenario *sc = NULL;
 	const char *end = NULL;
@@ -1247,7 +1278,7 @@ struct scenario *scenario_parse(const char *json, size_t len, char *err, size_t 
 	    !get_int(&c, root, "utc_offset_minutes", false, 540, -720, 840, &sc->utc_offset_minutes) ||
 	    !parse_device(&c, root, sc) || !parse_limits(&c, root, sc) ||
 	    !get_l10n(&c, root, "terms", true, true, TERMS_MAX_CHARS, &sc->terms) || !parse_scopes(&c, root, sc) ||
-	    !parse_partners(&c, root, sc) || !parse_customers(&c, root, sc))
+	    !parse_partners(&c, root, sc) || !parse_customers(&c, root, sc) || !parse_faults(&c, root, sc))
 		goto out;
 out:
 	wipe_json(root);
@@ -1366,6 +1397,9 @@ void scenario_free(struct scenario *sc)
 	if (!sc)
 		return;
 	free(sc->name);
+	for (size_t i = 0; i < sc->nfaults; i++)
+		free(sc->faults[i]);
+	free(sc->faults);
 	for (size_t i = 0; i < sc->nscopes; i++) {
 		free(sc->scopes[i].id);
 		l10n_free(&sc->scopes[i].name);

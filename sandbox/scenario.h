@@ -99,6 +99,8 @@ struct scenario {
 	int session_idle_seconds; /* 600 */
 	int access_token_ttl;   /* 3600 */
 	int utc_offset_minutes; /* bank time zone for dates: 540 (JST) */
+	char **faults;          /* "pins:reset:once": injected faults (fault.h), checked at load */
+	size_t nfaults;
 };
 
 /* Parse a scenario from JSON text. On error returns NULL and writes "json/path: what is wrong"

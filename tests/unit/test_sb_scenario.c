@@ -414,9 +414,14 @@ static void errors_json(void **state)
 static void errors_members(void **state)
 {
 	(void)state;
+	expect_edit_error("faults", "[\"pins:reset\", \"pins:boom\"]",
+			  "faults[1]: pins:boom: unknown kind \"boom\" (kinds: latency, status, reset, truncate, "
+			  "garbage, shape, slow)");
+	expect_edit_error("faults", "[5]", "faults[0]: must be a fault (a string STEP:KIND[:ARG][:once]), not a number");
+	expect_edit_ok("faults", "[\"pins:reset:once\", \"*:latency:10\"]");
 	expect_edit_error("nmae", "\"x\"",
 			  "nmae: unknown member (expected one of: version, name, utc_offset_minutes, device, limits, "
-			  "terms, scopes, partners, customers)");
+			  "terms, scopes, partners, customers, faults)");
 	expect_edit_error("customers[0].passwd", "\"x\"",
 			  "customers[0].passwd: unknown member (expected one of: login_id, password, locked, question, "
 			  "certificates, accounts)");
