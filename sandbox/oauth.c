@@ -364,11 +364,10 @@ static int insert_token(struct sandbox *sb, const char *token, long long grant_i
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Issue an access token for a grant and answer with it. refresh_in: the refresh token to echo
- * (refresh grant), or NULL to mint one (device grant). Runs inside the caller's transaction and
- * commits it. */
+/* Issue an access token and a new refresh token for a grant and answer with them (the refresh token
+ * rotates on every use, §2.3). Runs inside the caller's transaction and commits it. */
 static void issue(struct sandbox *sb, struct http_resp *resp, long long grant_id, const char *scopes,
-		  long long grant_end, const char *refresh_in, long long now)
+		  long long grant_end, long long now)
 {
 	char access[TOKEN_LEN], refresh[TOKEN_LEN];
 	long long exp = now + sb->sc->access_token_ttl;
@@ -380,10 +379,8 @@ static void issue(struct sandbox *sb, struct http_resp *resp, long long grant_id
 		server_error(sb, resp);
 		goto wipe;
 	}
-	if (refresh_in) {
-		snprintf(refresh, sizeof(refresh), "%s", refresh_in);
-	} else if (db_random_token(refresh, sizeof(refresh), TOKEN_BYTES) != 0 ||
-		   insert_token(sb, refresh, grant_id, "refresh", grant_end) != 0) {
+	if (db_random_token(refresh, sizeof(refresh), TOKEN_BYTES) != 0 ||
+	    insert_token(sb, refresh, grant_id, "refresh", grant_end) != 0) {
 		server_error(sb, resp);
 		goto wipe;
 	}
@@ -534,7 +531,7 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 			oauth_error(resp, 400, "invalid_grant", "The authorization is no longer valid.");
 			return;
 		}
-		issue(sb, resp, grant_id, g.scopes, g.expires_at, NULL, now);
+		issue(sb, resp, grant_id, g.scopes, g.expires_at, now);
 		return;
 	}
 	/* Pending (or anything unknown: treated as pending). */
@@ -582,6 +579,35 @@ static bool same_scope_set(const char *asked, const char *granted)
 	return all_words_in(asked, granted) && all_words_in(granted, asked);
 }
 
+/* One statement binding (?1 int64 id, ?2 text or NULL); 0, or -1. */
+static int exec_grant(struct sandbox *sb, const char *sql, long long id, const char *text)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(sb->db.h, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (text)
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A refresh token already used once comes back (stolen, or replayed): RFC 9700 §4.14.2, the whole
+ * grant is revoked, every access and refresh token of it. */
+static void refresh_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id)
+{
+	if (exec_grant(sb, "UPDATE grants SET revoked = 1 WHERE id = ?1", grant_id, NULL) != 0 ||
+	    db_commit(&sb->db) != 0) {
+		server_error(sb, resp);
+		return;
+	}
+	fprintf(stderr, "renkei-sandbox: a used refresh token came back: grant %lld revoked\n", grant_id);
+	oauth_error(resp, 400, "invalid_grant", "This refresh_token was used before: the authorization is revoked.");
+}
+
 static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,
 			  const char *refresh, const char *scope, long long now)
 {
@@ -589,8 +615,9 @@ static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char
 	char h[65];
 
 	if (find_hashed(sb, resp, refresh,
-			"SELECT t.grant_id, t.expires_at, g.client_id, g.scopes, g.expires_at, g.revoked"
-			" FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ? AND t.kind = 'refresh'",
+			"SELECT t.grant_id, t.expires_at, g.client_id, g.scopes, g.expires_at, g.revoked, t.kind"
+			" FROM tokens t JOIN grants g ON g.id = t.grant_id"
+			" WHERE t.hash = ? AND t.kind IN ('refresh', 'refresh-used')",
 			"Unknown refresh_token.", &st, h) <= 0)
 		return;
 	long long grant_id = sqlite3_column_int64(st, 0);
@@ -600,13 +627,18 @@ static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char
 	snprintf(scopes, sizeof(scopes), "%s", (const char *)sqlite3_column_text(st, 3));
 	long long gexp = sqlite3_column_int64(st, 4);
 	bool revoked = sqlite3_column_int(st, 5) != 0;
+	bool used = strcmp((const char *)sqlite3_column_text(st, 6), "refresh-used") == 0;
 	sqlite3_finalize(st);
-	if (!same_client || revoked || texp <= now || gexp <= now) {
+	if (same_client && used && !revoked) {
+		refresh_reused(sb, resp, grant_id);
+		return;
+	}
+	if (!same_client || used || revoked || texp <= now || gexp <= now) {
 		db_rollback(&sb->db);
 		oauth_error(resp, 400, "invalid_grant",
 			    !same_client ? "Unknown refresh_token."
-				     : revoked ? "The authorization was revoked."
-					       : "The authorization period has ended.");
+				     : revoked || used ? "The authorization was revoked."
+						       : "The authorization period has ended.");
 		return;
 	}
 	if (scope && !same_scope_set(scope, scopes)) {
@@ -614,7 +646,15 @@ static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char
 		oauth_error(resp, 400, "invalid_scope", "scope must be left out or equal the granted scope.");
 		return;
 	}
-	issue(sb, resp, grant_id, scopes, gexp, refresh, now);
+	/* Rotation: this refresh token is spent (kept to recognise a reuse), the access tokens it
+	 * replaces stop working, and a new pair is issued. */
+	if (exec_grant(sb, "UPDATE tokens SET kind = 'refresh-used' WHERE grant_id = ?1 AND hash = ?2", grant_id,
+		       h) != 0 ||
+	    exec_grant(sb, "DELETE FROM tokens WHERE grant_id = ?1 AND kind = 'access'", grant_id, NULL) != 0) {
+		server_error(sb, resp);
+		return;
+	}
+	issue(sb, resp, grant_id, scopes, gexp, now);
 }
 
 static void token(struct sandbox *sb, const struct http_req *req, struct http_resp *resp)

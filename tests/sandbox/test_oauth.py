@@ -316,12 +316,34 @@ def test_refresh(sandbox):
     assert r.status == 200, r
     new = r.json
     assert new["access_token"] != tok["access_token"]
-    assert new["refresh_token"] == tok["refresh_token"]
+    assert new["refresh_token"] != tok["refresh_token"]  # rotated on every use (§2.3)
     assert new["token_type"] == "Bearer" and sorted(new["scope"].split()) == ["balance", "transactions"]
     assert sb.get("/v1/accounts", bearer=new["access_token"]).status == 200
-    # Another client cannot use it; an unknown refresh token is invalid_grant.
-    assert refresh(sb, tok["refresh_token"], "kakeibo-demo").status == 400
+    expect_problem(sb.get("/v1/accounts", bearer=tok["access_token"]), 401, "token-invalid")  # retired
+    # Another client cannot use it (and changes nothing); an unknown refresh token is invalid_grant.
+    assert refresh(sb, new["refresh_token"], "kakeibo-demo").status == 400
     expect_oauth_error(refresh(sb, "nope", "mieru-demo"), "invalid_grant")
+    third = refresh(sb, new["refresh_token"], "mieru-demo")
+    assert third.status == 200, third
+    assert sb.get("/v1/accounts", bearer=third.json["access_token"]).status == 200
+
+
+def test_reused_refresh_token_revokes_the_whole_grant(sandbox):
+    sb = sandbox()
+    tok = grant(sb, "sato02", client_id="mieru-demo")
+    other = grant(sb, "sato02", client_id="mieru-demo")  # another grant of the same partner
+    r1 = refresh(sb, tok["refresh_token"], "mieru-demo").json
+    r2 = refresh(sb, r1["refresh_token"], "mieru-demo").json
+    # the first refresh token comes back (stolen and replayed): invalid_grant, and the grant is gone
+    expect_oauth_error(refresh(sb, tok["refresh_token"], "mieru-demo"), "invalid_grant")
+    for at in (tok["access_token"], r1["access_token"], r2["access_token"]):
+        expect_problem(sb.get("/v1/accounts", bearer=at), 401, "token-invalid")
+    for rt in (r1["refresh_token"], r2["refresh_token"], tok["refresh_token"]):
+        expect_oauth_error(refresh(sb, rt, "mieru-demo"), "invalid_grant")
+    assert "grant" in sb.log_text() and "revoked" in sb.log_text()
+    # the partner's other grant is untouched
+    assert sb.get("/v1/accounts", bearer=other["access_token"]).status == 200
+    assert refresh(sb, other["refresh_token"], "mieru-demo").status == 200
 
 
 def test_expired_access_token_is_401_and_refresh_renews(sandbox, tmp_path):
@@ -345,13 +367,13 @@ def test_revocation_ends_the_whole_grant(sandbox, which):
     tok = grant(sb, "sato02")
     r2 = refresh(sb, tok["refresh_token"])
     assert r2.status == 200, r2
-    r = revoke(sb, tok[which])
+    r = revoke(sb, r2.json[which])  # the current pair: tok's access token was retired by the refresh
     assert r.status == 200 and r.body == b"", r
     for at in (tok["access_token"], r2.json["access_token"]):
         r = sb.get("/v1/accounts", bearer=at)
         expect_problem(r, 401, "token-invalid")
         assert 'error="invalid_token"' in r.headers.get("www-authenticate", "")
-    expect_oauth_error(refresh(sb, tok["refresh_token"]), "invalid_grant")
+    expect_oauth_error(refresh(sb, r2.json["refresh_token"]), "invalid_grant")
     # Unknown tokens are fine too (RFC 7009).
     assert revoke(sb, "unknown-token").status == 200
 

@@ -309,21 +309,26 @@ static void tokens_and_resources(void **state)
 	expect_bearer(f, "DELETE", "/v1/accounts", at, 405);
 	expect_bearer(f, "GET", "/v1/elsewhere", at, 404);
 
-	/* Refresh: a new access token, the same refresh token; the old access token still works. */
+	/* Refresh (§2.3): a new access token and a new refresh token; the old access token is retired. */
+	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=mieru-demo&refresh_token=%s", rt);
+	expect_error(f, "/oauth/token", body, 400, "invalid_grant"); /* another client's: nothing changes */
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", rt);
 	call(f, "POST", "/oauth/token", FORM, body, NULL, &a);
 	assert_int_equal(a.status, 200);
-	assert_string_equal(str(&a, "refresh_token"), rt);
+	assert_string_not_equal(str(&a, "refresh_token"), rt);
 	assert_string_not_equal(str(&a, "access_token"), at);
-	char at2[64];
+	char at2[64], rt2[64];
 	snprintf(at2, sizeof(at2), "%s", str(&a, "access_token"));
+	snprintf(rt2, sizeof(rt2), "%s", str(&a, "refresh_token"));
 	done(&a);
-	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=mieru-demo&refresh_token=%s", rt);
+	expect_bearer(f, "GET", "/v1/accounts", at, 401);
+	expect_bearer(f, "GET", "/v1/accounts", at2, 200);
+	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=mieru-demo&refresh_token=%s", rt2);
 	expect_error(f, "/oauth/token", body, 400, "invalid_grant");
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", at);
 	expect_error(f, "/oauth/token", body, 400, "invalid_grant");
 	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s&scope=transactions",
-		 rt);
+		 rt2);
 	expect_error(f, "/oauth/token", body, 400, "invalid_scope");
 
 	/* Revocation by another client changes nothing; by the right one ends the whole grant. */
@@ -331,14 +336,14 @@ static void tokens_and_resources(void **state)
 	call(f, "POST", "/oauth/revoke", FORM, body, NULL, &a);
 	assert_int_equal(a.status, 200);
 	done(&a);
-	expect_bearer(f, "GET", "/v1/accounts", at, 200);
+	expect_bearer(f, "GET", "/v1/accounts", at2, 200);
 	snprintf(body, sizeof(body), "client_id=kakeibo-demo&token=%s&token_type_hint=access_token", at2);
 	call(f, "POST", "/oauth/revoke", FORM, body, NULL, &a);
 	assert_int_equal(a.status, 200);
 	assert_int_equal(a.body[0], '\0');
 	done(&a);
-	expect_bearer(f, "GET", "/v1/accounts", at, 401);
-	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", rt);
+	expect_bearer(f, "GET", "/v1/accounts", at2, 401);
+	snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=kakeibo-demo&refresh_token=%s", rt2);
 	expect_error(f, "/oauth/token", body, 400, "invalid_grant");
 	call(f, "POST", "/oauth/revoke", FORM, "client_id=kakeibo-demo&token=unknown", NULL, &a);
 	assert_int_equal(a.status, 200);
