@@ -25,7 +25,11 @@
 
 #define BODY_MAX (64 * 1024)
 #define DISCARD_MAX (1024 * 1024) /* a bigger body is not even read before the 413 */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.3, and TLS 1.2 with ECDHE and an AEAD cipher only (forward secrecy, no CBC, no SHA-1 MAC):
+ * FAPI's ECDHE suites and their ECDSA and ChaCha20 kin. --tls-priority replaces it. */
+#define TLS_PRIORITIES                                                                                   \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"     \
+	"+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 #define FILE_MAX (1024 * 1024)
 #define DRAIN_SECONDS 5
 
@@ -210,6 +214,7 @@ struct http_server {
 	unsigned conn_timeout; /* seconds, MHD_OPTION_CONNECTION_TIMEOUT */
 	bool started; /* MHD's own log lines are shown only while starting */
 	struct fault_set faults; /* under mu */
+	char *priorities;        /* GnuTLS priority string (MHD_OPTION_HTTPS_PRIORITIES) */
 };
 
 /* Whole file, NUL-terminated; NULL with err set. */
@@ -287,6 +292,28 @@ static void pem_error(char *err, size_t errlen, const char *dir, const char *fil
 		         key ? "private key" : "certificate", gnutls_strerror(rc));
 }
 
+/* A server certificate outside its validity period still starts the sandbox (a trainer may want to
+ * show what a client does), with a warning naming the date. */
+static void warn_validity(gnutls_x509_crt_t crt, const char *dir)
+{
+	time_t now = time(NULL), from = gnutls_x509_crt_get_activation_time(crt),
+	       until = gnutls_x509_crt_get_expiration_time(crt);
+	char when[32];
+	struct tm tm;
+
+	if (from != (time_t)-1 && now < from) {
+		gmtime_r(&from, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		fprintf(stderr, "renkei-sandbox: warning: %s/server.crt is not valid before %s: clients will refuse "
+				"it until then\n", dir, when);
+	} else if (until != (time_t)-1 && now >= until) {
+		gmtime_r(&until, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		fprintf(stderr, "renkei-sandbox: warning: %s/server.crt expired on %s: clients will refuse it\n",
+			dir, when);
+	}
+}
+
 /* Check what MHD will load, file by file, so that a bad directory gets a clear message before
  * listening. Any unencrypted PEM key GnuTLS reads is accepted: PKCS#8 ("PRIVATE KEY"), PKCS#1
  * ("RSA PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY"), with or without certtool's text before it. */
@@ -311,6 +338,8 @@ static int check_tls(struct http_server *srv, const char *dir, char *err, size_t
 		return -1;
 	}
 	rc = gnutls_x509_crt_list_import2(&crts, &ncrts, &c, GNUTLS_X509_FMT_PEM, 0);
+	if (rc >= 0 && ncrts > 0)
+		warn_validity(crts[0], dir);
 	for (unsigned i = 0; i < ncrts; i++)
 		gnutls_x509_crt_deinit(crts[i]);
 	gnutls_free(crts);
@@ -354,6 +383,11 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 	}
 	srv->sb = sb;
 	srv->conn_timeout = 30;
+	if (!(srv->priorities = strdup(TLS_PRIORITIES))) {
+		snprintf(err, errlen, "out of memory");
+		free(srv);
+		return NULL;
+	}
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	if (stat(tls_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -389,6 +423,7 @@ void http_server_free(struct http_server *srv)
 	free(srv->cert);
 	free_secret_text(srv->key);
 	free(srv->ca);
+	free(srv->priorities);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_cond_destroy(&srv->cv);
 	free(srv);
@@ -894,6 +929,38 @@ void http_server_set_connection_timeout(struct http_server *srv, unsigned second
 	srv->conn_timeout = seconds;
 }
 
+bool http_tls_priority_ok(const char *prio, char *err, size_t errlen)
+{
+	gnutls_priority_t p;
+	const char *at = NULL;
+	int rc = gnutls_priority_init(&p, prio, &at);
+
+	if (rc < 0) {
+		if (at && rc == GNUTLS_E_INVALID_REQUEST)
+			snprintf(err, errlen, "--tls-priority %s: GnuTLS cannot use it from \"%.40s\"", prio, at);
+		else
+			snprintf(err, errlen, "--tls-priority %s: %s", prio, gnutls_strerror(rc));
+		return false;
+	}
+	gnutls_priority_deinit(p);
+	return true;
+}
+
+int http_server_set_tls_priority(struct http_server *srv, const char *prio, char *err, size_t errlen)
+{
+	char *copy;
+
+	if (!http_tls_priority_ok(prio, err, errlen))
+		return -1;
+	if (!(copy = strdup(prio))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(srv->priorities);
+	srv->priorities = copy;
+	return 0;
+}
+
 bool http_server_add_fault(struct http_server *srv, const struct fault *f)
 {
 	bool ok;
@@ -939,7 +1006,7 @@ int http_server_start(struct http_server *srv, const char *listen, char *err, si
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->conn_timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
-		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
+		MHD_OPTION_HTTPS_PRIORITIES, srv->priorities, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 		srv->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, srv->ca, MHD_OPTION_END);
 	freeaddrinfo(ai);

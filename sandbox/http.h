@@ -65,6 +65,10 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 /* Close a connection idle for this many seconds (a keep-alive one between requests too); 30 unless
  * set. Call before http_server_start. */
 void http_server_set_connection_timeout(struct http_server *srv, unsigned seconds);
+/* A GnuTLS priority string GnuTLS accepts (false, with a message naming where it stops, if not). */
+bool http_tls_priority_ok(const char *prio, char *err, size_t errlen);
+/* Use prio instead of the default (TLS 1.3, TLS 1.2 with ECDHE + AEAD); 0, or -1 with err. */
+int http_server_set_tls_priority(struct http_server *srv, const char *prio, char *err, size_t errlen);
 struct fault;
 /* Inject this fault (fault.h) into the requests of its step; false when too many are set. */
 bool http_server_add_fault(struct http_server *srv, const struct fault *f);

@@ -34,6 +34,7 @@ enum opt_id {
 	OPT_SCENARIO,
 	OPT_STATE,
 	OPT_TLS_DIR,
+	OPT_TLS_PRIORITY,
 	OPT_VERSION
 };
 
@@ -42,6 +43,7 @@ struct config {
 	const char *scenario;
 	const char *state;
 	const char *tls_dir;
+	const char *tls_priority; /* NULL: http.c's default */
 	unsigned connection_timeout;
 	struct fault faults[FAULT_MAX]; /* --fault, in order */
 	size_t nfaults;
@@ -86,6 +88,9 @@ static const struct opt {
 	 "                           certificates are requested (default " DEFAULT_TLS_DIR
 	 ", made by\n"
 	 "                           sh scripts/mkcerts.sh " DEFAULT_TLS_DIR ")"},
+	{"tls-priority", 0, "STRING", OPT_TLS_PRIORITY,
+	 "GnuTLS priority string instead of the default: TLS 1.3, and TLS 1.2\n"
+	 "                           with ECDHE and AES-GCM or ChaCha20-Poly1305 only"},
 	{"version", 'V', NULL, OPT_VERSION, "show the version and exit"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -129,7 +134,7 @@ static void usage(FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
 				 opts[i].arg ? opts[i].arg : "");
-		if (strlen(left) > 25) /* too wide for the column: the help starts on the next line */
+		if (strlen(left) >= 25) /* too wide for the column: the help starts on the next line */
 			fprintf(f, "  %s\n%27s%s\n", left, "", opts[i].help);
 		else
 			fprintf(f, "  %-25s%s\n", left, opts[i].help);
@@ -213,6 +218,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_SCENARIO: cfg->scenario = value; break;
 		case OPT_STATE: cfg->state = value; break;
 		case OPT_TLS_DIR: cfg->tls_dir = value; break;
+		case OPT_TLS_PRIORITY: {
+			char why[512];
+			if (!http_tls_priority_ok(value, why, sizeof(why)))
+				return bad_usage("%s", why);
+			cfg->tls_priority = value;
+			break;
+		}
 		case OPT_FAULT: {
 			char why[512];
 			if (cfg->nfaults >= FAULT_MAX)
@@ -306,6 +318,10 @@ int main(int argc, char **argv)
 		goto out_sc;
 	}
 	http_server_set_connection_timeout(srv, cfg.connection_timeout);
+	if (cfg.tls_priority && http_server_set_tls_priority(srv, cfg.tls_priority, err, sizeof(err)) != 0) {
+		fprintf(stderr, "renkei-sandbox: %s\n", err);
+		goto out_srv;
+	}
 	if (add_faults(srv, &cfg, sb.sc) != 0)
 		goto out_srv;
 	if (db_open(&sb.db, cfg.state, err, sizeof(err)) != 0) {

@@ -255,3 +255,34 @@ def test_truncated_server_key_refuses_to_start(run_sandbox, ct, tmp_path, algo, 
     assert msg.startswith("renkei-sandbox: %s/server.key: " % tls), msg
     assert "damaged or truncated PEM private key" in msg and "server.crt" not in msg, msg
     assert not any(b.strip() in r.stderr for b in body), "key material in the message: %r" % msg
+
+
+# --- a server certificate outside its validity period ---------------------------------------------
+
+@pytest.mark.parametrize("when,dates,want", [
+    ("expired", ("2020-01-01 00:00:00", "2021-01-01 00:00:00"), "expired on 2021-01-01 00:00:00 UTC"),
+    ("not-yet-valid", ("2099-01-01 00:00:00", "2100-01-01 00:00:00"), "is not valid before 2099-01-01 00:00:00 UTC"),
+])
+def test_server_certificate_out_of_date_warns_at_start(sandbox, ct, tmp_path, when, dates, want):
+    """The sandbox still starts (a trainer may show what a client does with it) but says so."""
+    tls = tls_dir(ct, tmp_path, client_ca=False)
+    (tls / "ca.key").write_bytes((ct / "ca.key").read_bytes())
+    tmpl = SERVER_TEMPLATE.replace("expiration_days = 825\n",
+                                   'activation_date = "%s"\nexpiration_date = "%s"\n' % dates)
+    issue(tls, "ca", "server", tmpl)
+    (tls / "ca.key").unlink()
+    sb = start(sandbox, tls)
+    log = sb.log_text()
+    assert "renkei-sandbox: warning: %s/server.crt %s" % (tls, want) in log, log
+    assert "clients will refuse it" in log
+    # and a client verifying it indeed refuses it
+    ctx = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=10) as s:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            ctx.wrap_socket(s, server_hostname="localhost")
+
+
+def test_server_certificate_in_date_gives_no_warning(sandbox, ct, tmp_path):
+    sb = start(sandbox, tls_dir(ct, tmp_path, client_ca=False))
+    metadata(sb)
+    assert "warning" not in sb.log_text()
