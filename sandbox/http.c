@@ -18,6 +18,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "deadline.h"
 #include "fault.h"
 #include "http.h"
 #include "sandbox.h"
@@ -215,6 +216,8 @@ struct http_server {
 	bool started; /* MHD's own log lines are shown only while starting */
 	struct fault_set faults; /* under mu */
 	char *priorities;        /* GnuTLS priority string (MHD_OPTION_HTTPS_PRIORITIES) */
+	struct http_limits limits;
+	struct deadline *dl;     /* the request deadline's watchdog, while serving */
 };
 
 /* Whole file, NUL-terminated; NULL with err set. */
@@ -383,6 +386,7 @@ struct http_server *http_server_new(struct sandbox *sb, const char *tls_dir, cha
 	}
 	srv->sb = sb;
 	srv->conn_timeout = 30;
+	srv->limits = (struct http_limits){HTTP_PER_ADDRESS_LIMIT, HTTP_CONNECTION_LIMIT, HTTP_REQUEST_TIMEOUT};
 	if (!(srv->priorities = strdup(TLS_PRIORITIES))) {
 		snprintf(err, errlen, "out of memory");
 		free(srv);
@@ -560,6 +564,29 @@ static void log_request(const struct reqctx *c)
 		c->method[0] ? c->method : "-", path, status, ms, c->fault[0] ? " fault=" : "", c->fault);
 }
 
+/* The deadline entry of a connection (on_connection made it), or NULL. */
+static struct deadline_conn *conn_deadline(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+/* Each connection is listed for the request deadline from its accept to its close. */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fi = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = fi ? deadline_add(srv->dl, fi->connect_fd) : NULL;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		deadline_remove(srv->dl, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
@@ -568,6 +595,7 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
 	(void)con;
 	(void)toe;
 
+	deadline_busy(srv->dl, conn_deadline(con), false);
 	if (!c)
 		return;
 	log_request(c);
@@ -806,6 +834,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 			if (errno == ERANGE || n > DISCARD_MAX || (n > BODY_MAX && expect)) {
 				/* Answer before reading the body (a client waiting for "100 Continue" sends
 				 * nothing more); MHD then drops the rest and closes the connection. */
+				deadline_busy(srv->dl, conn_deadline(con), true);
 				http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
 				return send_resp(con, c, &resp, NULL);
 			}
@@ -836,7 +865,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		return MHD_YES;
 	}
 
-	/* The whole request is in. */
+	/* The whole request is in: its deadline is met. */
+	deadline_busy(srv->dl, conn_deadline(con), true);
 	if (c->too_large) {
 		http_problem(&resp, 413, "payload-too-large", "The body is larger than 64 KiB.", NULL);
 		return send_resp(con, c, &resp, NULL);
@@ -929,6 +959,11 @@ void http_server_set_connection_timeout(struct http_server *srv, unsigned second
 	srv->conn_timeout = seconds;
 }
 
+void http_server_set_limits(struct http_server *srv, const struct http_limits *l)
+{
+	srv->limits = *l;
+}
+
 bool http_tls_priority_ok(const char *prio, char *err, size_t errlen)
 {
 	gnutls_priority_t p;
@@ -999,12 +1034,21 @@ int http_server_start(struct http_server *srv, const char *listen, char *err, si
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 
+	if (!(srv->dl = deadline_new(srv->limits.request_timeout)) || deadline_start(srv->dl) != 0) {
+		freeaddrinfo(ai);
+		deadline_free(srv->dl);
+		srv->dl = NULL;
+		snprintf(err, errlen, "cannot start the request deadline's thread");
+		return -1;
+	}
 	/* No request may see an empty issuer: hold the request lock until it is set. */
 	db_lock(&srv->sb->db);
 	srv->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-		MHD_OPTION_CONNECTION_TIMEOUT, srv->conn_timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->conn_timeout, MHD_OPTION_CONNECTION_LIMIT, srv->limits.total,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->limits.per_address, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+		srv,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
 		MHD_OPTION_HTTPS_PRIORITIES, srv->priorities, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
@@ -1012,6 +1056,8 @@ int http_server_start(struct http_server *srv, const char *listen, char *err, si
 	freeaddrinfo(ai);
 	if (!srv->d) {
 		db_unlock(&srv->sb->db);
+		deadline_free(srv->dl);
+		srv->dl = NULL;
 		snprintf(err, errlen, "cannot listen on %s", listen);
 		return -1;
 	}
@@ -1049,4 +1095,10 @@ void http_server_stop(struct http_server *srv)
 	srv->d = NULL;
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
+	unsigned long late = deadline_expired_count(srv->dl);
+	if (late)
+		fprintf(stderr, "renkei-sandbox: %lu connection%s closed for bringing no whole request within %u s\n",
+			late, late == 1 ? "" : "s", srv->limits.request_timeout);
+	deadline_free(srv->dl);
+	srv->dl = NULL;
 }

@@ -72,6 +72,19 @@ int http_server_set_tls_priority(struct http_server *srv, const char *prio, char
 struct fault;
 /* Inject this fault (fault.h) into the requests of its step; false when too many are set. */
 bool http_server_add_fault(struct http_server *srv, const struct fault *f);
+/* Connection limits: at most per_address connections from one client address at once
+ * (MHD_OPTION_PER_IP_CONNECTION_LIMIT; more are closed at accept), total in all, and request_timeout
+ * seconds for each whole request, from the accept or the previous answer (TLS handshake, idle wait,
+ * headers and body together), which slow bytes cannot extend. Call before http_server_start. */
+#define HTTP_PER_ADDRESS_LIMIT 8
+#define HTTP_CONNECTION_LIMIT 256
+#define HTTP_REQUEST_TIMEOUT 30
+struct http_limits {
+	unsigned per_address;
+	unsigned total;
+	unsigned request_timeout;
+};
+void http_server_set_limits(struct http_server *srv, const struct http_limits *l);
 /* "ADDR:PORT" / "[V6]:PORT" is well formed (port 0..65535); checked before anything starts. */
 bool http_listen_syntax_ok(const char *listen);
 /* Listen on "ADDR:PORT" ("[V6]:PORT"; port 0 picks a free one) and serve; sets sb->issuer to

@@ -26,11 +26,14 @@
 #define MAX_CONNECTION_TIMEOUT 3600
 
 enum opt_id {
+	OPT_CONNECTION_LIMIT,
 	OPT_CONNECTION_TIMEOUT,
 	OPT_FAULT,
 	OPT_HELP,
 	OPT_LISTEN,
+	OPT_PER_ADDRESS_LIMIT,
 	OPT_PRINT_SCENARIO,
+	OPT_REQUEST_TIMEOUT,
 	OPT_SCENARIO,
 	OPT_STATE,
 	OPT_TLS_DIR,
@@ -45,6 +48,8 @@ struct config {
 	const char *tls_dir;
 	const char *tls_priority; /* NULL: http.c's default */
 	unsigned connection_timeout;
+	struct http_limits limits;
+	bool request_timeout_set;
 	struct fault faults[FAULT_MAX]; /* --fault, in order */
 	size_t nfaults;
 	bool print_scenario;
@@ -60,6 +65,8 @@ static const struct opt {
 	enum opt_id id;
 	const char *help;
 } opts[] = {
+	{"connection-limit", 0, "N", OPT_CONNECTION_LIMIT,
+	 "at most N connections at once in all (1 to 65536, default 256)"},
 	{"connection-timeout", 0, "SECONDS", OPT_CONNECTION_TIMEOUT,
 	 "close a connection idle for SECONDS (a keep-alive one between requests\n"
 	 "                           too); 1 to 3600, default 30"},
@@ -79,7 +86,15 @@ static const struct opt {
 	{"listen", 0, "ADDR:PORT", OPT_LISTEN,
 	 "address to listen on (default " DEFAULT_LISTEN "; port 0 picks a free one;\n"
 	 "                           IPv6 as [::1]:PORT)"},
+	{"per-address-limit", 0, "N", OPT_PER_ADDRESS_LIMIT,
+	 "at most N connections at once from one client address; more are closed\n"
+	 "                           at once (1 to 65536, default 8)"},
 	{"print-scenario", 0, NULL, OPT_PRINT_SCENARIO, "print the built-in demo scenario (JSON) and exit"},
+	{"request-timeout", 0, "SECONDS", OPT_REQUEST_TIMEOUT,
+	 "close a connection that has not brought a whole request (headers and\n"
+	 "                           body) within SECONDS of its accept or its previous answer, however\n"
+	 "                           slowly it keeps sending; 1 to 3600, default 30 (or the\n"
+	 "                           --connection-timeout when that is longer)"},
 	{"scenario", 0, "FILE", OPT_SCENARIO, "the bank's data (JSON; default: the built-in demo scenario)"},
 	{"state", 0, "FILE", OPT_STATE,
 	 "SQLite state file kept across restarts (default: in memory, lost at exit)"},
@@ -161,8 +176,8 @@ static int bad_usage(const char *fmt, const char *what)
 	return -1;
 }
 
-/* "1".."3600", digits only; 0 when not such a number. */
-static unsigned parse_seconds(const char *s)
+/* "1".."max", digits only; 0 when not such a number. */
+static unsigned parse_count(const char *s, unsigned long max)
 {
 	unsigned long v = 0;
 
@@ -172,10 +187,15 @@ static unsigned parse_seconds(const char *s)
 		if (*p < '0' || *p > '9')
 			return 0;
 		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > MAX_CONNECTION_TIMEOUT)
+		if (v > max)
 			return 0;
 	}
 	return (unsigned)v;
+}
+
+static unsigned parse_seconds(const char *s)
+{
+	return parse_count(s, MAX_CONNECTION_TIMEOUT);
 }
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -234,6 +254,23 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			cfg->nfaults++;
 			break;
 		}
+		case OPT_CONNECTION_LIMIT:
+		case OPT_PER_ADDRESS_LIMIT: {
+			unsigned n = parse_count(value, 65536);
+			if (!n)
+				return bad_usage(o->id == OPT_CONNECTION_LIMIT
+							 ? "--connection-limit %s: expected a whole number from 1 to 65536"
+							 : "--per-address-limit %s: expected a whole number from 1 to 65536",
+						 value);
+			*(o->id == OPT_CONNECTION_LIMIT ? &cfg->limits.total : &cfg->limits.per_address) = n;
+			break;
+		}
+		case OPT_REQUEST_TIMEOUT:
+			cfg->limits.request_timeout = parse_seconds(value);
+			cfg->request_timeout_set = true;
+			if (!cfg->limits.request_timeout)
+				return bad_usage("--request-timeout %s: expected whole seconds from 1 to 3600", value);
+			break;
 		case OPT_CONNECTION_TIMEOUT:
 			cfg->connection_timeout = parse_seconds(value);
 			if (!cfg->connection_timeout)
@@ -265,8 +302,12 @@ too_many:
 
 int main(int argc, char **argv)
 {
-	static struct config cfg = {.listen = DEFAULT_LISTEN, .tls_dir = DEFAULT_TLS_DIR,
-				    .connection_timeout = DEFAULT_CONNECTION_TIMEOUT};
+	static struct config cfg = {
+		.listen = DEFAULT_LISTEN,
+		.tls_dir = DEFAULT_TLS_DIR,
+		.connection_timeout = DEFAULT_CONNECTION_TIMEOUT,
+		.limits = {HTTP_PER_ADDRESS_LIMIT, HTTP_CONNECTION_LIMIT, HTTP_REQUEST_TIMEOUT},
+	};
 	struct sandbox sb;
 	struct http_server *srv = NULL;
 	char err[1024];
@@ -318,6 +359,10 @@ int main(int argc, char **argv)
 		goto out_sc;
 	}
 	http_server_set_connection_timeout(srv, cfg.connection_timeout);
+	/* An idle kept-alive connection waits for its next request within the request deadline too. */
+	if (!cfg.request_timeout_set && cfg.connection_timeout > cfg.limits.request_timeout)
+		cfg.limits.request_timeout = cfg.connection_timeout;
+	http_server_set_limits(srv, &cfg.limits);
 	if (cfg.tls_priority && http_server_set_tls_priority(srv, cfg.tls_priority, err, sizeof(err)) != 0) {
 		fprintf(stderr, "renkei-sandbox: %s\n", err);
 		goto out_srv;
