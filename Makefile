@@ -16,7 +16,7 @@ PKG_CONFIG ?= pkg-config
 PYTHON    ?= /usr/bin/python3
 
 CLIENT_PKGS  := ncursesw libcurl libcjson libp11 libssl libcrypto libcrypt
-SANDBOX_PKGS := libmicrohttpd gnutls sqlite3 libcjson
+SANDBOX_PKGS := libmicrohttpd gnutls sqlite3 libcjson libcrypt
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_GNU_SOURCE

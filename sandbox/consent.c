@@ -6,8 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <crypt.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <pthread.h>
 
 #include "consent.h"
 #include "hexdigit.h"
@@ -69,6 +71,20 @@
 	"  at INTEGER NOT NULL" \
 	");" \
 	"CREATE INDEX IF NOT EXISTS consent_rate_by_addr ON consent_rate(addr, at);" \
+	"CREATE TABLE IF NOT EXISTS consent_login_state (" /* wrong tries and locks, per login (§4.5) */ \
+	"  key TEXT PRIMARY KEY,"             /* the login id, or '?' + SHA-256 of an unknown one */ \
+	"  wrong_passwords INTEGER NOT NULL DEFAULT 0," \
+	"  wrong_answers INTEGER NOT NULL DEFAULT 0," \
+	"  locked_until INTEGER NOT NULL DEFAULT 0," /* 0: not locked */ \
+	"  updated_at INTEGER NOT NULL DEFAULT 0" \
+	");" \
+	"CREATE TABLE IF NOT EXISTS consent_login_fail (" /* one row per wrong login: session and address */ \
+	"  session TEXT NOT NULL," \
+	"  addr TEXT NOT NULL," \
+	"  at INTEGER NOT NULL" \
+	");" \
+	"CREATE INDEX IF NOT EXISTS consent_login_fail_by_addr ON consent_login_fail(addr, at);" \
+	"CREATE INDEX IF NOT EXISTS consent_login_fail_by_session ON consent_login_fail(session);" \
 	"CREATE TABLE IF NOT EXISTS consent_idem (" /* answers kept for a retried request (§4.2) */ \
 	"  session TEXT NOT NULL," \
 	"  key_hash TEXT NOT NULL,"           /* HMAC(session token, path and idempotency_key) */ \
@@ -94,9 +110,94 @@ static int step_from_name(const char *s)
 	return -1;
 }
 
+#define LOCKED_FOR_EVER 9000000000000000000LL /* locked_until when lock_seconds is 0 */
+
+/* A state file of an older sandbox: its permanent locks become locks until staff unlock. */
+#define CONSENT_MIGRATE \
+	"INSERT OR IGNORE INTO consent_login_state (key, wrong_passwords, wrong_answers, locked_until)" \
+	" SELECT customer, wrong_passwords, wrong_answers, CASE WHEN locked != 0 THEN 9000000000000000000 ELSE 0 END" \
+	" FROM consent_logins;" \
+	"DELETE FROM consent_logins;"
+
+/* crypt(3) of phrase under setting (a "$6$..." salt or a whole hash), into a new string; NULL on
+ * failure. A whole struct crypt_data (32 KiB) per call: logins are one at a time under db_lock. */
+static char *crypt_phrase(const char *phrase, const char *setting)
+{
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	char *out = NULL;
+
+	if (!cd)
+		return NULL;
+	const char *h = crypt_r(phrase, setting, cd);
+	if (h && h[0] != '*')
+		out = strdup(h);
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return out;
+}
+
+static char *password_hash(const char *phrase)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+
+	/* SHA-crypt, 1000 rounds: the same cost for every login, known or not (§4.5); a sandbox's
+	 * passwords are demo data, so no more is spent on it. */
+	if (!crypt_gensalt_rn("$6$", 1000, NULL, 0, salt, sizeof(salt)))
+		return NULL;
+	return crypt_phrase(phrase, salt);
+}
+
+/* The hash an unknown login ID's password is checked against, so that it costs what a known one's
+ * does; made once per process (a random phrase nobody knows). */
+static char *dummy;
+
+static void make_dummy_hash(void)
+{
+	char phrase[48];
+
+	if (db_random_token(phrase, sizeof(phrase), 32) == 0)
+		dummy = password_hash(phrase);
+	explicit_bzero(phrase, sizeof(phrase));
+}
+
+static const char *dummy_hash(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, make_dummy_hash);
+	return dummy;
+}
+
+/* Staff unlock (a scenario's "unlock": true): the customer's wrong tries and lock are forgotten. */
+static int unlock_customer(struct sandbox *sb, const char *login_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(sb->db.h, "DELETE FROM consent_login_state WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, login_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int consent_init(struct sandbox *sb)
 {
-	return db_exec(&sb->db, CONSENT_SCHEMA);
+	if (db_exec(&sb->db, CONSENT_SCHEMA) != 0 || db_exec(&sb->db, CONSENT_MIGRATE) != 0)
+		return -1;
+	for (size_t i = 0; i < sb->sc->ncustomers; i++) {
+		struct sc_customer *cu = &sb->sc->customers[i];
+		if (!cu->password_hash) {
+			if (!(cu->password_hash = password_hash(cu->password)))
+				return -1;
+			sb_wipe_free(cu->password);
+			cu->password = NULL;
+		}
+		if (cu->unlock && unlock_customer(sb, cu->login_id) != 0)
+			return -1;
+	}
+	return dummy_hash() ? 0 : -1;
 }
 
 /* --- request context, database helpers ----------------------------------------------------- */
@@ -596,6 +697,12 @@ static void sweep(struct ctx *c)
 	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1)",
 	    "");
 	run(c, "DELETE FROM consent_rate WHERE at <= ?", "i", c->now - (long long)c->sc->rate_limit_window);
+	long long keep = c->sc->address_login_window > c->sc->session_idle_seconds ? c->sc->address_login_window
+										    : c->sc->session_idle_seconds;
+	run(c, "DELETE FROM consent_login_fail WHERE at <= ?", "i", c->now - keep);
+	/* unknown login IDs' counts, a day after their last try (a known one's stay) */
+	run(c, "DELETE FROM consent_login_state WHERE key LIKE '?%' AND locked_until <= ?1 AND updated_at <= ?1 - 86400",
+	    "i", c->now);
 	run(c,
 	    "DELETE FROM consent_idem WHERE session IN"
 	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1 OR final = 1)",
@@ -657,34 +764,73 @@ static void save_step(struct ctx *c, struct sess *s, enum step step, const char 
 
 /* --- customers and accounts ---------------------------------------------------------------- */
 
+/* A login's wrong tries and lock (§4.5), by key: the login id, or for a login id no customer has
+ * "?" and its SHA-256, counted the same way so that the answers cannot tell the two apart. */
 struct login_state {
+	char key[72];
 	int wrong_passwords;
 	int wrong_answers;
-	bool locked;
+	long long locked_until; /* 0: not locked; a lock that has run out is cleared on reading */
+	bool staff_locked;      /* the scenario's "locked": true */
 };
 
-static void get_login(struct ctx *c, const struct sc_customer *cu, struct login_state *ls)
+static void login_key(const char *login_id, const struct sc_customer *cu, char out[72])
 {
-	sqlite3_stmt *st = prep(c, "SELECT wrong_passwords, wrong_answers, locked FROM consent_logins WHERE customer = ?",
-				"s", cu->login_id);
+	char h[65];
+
+	if (cu) {
+		snprintf(out, 72, "%s", cu->login_id);
+		return;
+	}
+	db_hash(login_id, h);
+	snprintf(out, 72, "?%s", h);
+}
+
+static void get_login_key(struct ctx *c, const char *key, struct login_state *ls)
+{
+	sqlite3_stmt *st = prep(c,
+				"SELECT wrong_passwords, wrong_answers, locked_until FROM consent_login_state WHERE key = ?",
+				"s", key);
 
 	memset(ls, 0, sizeof(*ls));
+	snprintf(ls->key, sizeof(ls->key), "%s", key);
 	if (step_row(c, st) == SQLITE_ROW) {
 		ls->wrong_passwords = sqlite3_column_int(st, 0);
 		ls->wrong_answers = sqlite3_column_int(st, 1);
-		ls->locked = sqlite3_column_int(st, 2) != 0;
+		ls->locked_until = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
-	ls->locked = ls->locked || cu->locked;
+	if (ls->locked_until && ls->locked_until <= c->now) { /* the lock has run out: a fresh start */
+		ls->locked_until = 0;
+		ls->wrong_passwords = ls->wrong_answers = 0;
+	}
 }
 
-static void put_login(struct ctx *c, const struct sc_customer *cu, const struct login_state *ls)
+static void get_login(struct ctx *c, const struct sc_customer *cu, struct login_state *ls)
+{
+	get_login_key(c, cu->login_id, ls);
+	ls->staff_locked = cu->locked;
+}
+
+static bool login_locked(const struct login_state *ls)
+{
+	return ls->staff_locked || ls->locked_until != 0;
+}
+
+static void put_login(struct ctx *c, const struct login_state *ls)
 {
 	run(c,
-	    "INSERT INTO consent_logins (customer, wrong_passwords, wrong_answers, locked) VALUES (?1, ?2, ?3, ?4)"
-	    " ON CONFLICT(customer) DO UPDATE SET wrong_passwords = ?2, wrong_answers = ?3, locked = ?4",
-	    "siii", cu->login_id, (long long)ls->wrong_passwords, (long long)ls->wrong_answers,
-	    (long long)(ls->locked ? 1 : 0));
+	    "INSERT INTO consent_login_state (key, wrong_passwords, wrong_answers, locked_until, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO UPDATE SET wrong_passwords = ?2,"
+	    " wrong_answers = ?3, locked_until = ?4, updated_at = ?5",
+	    "siiii", ls->key, (long long)ls->wrong_passwords, (long long)ls->wrong_answers, ls->locked_until,
+	    c->now);
+}
+
+/* Start a lock of limits.lock_seconds (0: until staff unlock). */
+static void start_lock(struct ctx *c, struct login_state *ls)
+{
+	ls->locked_until = c->sc->lock_seconds ? c->now + c->sc->lock_seconds : LOCKED_FOR_EVER;
 }
 
 struct pin_state {
@@ -983,10 +1129,13 @@ static void end_denied(struct ctx *c, struct sess *s, enum step final_step)
 	    s->device);
 }
 
-static void lock_login(struct ctx *c, struct sess *s, const struct sc_customer *cu, struct login_state *ls)
+/* The customer proved who they are (right password, or logged in and at the question) and the login
+ * is locked, or just became so: the session ends in step locked (§4.5). */
+static void lock_login(struct ctx *c, struct sess *s, struct login_state *ls)
 {
-	ls->locked = true;
-	put_login(c, cu, ls);
+	if (!login_locked(ls))
+		start_lock(c, ls);
+	put_login(c, ls);
 	end_denied(c, s, ST_LOCKED);
 	problem(c, 403, "login-locked", "The login is locked; the customer must contact the bank.");
 }
@@ -1211,12 +1360,99 @@ static void cancel(struct ctx *c, struct sess *s)
 	answer(c, s, 200, NULL);
 }
 
+/* Wrong logins are limited per session and per client address (§4.5): past either limit a login is
+ * refused with 429 before any password is looked at. */
+static bool login_rate_ok(struct ctx *c, struct sess *s)
+{
+	const struct scenario *sc = c->sc;
+	sqlite3_stmt *st = prep(c, "SELECT COUNT(*) FROM consent_login_fail WHERE session = ?", "s", s->hash);
+	long long n = step_row(c, st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0, retry = 0;
+
+	sqlite3_finalize(st);
+	if (n >= sc->session_login_tries) {
+		retry = s->last_activity + sc->session_idle_seconds - c->now;
+	} else if (sc->address_login_tries > 0) {
+		const char *addr = c->req->peer_addr ? c->req->peer_addr : "-";
+		st = prep(c, "SELECT at FROM consent_login_fail WHERE addr = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+			  "sii", addr, c->now - (long long)sc->address_login_window,
+			  (long long)(sc->address_login_tries - 1));
+		if (step_row(c, st) == SQLITE_ROW)
+			retry = sqlite3_column_int64(st, 0) + sc->address_login_window - c->now;
+		sqlite3_finalize(st);
+		if (!retry && !c->failed)
+			return true;
+	} else {
+		return !c->failed;
+	}
+	if (c->failed)
+		return false;
+	if (retry < 1)
+		retry = 1;
+	char ra[24];
+	cJSON *ext = cJSON_CreateObject();
+	cJSON_AddNumberToObject(ext, "retry_after", (double)retry);
+	http_problem(c->resp, 429, "rate-limited",
+		     n >= sc->session_login_tries ? "Too many wrong logins in this session."
+						  : "Too many wrong logins from this address.",
+		     ext);
+	snprintf(ra, sizeof(ra), "%lld", retry);
+	http_header(c->resp, "Retry-After", ra);
+	return false;
+}
+
+/* The password, checked against the customer's hash or, for a login ID no customer has, against a
+ * dummy one at the same cost; known and unknown IDs answer alike, and a lock is told only after the
+ * right password (§4.5). */
+static void check_password(struct ctx *c, struct sess *s, const struct sc_customer *cu, const char *login_id,
+			   const char *password, bool by_cert)
+{
+	struct login_state ls;
+	char key[72];
+	char *h = crypt_phrase(password, cu ? cu->password_hash : dummy_hash());
+	bool right = cu && h && secret_equal(h, cu->password_hash);
+
+	sb_wipe_free(h);
+	login_key(login_id, cu, key);
+	get_login_key(c, key, &ls);
+	ls.staff_locked = cu && cu->locked;
+	if (c->failed)
+		return;
+	if (right && login_locked(&ls)) {
+		lock_login(c, s, &ls);
+		return;
+	}
+	if (!right) {
+		run(c, "INSERT INTO consent_login_fail (session, addr, at) VALUES (?, ?, ?)", "ssi", s->hash,
+		    c->req->peer_addr ? c->req->peer_addr : "-", c->now);
+		if (!ls.locked_until && ++ls.wrong_passwords >= c->sc->password_tries)
+			start_lock(c, &ls); /* told only to the one who then knows the password */
+		put_login(c, &ls);
+		cJSON *ext = cJSON_CreateObject();
+		cJSON_AddNumberToObject(ext, "tries_left",
+					ls.locked_until ? 0 : tries_left(c->sc->password_tries, ls.wrong_passwords));
+		http_problem(c->resp, 401, "wrong-credentials", "Wrong login ID or password.", ext);
+		return;
+	}
+	ls.wrong_passwords = 0;
+	put_login(c, &ls);
+	snprintf(s->customer, sizeof(s->customer), "%s", cu->login_id);
+	s->cust = cu;
+	run(c, "UPDATE consent_sessions SET customer = ? WHERE token_hash = ?", "ss", cu->login_id, s->hash);
+	if (by_cert) {
+		snprintf(s->cert, sizeof(s->cert), "%s", c->req->client_cert_sha256);
+		run(c, "UPDATE consent_sessions SET cert_sha256 = ? WHERE token_hash = ?", "ss", s->cert, s->hash);
+	}
+	advance(c, s, ST_LOGIN);
+	answer(c, s, 200, NULL);
+}
+
 static void login(struct ctx *c, struct sess *s)
 {
 	static const struct member pw[] = {
 		{"method", J_STRING, true}, {"login_id", J_STRING, true}, {"password", J_STRING, true}};
 	static const struct member cert[] = {{"method", J_STRING, true}, {"password", J_STRING, true}};
 	const struct sc_customer *cu;
+	const char *login_id = NULL;
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(c->body, "method");
 	bool by_cert;
 
@@ -1259,49 +1495,16 @@ static void login(struct ctx *c, struct sess *s)
 			return;
 		}
 	} else {
-		const char *login_id = str_member(c->body, "login_id");
+		login_id = str_member(c->body, "login_id");
 		if (!login_id[0]) {
 			bad_request(c, "/login_id", "The login ID is empty.");
 			return;
 		}
 		cu = scenario_customer(c->sc, login_id);
-		if (!cu) {
-			problem(c, 401, "wrong-credentials", "Wrong login ID or password.");
-			return;
-		}
 	}
-
-	struct login_state ls;
-	get_login(c, cu, &ls);
-	if (c->failed)
+	if (!login_rate_ok(c, s))
 		return;
-	if (ls.locked) {
-		lock_login(c, s, cu, &ls);
-		return;
-	}
-	if (!secret_equal(password, cu->password)) {
-		ls.wrong_passwords++;
-		if (ls.wrong_passwords >= c->sc->password_tries) {
-			lock_login(c, s, cu, &ls);
-			return;
-		}
-		put_login(c, cu, &ls);
-		cJSON *ext = cJSON_CreateObject();
-		cJSON_AddNumberToObject(ext, "tries_left", tries_left(c->sc->password_tries, ls.wrong_passwords));
-		http_problem(c->resp, 401, "wrong-credentials", "Wrong login ID or password.", ext);
-		return;
-	}
-	ls.wrong_passwords = 0;
-	put_login(c, cu, &ls);
-	snprintf(s->customer, sizeof(s->customer), "%s", cu->login_id);
-	s->cust = cu;
-	run(c, "UPDATE consent_sessions SET customer = ? WHERE token_hash = ?", "ss", cu->login_id, s->hash);
-	if (by_cert) {
-		snprintf(s->cert, sizeof(s->cert), "%s", c->req->client_cert_sha256);
-		run(c, "UPDATE consent_sessions SET cert_sha256 = ? WHERE token_hash = ?", "ss", s->cert, s->hash);
-	}
-	advance(c, s, ST_LOGIN);
-	answer(c, s, 200, NULL);
+	check_password(c, s, cu, login_id, password, by_cert);
 }
 
 /* ASCII spaces trimmed from both ends, into a new (wiped later) buffer. */
@@ -1336,24 +1539,24 @@ static void answer_question(struct ctx *c, struct sess *s)
 	get_login(c, s->cust, &ls);
 	if (c->failed)
 		goto out;
-	if (ls.locked) {
-		lock_login(c, s, s->cust, &ls);
+	if (login_locked(&ls)) { /* locked meanwhile, by another session */
+		lock_login(c, s, &ls);
 		goto out;
 	}
 	if (!secret_equal(given, want)) {
 		ls.wrong_answers++;
 		if (ls.wrong_answers >= c->sc->answer_tries) {
-			lock_login(c, s, s->cust, &ls);
+			lock_login(c, s, &ls);
 			goto out;
 		}
-		put_login(c, s->cust, &ls);
+		put_login(c, &ls);
 		cJSON *ext = cJSON_CreateObject();
 		cJSON_AddNumberToObject(ext, "tries_left", tries_left(c->sc->answer_tries, ls.wrong_answers));
 		http_problem(c->resp, 401, "wrong-answer", "Wrong answer to the additional question.", ext);
 		goto out;
 	}
 	ls.wrong_answers = 0;
-	put_login(c, s->cust, &ls);
+	put_login(c, &ls);
 	advance(c, s, ST_QUESTION);
 	answer(c, s, 200, NULL);
 out:

@@ -45,7 +45,7 @@ static const struct {
 	{"payload-too-large", "Request body too large"},
 	{"method-not-allowed", "Method not allowed"},
 	{"not-found", "Not found"},
-	{"rate-limited", "Too many unknown user codes"},
+	{"rate-limited", "Too many requests"},
 	{"user-code-unknown", "Unknown user code"},
 	{"user-code-expired", "User code expired"},
 	{"user-code-used", "User code already used"},

@@ -551,7 +551,8 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 {
 	static const char *const members[] = {"wrong_codes", "wrong_codes_window", "password_tries", "answer_tries",
 					      "pin_tries", "pin_length", "session_idle_seconds", "access_token_ttl",
-					      NULL};
+					      "lock_seconds", "session_login_tries", "address_login_tries",
+					      "address_login_window", NULL};
 	size_t s;
 	const cJSON *l = optional_object(c, root, "limits", members, &s);
 
@@ -562,7 +563,11 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 	    !get_int(c, l, "pin_tries", false, 3, 1, 100, &sc->pin_tries) ||
 	    !get_int(c, l, "pin_length", false, 4, 4, 16, &sc->pin_length) ||
 	    !get_int(c, l, "session_idle_seconds", false, 600, 1, 86400, &sc->session_idle_seconds) ||
-	    !get_int(c, l, "access_token_ttl", false, 3600, 1, 86400, &sc->access_token_ttl))
+	    !get_int(c, l, "access_token_ttl", false, 3600, 1, 86400, &sc->access_token_ttl) ||
+	    !get_int(c, l, "lock_seconds", false, 1800, 0, 31536000, &sc->lock_seconds) ||
+	    !get_int(c, l, "session_login_tries", false, 5, 1, 1000, &sc->session_login_tries) ||
+	    !get_int(c, l, "address_login_tries", false, 20, 0, 100000, &sc->address_login_tries) ||
+	    !get_int(c, l, "address_login_window", false, 300, 1, 86400, &sc->address_login_window))
 		return false;
 	pop(c, s);
 	return true;
@@ -963,15 +968,16 @@ static bool parse_question(struct ctx *c, const cJSON *cust, struct sc_customer 
 
 static bool parse_customer(struct ctx *c, const cJSON *e, const struct scenario *sc, struct sc_customer *cu)
 {
-	static const char *const members[] = {"login_id", "password", "locked", "question", "certificates",
-					      "accounts", NULL};
+	static const char *const members[] = {"login_id", "password", "locked", "unlock", "question",
+					      "certificates", "accounts", NULL};
 	const cJSON *arr, *x;
 	size_t n, i, s;
 
 	if (!check_object(c, e, members) ||
 	    !get_str(c, e, "login_id", true, STR_PRINTABLE, ID_MAX, &cu->login_id) ||
 	    !get_str(c, e, "password", true, STR_TEXT, PASSWORD_MAX, &cu->password) ||
-	    !get_bool(c, e, "locked", false, &cu->locked) || !parse_question(c, e, cu) ||
+	    !get_bool(c, e, "locked", false, &cu->locked) || !get_bool(c, e, "unlock", false, &cu->unlock) ||
+	    !parse_question(c, e, cu) ||
 	    !get_array(c, e, "certificates", false, 1, SIZE_MAX, &arr, &n))
 		return false;
 	s = push(c, "certificates");
@@ -1419,6 +1425,7 @@ void scenario_free(struct scenario *sc)
 		struct sc_customer *cu = &sc->customers[i];
 		free(cu->login_id);
 		wipe_free(cu->password);
+		wipe_free(cu->password_hash);
 		l10n_free(&cu->question);
 		wipe_free(cu->answer);
 		for (size_t j = 0; j < cu->ncertificates; j++) {

@@ -64,7 +64,10 @@ struct sc_certificate {
 struct sc_customer {
 	char *login_id;
 	char *password;
-	bool locked;            /* locked from the start (tanaka04) */
+	bool locked;            /* locked by the bank's staff (tanaka04): until a scenario says otherwise */
+	bool unlock;            /* staff unlock: at start, this customer's lock and wrong tries in the
+				 * state file are cleared */
+	char *password_hash;    /* crypt(3) of password, made by consent_init (the clear one is wiped) */
 	bool question_required; /* risk rule: ask the additional question */
 	struct l10n question;
 	char *answer;
@@ -98,6 +101,10 @@ struct scenario {
 	int pin_length;         /* 4 */
 	int session_idle_seconds; /* 600 */
 	int access_token_ttl;   /* 3600 */
+	int lock_seconds;       /* a lock for wrong passwords or answers lasts 1800 s; 0: until unlocked */
+	int session_login_tries;  /* wrong logins in one consent session before its logins are refused: 5 */
+	int address_login_tries;  /* wrong logins from one address ... : 20 (0: no limit) */
+	int address_login_window; /* ... within 300 s */
 	int utc_offset_minutes; /* bank time zone for dates: 540 (JST) */
 	char **faults;          /* "pins:reset:once": injected faults (fault.h), checked at load */
 	size_t nfaults;

@@ -8,7 +8,7 @@ from e2e.helpers import (KAKEIBO, wait_partner, ANSWER, answer_to_scopes, demo_s
                          EXIT_ALLOWED, EXIT_DENIED, EXIT_LOCKED, JA, PASSWORDS, allow, assert_texts, button,
                          cancel_yes, checkbox_state, choose_password, cursor, error_line, exit_denied, fill_pin_rows,
                          focus_row_of, has, has_button, key_bar, lines, password_login, start_flow, subtitle,
-                         table_row, title, wait_error, wait_screen, yamada_to_pins, yamada_to_question, typ)
+                         squash, table_row, title, wait_error, wait_screen, yamada_to_pins, yamada_to_question, typ)
 
 MIERU = "ミエル会計株式会社"
 PIN_NOTE_1 = "※登録状態欄に*が表示されている口座の暗証番号は、認可完了後に有効となります。"
@@ -196,6 +196,13 @@ def test_third_wrong_password_locks(sandbox, curl, term):
     _wrong_password(t, 1)
     focus_row_of(t, "ログインパスワード")
     typ(t, "still-wrong")
+    t.send("Enter")
+    # protocol §4.5: the third wrong password locks the login but is answered like any wrong one
+    # (tries_left 0, as for an unknown ID); the lock is told once the right password is given.
+    t.wait_for(lambda x: squash("ログインIDまたはログインパスワードが正しくありません。") in squash(error_line(x))
+               and "あと1回" not in error_line(x))
+    focus_row_of(t, "ログインパスワード")
+    typ(t, PASSWORDS["yamada01"])
     t.send("Enter")
     s = wait_screen(t, "ログインがロックされています。",
                     "ロックの解除は、お取引店またはヘルプデスクにお問い合わせください。")

@@ -340,7 +340,7 @@ static void wrong_password_locks(void **state)
 	call(f, "POST", "/consent/v1/session/login", "{\"method\":\"password\",\"login_id\":\"ghost\",\"password\":\"x\"}",
 	     &o, &a);
 	expect(&a, 401, "wrong-credentials");
-	assert_null(jget(a.json, "tries_left"));
+	assert_int_equal(jint(&a, "tries_left"), 2); /* an unknown ID answers as a known one (§4.5) */
 	done(&a);
 	call(f, "POST", "/consent/v1/session/login", bad, &o, &a);
 	expect(&a, 401, "wrong-credentials");
@@ -365,12 +365,21 @@ static void wrong_password_locks(void **state)
 	assert_int_equal(jint(&a, "tries_left"), 2);
 	done(&a);
 	req_expect(f, "POST", "/consent/v1/session/login", bad, &o, 401, "wrong-credentials");
-	req_expect(f, "POST", "/consent/v1/session/login", bad, &o, 403, "login-locked");
+	/* The third locks the login but says only tries_left 0, as for an unknown ID (§4.5). */
+	call(f, "POST", "/consent/v1/session/login", bad, &o, &a);
+	expect(&a, 401, "wrong-credentials");
+	assert_int_equal(jint(&a, "tries_left"), 0);
+	done(&a);
+	req_expect(f, "GET", "/consent/v1/session", NULL, &o, 200, "login");
+	/* The lock is told to the one who knows the password: the session ends. */
+	req_expect(f, "POST", "/consent/v1/session/login",
+		   "{\"method\":\"password\",\"login_id\":\"sato02\",\"password\":\"Momiji-2026\"}", &o, 403,
+		   "login-locked");
 	req_expect(f, "GET", "/consent/v1/session", NULL, &o, 200, "locked");
 	req_expect(f, "DELETE", "/consent/v1/session", NULL, &o, 409, "wrong-step");
 	poll_token(f, "mieru-demo", dc, 400, "access_denied", NULL);
 
-	/* Locked for good, even with the right password. */
+	/* Locked for limits.lock_seconds, in a new session too. */
 	start(f, "mieru-demo", tok, dc, NULL);
 	req_expect(f, "POST", "/consent/v1/session/login",
 		   "{\"method\":\"password\",\"login_id\":\"sato02\",\"password\":\"Momiji-2026\"}", &o, 403,

@@ -423,8 +423,8 @@ static void errors_members(void **state)
 			  "nmae: unknown member (expected one of: version, name, utc_offset_minutes, device, limits, "
 			  "terms, scopes, partners, customers, faults)");
 	expect_edit_error("customers[0].passwd", "\"x\"",
-			  "customers[0].passwd: unknown member (expected one of: login_id, password, locked, question, "
-			  "certificates, accounts)");
+			  "customers[0].passwd: unknown member (expected one of: login_id, password, locked, unlock, "
+			  "question, certificates, accounts)");
 	expect_edit_error("customers[0].accounts[0].branch.id", "1",
 			  "customers[0].accounts[0].branch.id: unknown member (expected one of: name, code)");
 	expect_edit_error("name", NULL, "name: is required");
@@ -619,7 +619,7 @@ static void test_scenario_files(void **state)
 	static const struct bad_file bad[] = {
 		{"bad-syntax.json", "line 4, column 3: not valid JSON"},
 		{"bad-unknown-member.json", "customers[0].passwd: unknown member (expected one of: login_id, password, "
-					    "locked, question, certificates, accounts)"},
+					    "locked, unlock, question, certificates, accounts)"},
 		{"bad-pin.json", "customers[0].accounts[0].pin: must be 4 digits (limits.pin_length)"},
 		{"bad-partner-scope.json", "partners[0].scopes[1]: unknown scope \"payments\" (the scenario's scopes: "
 					   "balance)"},
