@@ -11,6 +11,11 @@
  * status (include/exitcodes.h). The terminal must not be in curses mode yet. */
 int app_run(const struct options *o);
 
+/* --check-forms DIR: every form renkei shows, from dir or built in, loaded and checked, and no
+ * unknown *.form in dir. EXIT_ALLOWED (a line on stdout), or EXIT_ERROR with file:line: what is
+ * wrong on stderr. */
+int app_check_forms(const char *dir);
+
 /* The screens[] table has a form, bind and on_action for every step: NULL, or what is missing
  * (app_run refuses to start otherwise). */
 const char *app_screens_check(void);

@@ -87,6 +87,16 @@ void form_free(struct form *f);
  * embedded one), else in the forms embedded at build time. NULL + err on failure. */
 struct form *form_load(const char *name, const char *dir, char *err, size_t errlen);
 
+/* Every form renkei shows (the built-in set's names), each from dir when it is there, else the
+ * built-in one, all parsed and checked, and no *.form in dir that renkei does not know: renkei
+ * loads this before the first screen, so a broken form never meets a customer. NULL and err
+ * ("file:line: what is wrong") on the first problem. dir NULL: RENKEI_FORMS_DIR, else built-in. */
+struct form_set;
+struct form_set *form_set_load(const char *dir, char *err, size_t errlen);
+/* The form named name ("pins"), or NULL. It lives as long as the set. */
+const struct form *form_set_get(const struct form_set *s, const char *name);
+void form_set_free(struct form_set *s);
+
 /* Every msgid a form would pass to gettext (title, subtitle, help, labels, texts, refusals,
  * column headings), in file order, duplicates included. */
 void form_each_msgid(const struct form *f, void (*cb)(const char *msgid, void *ctx), void *ctx);

@@ -34,6 +34,7 @@ struct options {
 	char *trace;          /* trace file */
 	char *config;         /* --config FILE */
 	char *forms_dir;      /* a bank's own forms */
+	char *check_forms;    /* --check-forms DIR: check it and exit */
 	char *kiosk_staff_pin_hash; /* crypt(3) hash of the staff PIN (no staff exit without it) */
 	long connect_timeout; /* seconds */
 	long timeout;         /* seconds, whole request */

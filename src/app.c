@@ -112,17 +112,10 @@ static const char *error_line_text(void *ctx)
 int app_run_form(struct app *a, const char *name, const struct ui_binding *b, size_t nb,
 		    struct ui_action *act, void (*prep)(struct app *, struct ui_screen *))
 {
-	char err[512];
-	struct form *form = form_load(name, a->opt->forms_dir, err, sizeof err);
-	if (!form) {
-		ui_end();
-		fprintf(stderr, "renkei: %s\n", err);
-		a->quit = true;
-		return -1;
-	}
-	struct ui_screen *s = ui_screen_new(form, b, nb);
+	/* loaded and checked at start (app_run): a form is never missing here */
+	const struct form *form = form_set_get(a->forms, name);
+	struct ui_screen *s = form ? ui_screen_new(form, b, nb) : NULL;
 	if (!s) {
-		form_free(form);
 		a->quit = true;
 		return -1;
 	}
@@ -139,7 +132,6 @@ int app_run_form(struct app *a, const char *name, const struct ui_binding *b, si
 		act->button = button;
 	}
 	ui_screen_free(s);
-	form_free(form);
 	return rc;
 }
 
@@ -235,10 +227,17 @@ int app_run(const struct options *o)
 	struct app a;
 	memset(&a, 0, sizeof a);
 	a.opt = o;
+	char err[640];
+	a.forms = form_set_load(o->forms_dir, err, sizeof err); /* every form, before any screen */
+	if (!a.forms) {
+		fprintf(stderr, "renkei: %s\n", err);
+		return EXIT_ERROR;
+	}
 	flow_init(&a.f);
 	int rc = app_open(&a, o);
 	if (rc) {
 		flow_free(&a.f);
+		form_set_free(a.forms);
 		return rc;
 	}
 	if (o->user_code) {
@@ -259,5 +258,20 @@ int app_run(const struct options *o)
 	free(a.scopes_text);
 	free(a.accounts_text);
 	flow_free(&a.f);
+	form_set_free(a.forms);
 	return code;
+}
+
+int app_check_forms(const char *dir)
+{
+	char err[640];
+	struct form_set *s = form_set_load(dir, err, sizeof err);
+	if (!s) {
+		fprintf(stderr, "renkei: %s\n", err);
+		return EXIT_ERROR;
+	}
+	form_set_free(s);
+	/* TRANSLATORS: --check-forms found nothing wrong */
+	printf(_("%s: すべての画面定義を確認しました。問題はありません。\n"), dir);
+	return EXIT_ALLOWED;
 }

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "app.h"
 #include "flow.h"
+#include "forms.h"
 #include "i18n.h"
 #include "p11.h"
 #include "trace.h"
@@ -39,6 +40,7 @@ struct app {
 	int staff_tries;
 	time_t staff_locked_until;
 	bool staff_exit;
+	struct form_set *forms; /* every form, loaded and checked at start */
 };
 
 struct rowctx {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "embedded.h"
 
@@ -765,21 +766,17 @@ struct form *form_load(const char *name, const char *dir, char *err, size_t errl
 		snprintf(err, errlen, "form name \"%s\" is not valid", name ? name : "(null)");
 		return NULL;
 	}
-	bool must = dir != NULL;
 	if (!dir) {
 		dir = getenv("RENKEI_FORMS_DIR");
 		if (dir && !*dir)
 			dir = NULL;
 	}
 	if (dir) {
+		/* a bank's directory holds the forms it changed; the others are the built-in ones */
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s.form", dir, name);
-		FILE *probe = fopen(path, "rb");
-		if (probe || must) {
-			if (probe)
-				fclose(probe);
+		if (access(path, F_OK) == 0 || errno != ENOENT)
 			return load_file(path, err, errlen);
-		}
 	}
 	char file[256];
 	snprintf(file, sizeof file, "%s.form", name);
@@ -790,6 +787,94 @@ struct form *form_load(const char *name, const char *dir, char *err, size_t errl
 			return form_parse(label, e->data, e->len, err, errlen);
 		}
 	snprintf(err, errlen, "no form named \"%s\"", name);
+	return NULL;
+}
+
+/* ---- the set of forms renkei shows, checked before the first screen ------------------------- */
+
+struct form_set {
+	struct form **v;
+	size_t n;
+};
+
+void form_set_free(struct form_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		form_free(s->v[i]);
+	free(s->v);
+	free(s);
+}
+
+/* dir holds no *.form that renkei does not know (a misspelt name would silently not be used). */
+static int check_dir_names(const char *dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".form") != 0)
+			continue;
+		bool known = false;
+		for (const struct embedded_file *e = embedded_forms; e->name && !known; e++)
+			known = !strcmp(e->name, de->d_name);
+		if (!known) {
+			char names[1024];
+			size_t at = 0;
+			names[0] = '\0';
+			for (const struct embedded_file *e = embedded_forms; e->name && at < sizeof names; e++)
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? " " : "", e->name);
+			snprintf(err, errlen, "%s/%s: not a form renkei shows (they are: %s)", dir, de->d_name, names);
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+struct form_set *form_set_load(const char *dir, char *err, size_t errlen)
+{
+	char dummy[8];
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	const char *d = dir ? dir : getenv("RENKEI_FORMS_DIR");
+	if (d && *d && check_dir_names(d, err, errlen) < 0)
+		return NULL;
+	struct form_set *s = calloc(1, sizeof *s);
+	size_t n = 0;
+	for (const struct embedded_file *e = embedded_forms; e->name; e++)
+		n++;
+	if (!s || !(s->v = calloc(n ? n : 1, sizeof *s->v))) {
+		free(s);
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	for (const struct embedded_file *e = embedded_forms; e->name; e++) {
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)(strlen(e->name) - 5), e->name);
+		struct form *f = form_load(name, dir, err, errlen);
+		if (!f) {
+			form_set_free(s);
+			return NULL;
+		}
+		s->v[s->n++] = f;
+	}
+	return s;
+}
+
+const struct form *form_set_get(const struct form_set *s, const char *name)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (!strcmp(s->v[i]->name, name))
+			return s->v[i];
 	return NULL;
 }
 

@@ -48,6 +48,11 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return EXIT_ALLOWED;
 	}
+	if (o.check_forms) {
+		int code = app_check_forms(o.check_forms);
+		options_free(&o);
+		return code;
+	}
 	if (o.print_config) {
 		options_print(stdout, &o);
 		options_free(&o);

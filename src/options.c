@@ -59,6 +59,8 @@ static void mask_hidden(const char *val, char *out, size_t n);
 static const struct opt_def opt_table[] = {
 	{"cacert", "cacert", "RENKEI_CACERT", OPT_STR, S(cacert), OPT_TRUSTED, NULL, N_("ファイル"),
 	 N_("銀行のサーバー証明書を検証するCA証明書（ファイルまたはディレクトリ）"), 0, 0},
+	{"check-forms", NULL, NULL, OPT_STR, S(check_forms), 0, NULL, N_("ディレクトリ"),
+	 N_("画面定義のディレクトリを確認して終了（配備前の確認用）"), 0, 0},
 	{"config", NULL, "RENKEI_CONFIG", OPT_STR, S(config), OPT_TRUSTED, NULL, N_("ファイル"),
 	 N_("設定ファイル"), 0, 0},
 	{"connect-timeout", "connect-timeout", "RENKEI_CONNECT_TIMEOUT", OPT_LONG, S(connect_timeout), 0,

@@ -355,9 +355,18 @@ static void test_dir_override(void **state)
 	assert_non_null(f);
 	assert_string_equal(f->title, "Bank title");
 	form_free(f);
-	/* explicit dir without that form: an error, no fallback */
-	assert_null(form_load("code", dir, err, sizeof err));
-	assert_non_null(strstr(err, "code.form"));
+	/* explicit dir without that form: the built-in one (a bank's directory holds what it changed) */
+	f = form_load("code", dir, err, sizeof err);
+	assert_non_null(f);
+	assert_string_equal(f->file, "embedded:code.form");
+	form_free(f);
+	/* the whole set from that directory: done from it, the rest built in */
+	struct form_set *fs = form_set_load(dir, err, sizeof err);
+	assert_non_null(fs);
+	assert_string_equal(form_set_get(fs, "done")->title, "Bank title");
+	assert_string_equal(form_set_get(fs, "code")->file, "embedded:code.form");
+	assert_null(form_set_get(fs, "nosuch"));
+	form_set_free(fs);
 	/* env: override where present, embedded otherwise */
 	setenv("RENKEI_FORMS_DIR", dir, 1);
 	f = form_load("done", NULL, err, sizeof err);
