@@ -172,6 +172,9 @@ void ui_screen_set_flags(struct ui_screen *s, const char *id, unsigned on, unsig
  * does nothing there) and whether F9 cancels
  * (shown as 「F9 中止」; the runner returns UI_ACT_CANCEL). The caller makes the keys do that. */
 void ui_screen_set_keys(struct ui_screen *s, const char *esc_msgid, bool cancel_key);
+/* Return UI_ACT_TIMEOUT ms after the run starts, whatever is pressed (a screen that waits for
+ * something else: the out-of-service screen retrying the bank). 0: never (the default). */
+void ui_screen_set_wake(struct ui_screen *s, int ms);
 /* Make the next run repaint everything (e.g. after the caller drew something itself). */
 void ui_screen_invalidate(struct ui_screen *s);
 

@@ -38,6 +38,8 @@ int ui_getkey(wint_t *ch, int timeout_ms, bool *eof);
  * until ui_idle_clear). The warning before (ui_idle_warning) is shown from here; the key that
  * dismisses it comes back as KEY_CODE_YES / UI_KEY_NONE (nothing to do: what it covered is back). */
 int ui_getkey_idle(wint_t *ch, bool *eof);
+/* The same, but also ERR (neither eof nor idle) once ui_now_ms() reaches wake_ms (0: never). */
+int ui_getkey_until(wint_t *ch, bool *eof, long long wake_ms);
 #define UI_KEY_NONE KEY_F(63)
 #define UI_KEY_STAFF KEY_F(62) /* kiosk: the staff sequence (F12 three times within 3 s) */
 /* Kiosk keys (raw mode): Ctrl-C and friends do nothing; F12 F12 F12 is the staff sequence. */

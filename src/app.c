@@ -18,6 +18,7 @@
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */
 void app_reset(struct app *a)
 {
+	a->customer_done = true; /* the kiosk then asks whether the bank is still there */
 	flow_reset(&a->f);
 	if (a->p11) {
 		api_set_ssl_ctx_cb(a->api, NULL, NULL);
@@ -124,6 +125,7 @@ int app_run_form(struct app *a, const char *name, const struct ui_binding *b, si
 	if (prep)
 		prep(a, s);
 	ui_screen_set_keys(s, a->esc_msgid, a->cancel_key);
+	ui_screen_set_wake(s, a->wake_ms);
 	int rc = ui_screen_run(s, act);
 	/* The button id points into the form: copy what the caller needs first. */
 	static char button[64];
@@ -244,8 +246,14 @@ int app_run(const struct options *o)
 		secret_set(&a.f.user_code, o->user_code, strlen(o->user_code));
 		app_do_action(&a, FLOW_ACT_START);
 	}
+	bool check_bank = true; /* at start, then after each customer */
 	while (!a.quit) {
+		if (check_bank)
+			app_kiosk_check_bank(&a);
+		check_bank = false;
 		app_show_step(&a);
+		check_bank = a.f.step == FLOW_CODE && a.f.session.len == 0 && a.customer_done;
+		a.customer_done = false;
 		if (ui_idle_expired())
 			idle_end(&a);
 	}

@@ -41,6 +41,8 @@ struct app {
 	time_t staff_locked_until;
 	bool staff_exit;
 	struct form_set *forms; /* every form, loaded and checked at start */
+	int wake_ms;            /* the next form returns UI_ACT_TIMEOUT after this long (0: never) */
+	bool customer_done;     /* a customer's flow ended (app_reset) since the last screen */
 };
 
 struct rowctx {
@@ -96,6 +98,9 @@ void app_show_step(struct app *a);
 /* The staff sequence was pressed: the staff PIN screen; on the right PIN the flow is cancelled and
  * renkei ends with EXIT_STAFF. Nothing at all without a configured hash. */
 void app_staff_exit(struct app *a);
+/* Kiosk, between customers (the start screen, no session): the bank reachable, else the
+ * out-of-service screen until it is (asked again with backoff); returns at once otherwise. */
+void app_kiosk_check_bank(struct app *a);
 
 /* ---- app.c: requests, dialogs, forms, the main loop ----------------------------------------- */
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */

@@ -6,6 +6,7 @@
 #include <crypt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "exitcodes.h"
@@ -79,4 +80,79 @@ void app_staff_exit(struct app *a)
 	secret_free(&pin);
 	a->esc_msgid = esc;
 	a->cancel_key = cancel;
+}
+
+/* ---- out of service ------------------------------------------------------------------------- */
+
+#define OOS_FIRST_MS 2000
+#define OOS_CAP_MS 60000
+
+/* protocol §1 "Reachability": any HTTP answer to the metadata document means the bank is there. */
+static bool bank_reachable(struct app *a)
+{
+	struct flow_req r = {.action = FLOW_ACT_NONE, .method = FLOW_GET,
+			     .path = "/.well-known/oauth-authorization-server", .idempotent = true};
+	struct api_resp resp;
+	struct api_err err;
+	memset(&resp, 0, sizeof resp);
+	int rc = api_send(a->api, &r, &resp, &err);
+	if (rc == 0)
+		api_resp_free(&resp);
+	return rc == 0;
+}
+
+/* The out-of-service screen's words in the language not shown (a walk-in customer may read
+ * either). */
+static const char *oos_other(void *ctx)
+{
+	char *buf = ctx;
+	enum lang cur = i18n_lang();
+	i18n_set_lang(cur == LANG_JA ? LANG_EN : LANG_JA);
+	snprintf(buf, 1024, "%s\n%s", _("ただいまこの端末はご利用いただけません。"),
+		 _("銀行のサーバーに接続できないため、API連携の手続きを受け付けられません。接続が回復すると、自動的に最初の画面に戻ります。お急ぎの場合は、窓口の係員にお声がけください。"));
+	i18n_set_lang(cur);
+	return buf;
+}
+
+/* The next wait: doubling from 2 s to 60 s, then ±20 % so that the kiosks of a branch do not all
+ * ask at the same moment. */
+static int oos_backoff(int n)
+{
+	long ms = OOS_FIRST_MS;
+	for (int i = 0; i < n && ms < OOS_CAP_MS; i++)
+		ms *= 2;
+	if (ms > OOS_CAP_MS)
+		ms = OOS_CAP_MS;
+	unsigned r = 0;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = (unsigned)time(NULL);
+	return (int)(ms * (80 + (long)(r % 41)) / 100);
+}
+
+void app_kiosk_check_bank(struct app *a)
+{
+	if (!a->opt->kiosk || a->f.step != FLOW_CODE || a->f.session.len || bank_reachable(a))
+		return;
+	char other[1024];
+	ui_set_idle(0, 0); /* nobody to wait for here */
+	for (int n = 0; !a->quit; n++) {
+		const struct ui_binding b[] = {UI_FUNC("other", oos_other, other)};
+		struct ui_action act;
+		a->esc_msgid = "";
+		a->cancel_key = false;
+		a->wake_ms = oos_backoff(n);
+		int rc = app_run_form(a, "out_of_service", b, 1, &act, NULL);
+		a->wake_ms = 0;
+		a->esc_msgid = NULL;
+		if (rc < 0 || act.kind == UI_ACT_EOF)
+			break;
+		if (act.kind == UI_ACT_STAFF) {
+			app_staff_exit(a);
+			continue;
+		}
+		if (act.kind == UI_ACT_TIMEOUT && bank_reachable(a))
+			break;
+	}
+	ui_set_idle((int)a->opt->idle_timeout * 1000, (int)a->opt->idle_warning * 1000);
+	ui_clear_all();
 }

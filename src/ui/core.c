@@ -165,10 +165,15 @@ static bool kiosk_filter(int r, wint_t *ch)
 
 int ui_getkey_idle(wint_t *ch, bool *eof)
 {
+	return ui_getkey_until(ch, eof, 0);
+}
+
+int ui_getkey_until(wint_t *ch, bool *eof, long long wake_ms)
+{
 	*eof = false;
 	if (idle_expired)
 		return ERR; /* unwinding: every screen and dialog returns at once */
-	if (idle_ms <= 0 || headless) {
+	if ((idle_ms <= 0 && !wake_ms) || headless) {
 		int r;
 		do
 			r = ui_getkey(ch, -1, eof);
@@ -176,8 +181,11 @@ int ui_getkey_idle(wint_t *ch, bool *eof)
 		return r;
 	}
 	for (;;) {
-		long long left = idle_deadline - ui_now_ms();
-		if (left <= idle_warn_ms) {
+		long long now = ui_now_ms();
+		if (wake_ms && now >= wake_ms)
+			return ERR; /* the caller's own time: neither end of input nor idle */
+		long long idle_left = idle_deadline - now, wait = -1;
+		if (idle_ms > 0 && idle_left <= idle_warn_ms) {
 			int r = idle_warn_ms ? ui_idle_warning(idle_deadline) : 0;
 			if (r < 0) {
 				*eof = true;
@@ -191,7 +199,11 @@ int ui_getkey_idle(wint_t *ch, bool *eof)
 			*ch = UI_KEY_NONE;
 			return KEY_CODE_YES;
 		}
-		int r = ui_getkey(ch, (int)(left - idle_warn_ms), eof);
+		if (idle_ms > 0)
+			wait = idle_left - idle_warn_ms;
+		if (wake_ms && (wait < 0 || wake_ms - now < wait))
+			wait = wake_ms - now;
+		int r = ui_getkey(ch, (int)wait, eof);
 		if (r != ERR) {
 			ui_idle_reset();
 			if (!kiosk_filter(r, ch))

@@ -48,6 +48,7 @@ struct ui_screen {
 	int cy, cx;
 	bool small;
 	const char *esc_msgid; /* what the key bar says Esc does */
+	int wake_ms;           /* return UI_ACT_TIMEOUT after this long, keys or not (0: never) */
 	bool cancel_key;       /* F9 cancels (shown in the key bar) */
 };
 
@@ -202,6 +203,11 @@ void ui_screen_set_keys(struct ui_screen *s, const char *esc_msgid, bool cancel_
 	s->esc_msgid = esc_msgid;
 	s->cancel_key = cancel_key;
 	s->dirty = true;
+}
+
+void ui_screen_set_wake(struct ui_screen *s, int ms)
+{
+	s->wake_ms = ms > 0 ? ms : 0;
 }
 
 void ui_screen_invalidate(struct ui_screen *s)
@@ -1553,14 +1559,15 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 	s->dirty = true;
 	clearok(curscr, FALSE);
 	ui_idle_reset(); /* a new screen: the whole idle time to read it */
+	long long wake = s->wake_ms > 0 ? ui_now_ms() + s->wake_ms : 0;
 	for (;;) {
 		if (s->dirty)
 			paint(s);
 		wint_t ch;
 		bool eof;
-		int got = ui_getkey_idle(&ch, &eof);
+		int got = ui_getkey_until(&ch, &eof, wake);
 		if (got == ERR) {
-			if (eof || ui_idle_expired()) {
+			if (eof || ui_idle_expired() || (wake && ui_now_ms() >= wake)) {
 				out->kind = eof ? UI_ACT_EOF : UI_ACT_TIMEOUT;
 				return 0;
 			}
