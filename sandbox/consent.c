@@ -1150,9 +1150,58 @@ static bool printable_ascii(const char *s)
 	return true;
 }
 
-static void record_wrong_code(struct ctx *c, const char *addr)
+/* Seconds until the nth newest row of the window is out of it (sql selects `at`, newest first, with
+ * its OFFSET bound last), or 0 when there are fewer rows. */
+static long long window_retry(struct ctx *c, sqlite3_stmt *st, int window)
 {
+	long long retry = 0;
+
+	if (step_row(c, st) == SQLITE_ROW) {
+		retry = sqlite3_column_int64(st, 0) + window - c->now;
+		if (retry < 1)
+			retry = 1;
+	}
+	sqlite3_finalize(st);
+	return retry;
+}
+
+/* Is this address (limits.wrong_codes unknown codes in the window), or every address
+ * (limits.wrong_codes_global from all of them), limited? The seconds until it is not, or 0. */
+static long long codes_limited(struct ctx *c, const char *addr)
+{
+	const struct scenario *sc = c->sc;
+	long long since = c->now - (long long)sc->rate_limit_window, retry = 0;
+
+	if (sc->rate_limit_codes > 0)
+		retry = window_retry(c,
+				     prep(c,
+					  "SELECT at FROM consent_rate WHERE addr = ? AND at > ? ORDER BY at DESC"
+					  " LIMIT 1 OFFSET ?",
+					  "sii", addr, since, (long long)(sc->rate_limit_codes - 1)),
+				     sc->rate_limit_window);
+	if (!retry && sc->rate_limit_codes_global > 0)
+		retry = window_retry(c,
+				     prep(c, "SELECT at FROM consent_rate WHERE at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+					  "ii", since, (long long)(sc->rate_limit_codes_global - 1)),
+				     sc->rate_limit_window);
+	return retry;
+}
+
+/* An unknown (or malformed) user code: 404 and counted, or while limited 429 and not counted. */
+static void unknown_code(struct ctx *c, const char *addr, long long limited)
+{
+	if (limited) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%lld", limited);
+		cJSON *ext = cJSON_CreateObject();
+		cJSON_AddNumberToObject(ext, "retry_after", (double)limited);
+		http_problem(c->resp, 429, "rate-limited", "Too many unknown user codes; try again later.", ext);
+		http_header(c->resp, "Retry-After", buf);
+		return;
+	}
 	run(c, "INSERT INTO consent_rate (addr, at) VALUES (?, ?)", "si", addr, c->now);
+	if (!c->failed)
+		problem(c, 404, "user-code-unknown", "No such user code.");
 }
 
 static void start(struct ctx *c)
@@ -1167,32 +1216,10 @@ static void start(struct ctx *c)
 	long long expires_at = 0;
 	struct sess s;
 
-	/* Rate limit: refused while `rate_limit_codes` unknown codes are within the window. */
-	if (sc->rate_limit_codes > 0) {
-		sqlite3_stmt *st = prep(c,
-					"SELECT at FROM consent_rate WHERE addr = ? AND at > ? ORDER BY at DESC"
-					" LIMIT 1 OFFSET ?",
-					"sii", addr, c->now - (long long)sc->rate_limit_window,
-					(long long)(sc->rate_limit_codes - 1));
-		int rc = step_row(c, st);
-		long long at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		sqlite3_finalize(st);
-		if (c->failed)
-			return;
-		if (rc == SQLITE_ROW) {
-			long long retry = at + sc->rate_limit_window - c->now;
-			char buf[32];
-			if (retry < 1)
-				retry = 1;
-			snprintf(buf, sizeof(buf), "%lld", retry);
-			cJSON *ext = cJSON_CreateObject();
-			cJSON_AddNumberToObject(ext, "retry_after", (double)retry);
-			http_problem(c->resp, 429, "rate-limited",
-				     "Too many unknown user codes from this address; try again later.", ext);
-			http_header(c->resp, "Retry-After", buf);
-			return;
-		}
-	}
+	/* Rate limit (§4.3): while limited, only unknown codes are refused; valid ones go through. */
+	long long limited = codes_limited(c, addr);
+	if (c->failed)
+		return;
 
 	if (!(c->body = read_body(c)) || !members_ok(c, c->body, "", ms, 2))
 		return;
@@ -1203,15 +1230,15 @@ static void start(struct ctx *c)
 		return;
 	}
 	if (!sandbox_normalize_user_code(sc, user_code, code, sizeof(code))) {
-		record_wrong_code(c, addr);
-		if (!c->failed)
-			problem(c, 404, "user-code-unknown", "No such user code.");
+		unknown_code(c, addr, limited);
 		return;
 	}
+	char uch[65];
+	sandbox_user_code_hash(code, uch);
 	sqlite3_stmt *st = prep(c,
 				"SELECT device_code_hash, client_id, scopes, expires_at, status FROM device_auth"
 				" WHERE user_code = ?",
-				"s", code);
+				"s", uch);
 	int rc = step_row(c, st);
 	char status[16] = "";
 	if (rc == SQLITE_ROW) {
@@ -1225,9 +1252,7 @@ static void start(struct ctx *c)
 	if (c->failed)
 		return;
 	if (rc != SQLITE_ROW) {
-		record_wrong_code(c, addr);
-		if (!c->failed)
-			problem(c, 404, "user-code-unknown", "No such user code.");
+		unknown_code(c, addr, limited);
 		return;
 	}
 	if (strcmp(status, "pending") != 0) {

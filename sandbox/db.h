@@ -10,7 +10,7 @@
 #define DB_SHARED_SCHEMA \
 	"CREATE TABLE IF NOT EXISTS device_auth (" \
 	"  device_code_hash TEXT PRIMARY KEY," \
-	"  user_code TEXT NOT NULL UNIQUE,"      /* normalized: 8 letters, no hyphen */ \
+	"  user_code TEXT NOT NULL UNIQUE,"      /* SHA-256 of the normalized code (sandbox_user_code_hash) */ \
 	"  client_id TEXT NOT NULL," \
 	"  scopes TEXT NOT NULL,"                /* requested, space-separated */ \
 	"  created_at INTEGER NOT NULL," \

@@ -153,11 +153,13 @@ static int user_code_state(struct sandbox *sb, const char *code, long long now)
 {
 	sqlite3_stmt *st;
 	int ret = -1;
+	char h[65];
 
+	sandbox_user_code_hash(code, h);
 	if (sqlite3_prepare_v2(sb->db.h, "SELECT expires_at, status FROM device_auth WHERE user_code = ?", -1,
 			       &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, h, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		ret = 1;
@@ -189,9 +191,11 @@ static int new_user_code(struct sandbox *sb, long long now, char *out)
 	if (!dead[0])
 		return 1; /* every code tried is live: the space is full */
 	sqlite3_stmt *st;
+	char h[65];
+	sandbox_user_code_hash(dead, h);
 	if (sqlite3_prepare_v2(sb->db.h, "DELETE FROM device_auth WHERE user_code = ?", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, dead, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, h, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -312,7 +316,9 @@ static void device_authorization(struct sandbox *sb, const struct http_req *req,
 		goto wipe;
 	}
 	sqlite3_bind_text(st, 1, dch, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+	char uch[65];
+	sandbox_user_code_hash(code, uch);
+	sqlite3_bind_text(st, 2, uch, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, scopes, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);

@@ -21,5 +21,7 @@ struct sandbox {
 long long sandbox_now(void);
 /* user_code normalization: upper-case, drop hyphens and white space; false when not charset/length. */
 bool sandbox_normalize_user_code(const struct scenario *sc, const char *in, char *out, size_t outlen);
+/* What device_auth.user_code holds for a normalized user code: its SHA-256, as for the other secrets. */
+void sandbox_user_code_hash(const char *normalized, char out[65]);
 
 #endif

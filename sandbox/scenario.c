@@ -551,13 +551,14 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 {
 	static const char *const members[] = {"wrong_codes", "wrong_codes_window", "password_tries", "answer_tries",
 					      "pin_tries", "pin_length", "session_idle_seconds", "access_token_ttl",
-					      "lock_seconds", "session_login_tries", "address_login_tries",
+					      "wrong_codes_global", "lock_seconds", "session_login_tries", "address_login_tries",
 					      "address_login_window", NULL};
 	size_t s;
 	const cJSON *l = optional_object(c, root, "limits", members, &s);
 
 	if (!l || !get_int(c, l, "wrong_codes", false, 5, 0, 1000, &sc->rate_limit_codes) ||
 	    !get_int(c, l, "wrong_codes_window", false, 60, 1, 86400, &sc->rate_limit_window) ||
+	    !get_int(c, l, "wrong_codes_global", false, 1000, 0, 1000000, &sc->rate_limit_codes_global) ||
 	    !get_int(c, l, "password_tries", false, 3, 1, 100, &sc->password_tries) ||
 	    !get_int(c, l, "answer_tries", false, 3, 1, 100, &sc->answer_tries) ||
 	    !get_int(c, l, "pin_tries", false, 3, 1, 100, &sc->pin_tries) ||

@@ -95,6 +95,7 @@ struct scenario {
 	/* limits */
 	int rate_limit_codes;   /* 5 wrong codes ... */
 	int rate_limit_window;  /* ... within 60 s */
+	int rate_limit_codes_global; /* unknown codes from all addresses in that window: 1000 (0: none) */
 	int password_tries;     /* 3 */
 	int answer_tries;       /* 3 */
 	int pin_tries;          /* 3 */

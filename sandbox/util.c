@@ -21,6 +21,11 @@ long long sandbox_now(void)
 	return (long long)ts.tv_sec;
 }
 
+void sandbox_user_code_hash(const char *normalized, char out[65])
+{
+	db_hash(normalized, out);
+}
+
 bool sandbox_normalize_user_code(const struct scenario *sc, const char *in, char *out, size_t outlen)
 {
 	size_t n = 0;

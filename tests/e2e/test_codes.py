@@ -106,9 +106,16 @@ def test_too_many_wrong_codes_rate_limited(sandbox, curl, term):
         t.wait_for(lambda x, w=w: _code_entry(x) == w and error_line(x) != "")
     t.send("C-u")
     t.wait_for(lambda x: _code_entry(x) == "")
-    type_code(t, partner.user_code)  # even the right code is refused for a while
+    # protocol §4.3: now unknown codes are refused for a while ...
+    other = next(c for c in ("JJJJJJJJ", "KKKKKKKK") if c != partner.user_code.replace("-", ""))
+    type_code(t, other)
     s = wait_error(t, MSG_RATE)
     assert "[ 中止 ]" not in s, s
+    # ... but the right code still goes through (one person's typos do not block a kiosk)
+    t.send("C-u")
+    t.wait_for(lambda x: _code_entry(x) == "")
+    type_code(t, partner.user_code)
+    wait_partner(t, KAKEIBO)
 
 
 def test_error_messages_shown_whole_at_80x24(sandbox, curl, term, tmp_path):

@@ -191,8 +191,10 @@ static void device(const char *client, int n, char *user_code)
 	snprintf(dc, sizeof(dc), "fuzz-device-%d", n);
 	db_hash(dc, new);
 	code_of(n, uc);
+	char uch[65];
+	sandbox_user_code_hash(uc, uch);
 	sql("UPDATE device_auth SET device_code_hash = '%s', user_code = '%s' WHERE device_code_hash = '%s'",
-	    new, uc, old);
+	    new, uch, old);
 	snprintf(user_code, 10, "%.4s-%.4s", uc, uc + 4);
 }
 

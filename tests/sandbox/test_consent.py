@@ -466,14 +466,36 @@ def test_user_code_rate_limit(sandbox):
         expect_problem(start(sb, code, expect=None), 404, "user-code-unknown")
     fifth = start(sb, "XXXX-XXXX" if da["user_code"] != "XXXX-XXXX" else "XXXX-XXXZ", expect=None)
     assert (fifth.status, fifth.problem) in ((404, "user-code-unknown"), (429, "rate-limited")), fifth
-    # Now every start request is refused, also with a valid code.
-    r = start(sb, da["user_code"], expect=None)
+    # Now unknown codes are refused (and not counted) ...
+    other = "BCDF-GHJQ" if da["user_code"] != "BCDF-GHJQ" else "BCDF-GHJR"
+    r = start(sb, other, expect=None)
     pj = expect_problem(r, 429, "rate-limited")
     ra = r.headers.get("retry-after")
     assert ra and ra.isdigit() and 0 < int(ra) <= 60, r.header_list
     assert isinstance(pj.get("retry_after"), int) and 0 < pj["retry_after"] <= 60, pj
+    # ... but a valid code goes through: one person's typos do not block a branch's kiosks (§4.3).
+    c = start(sb, da["user_code"])
+    assert c.step == "login"
     # Partners and other endpoints are not affected.
     device_auth(sb)
+
+
+def test_user_code_global_ceiling(sandbox, tmp_path):
+    """limits.wrong_codes_global: unknown codes from all addresses together; past it every address
+    is limited (unknown codes refused), valid codes still go through."""
+    import json as _json
+    from pathlib import Path
+    sc = _json.loads((Path(__file__).resolve().parents[2] / "sandbox/scenarios/demo.json").read_text())
+    sc["limits"].update({"wrong_codes": 100, "wrong_codes_global": 3})
+    p = tmp_path / "ceiling.json"
+    p.write_text(_json.dumps(sc, ensure_ascii=False))
+    sb = sandbox(scenario=p)
+    da = device_auth(sb)
+    unknown = [x for x in ("BCDF-GHJK", "BCDF-GHJL", "BCDF-GHJM", "BCDF-GHJN") if x != da["user_code"]]
+    for code in unknown[:3]:
+        expect_problem(start(sb, code, expect=None), 404, "user-code-unknown")
+    expect_problem(start(sb, unknown[3], expect=None), 429, "rate-limited")
+    start(sb, da["user_code"])
 
 
 def test_one_live_session_per_user_code_and_idempotency(sandbox):

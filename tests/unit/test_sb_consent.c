@@ -573,16 +573,19 @@ static void start_errors_and_rate_limit(void **state)
 		   "bad-request");
 
 	req_expect(f, "POST", "/consent/v1/sessions", "{\"user_code\":\"BCDFGHJK\"}", NULL, 404, "user-code-unknown");
-	call(f, "POST", "/consent/v1/sessions", body, NULL, &a);
+	/* Limited (§4.3): unknown codes are refused, and not counted ... */
+	call(f, "POST", "/consent/v1/sessions", "{\"user_code\":\"BCDFGHJL\"}", NULL, &a);
 	expect(&a, 429, "rate-limited");
 	assert_true(jint(&a, "retry_after") >= 1 && jint(&a, "retry_after") <= 60);
 	assert_true(has_header(&a, "Retry-After: "));
 	done(&a);
+	/* ... but a valid code still goes through (here to its live session's 409). */
+	req_expect(f, "POST", "/consent/v1/sessions", body, NULL, 409, "user-code-busy");
 	/* Another address is not limited. */
-	req_expect(f, "POST", "/consent/v1/sessions", body, &other, 409, "user-code-busy");
+	req_expect(f, "POST", "/consent/v1/sessions", "{\"user_code\":\"BCDFGHJL\"}", &other, 404, "user-code-unknown");
 	/* The window passes. */
 	sql(f, "UPDATE consent_rate SET at = at - 61");
-	req_expect(f, "POST", "/consent/v1/sessions", body, NULL, 409, "user-code-busy");
+	req_expect(f, "POST", "/consent/v1/sessions", "{\"user_code\":\"BCDFGHJM\"}", NULL, 404, "user-code-unknown");
 }
 
 static void session_auth_and_steps(void **state)

@@ -148,10 +148,14 @@ static void device_authorization(void **state)
 	char dc[64], code[65];
 	authorize(f, "client_id=kakeibo-demo", dc, sizeof(dc), code);
 	sqlite3_stmt *st;
+	char uch[65];
+	/* the user code is stored hashed like the other secrets (§6 rule 9), never in clear */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM device_auth WHERE user_code = ?", code), 0);
+	sandbox_user_code_hash(code, uch);
 	assert_int_equal(sqlite3_prepare_v2(f->sb.db.h, "SELECT scopes FROM device_auth WHERE user_code = ?", -1, &st,
 					    NULL),
 			 SQLITE_OK);
-	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, uch, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "balance transactions");
 	sqlite3_finalize(st);
