@@ -443,6 +443,35 @@ struct certinfo {
 	bool invalid;
 };
 
+bool http_cert_fields(const unsigned char *der, size_t len, char sha256[65], char **subject, char serial[129])
+{
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len}, dn = {NULL, 0};
+	gnutls_x509_crt_t crt = NULL;
+	unsigned char md[32], sn[64];
+	size_t sn_len = sizeof(sn);
+
+	*subject = NULL;
+	if (len == 0 || len > 0xffffffffu || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, md) < 0 || gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 ||
+	    gnutls_x509_crt_get_serial(crt, sn, &sn_len) < 0 || sn_len == 0) {
+		gnutls_free(dn.data);
+		gnutls_x509_crt_deinit(crt);
+		return false;
+	}
+	gnutls_x509_crt_deinit(crt);
+	sb_hex(md, sizeof(md), sha256);
+	size_t i = 0;
+	char hex[2 * sizeof(sn) + 1];
+	while (i + 1 < sn_len && sn[i] == 0)
+		i++;
+	sb_hex(sn + i, sn_len - i, hex);
+	snprintf(serial, 129, "%s", hex[0] == '0' && hex[1] ? hex + 1 : hex);
+	*subject = (char *)dn.data;
+	return true;
+}
+
 static void client_cert(struct MHD_Connection *con, struct certinfo *ci)
 {
 	const union MHD_ConnectionInfo *info =
@@ -452,10 +481,6 @@ static void client_cert(struct MHD_Connection *con, struct certinfo *ci)
 	unsigned npeers = 0, status = 0;
 	gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
 					 0};
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t dn = {NULL, 0};
-	unsigned char md[32], serial[64];
-	size_t serial_len = sizeof(serial);
 
 	if (!info || !info->tls_session)
 		return;
@@ -467,27 +492,8 @@ static void client_cert(struct MHD_Connection *con, struct certinfo *ci)
 	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
 	    gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status != 0)
 		return;
-	if (gnutls_x509_crt_init(&crt) < 0)
+	if (!http_cert_fields(peers[0].data, peers[0].size, ci->sha256, &ci->subject, ci->serial))
 		return;
-	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_hash_fast(GNUTLS_DIG_SHA256, peers[0].data, peers[0].size, md) < 0 ||
-	    gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 ||
-	    gnutls_x509_crt_get_serial(crt, serial, &serial_len) < 0 || serial_len == 0) {
-		gnutls_free(dn.data);
-		gnutls_x509_crt_deinit(crt);
-		return;
-	}
-	gnutls_x509_crt_deinit(crt);
-	sb_hex(md, sizeof(md), ci->sha256);
-	{
-		size_t i = 0;
-		char hex[2 * sizeof(serial) + 1];
-		while (i + 1 < serial_len && serial[i] == 0)
-			i++;
-		sb_hex(serial + i, serial_len - i, hex);
-		snprintf(ci->serial, sizeof(ci->serial), "%s", hex[0] == '0' && hex[1] ? hex + 1 : hex);
-	}
-	ci->subject = (char *)dn.data;
 	ci->valid = true;
 	ci->invalid = false;
 }

@@ -42,6 +42,11 @@ void http_problem(struct http_resp *resp, int status, const char *type, const ch
 /* Add a header line "Name: value" (copied). */
 void http_header(struct http_resp *resp, const char *name, const char *value);
 
+/* A client certificate (DER) as a request carries it: SHA-256 fingerprint (lowercase hex), subject
+ * (RFC 4514, UTF-8; free with gnutls_free) and serial (lowercase hex, no leading zeros). False when
+ * GnuTLS cannot read it. */
+bool http_cert_fields(const unsigned char *der, size_t len, char sha256[65], char **subject, char serial[129]);
+
 /* --- the server itself (main.c, tests) ------------------------------------------------------- */
 
 /* One module's handler: true when it owns req's path (and filled resp), false to let the next look.
