@@ -211,6 +211,8 @@ struct flow {
 	struct secret user_code;      /* typed at FLOW_CODE (case, hyphens, spaces forgiven) */
 	char idem_key[33];            /* idempotency key, one per typed (normalized) code */
 	char idem_code[33];           /* the normalized code idem_key was made for */
+	char sub_key[33];             /* idempotency key of the last session POST (protocol §4.2) */
+	bool retrying;                /* flow_build_retry: the same submission again, the same key */
 	struct secret session;        /* session token, from the start answer */
 	long session_expires_in;      /* seconds, from the last answer; -1 unknown */
 

@@ -114,7 +114,9 @@ class Sandbox:
         self.cacert = CACERT
         t0 = time.perf_counter()
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
-            self.proc = subprocess.Popen([str(SANDBOX_BIN), "--listen", "127.0.0.1:0", "--tls-dir", str(PKI)] + list(args),
+            self.proc = subprocess.Popen([str(SANDBOX_BIN), "--listen", "127.0.0.1:0", "--tls-dir", str(PKI),
+                                          # the load generator's 64 clients all come from 127.0.0.1
+                                          "--per-address-limit", "256"] + list(args),
                                          stdin=subprocess.DEVNULL, stdout=o, stderr=e, cwd=str(ROOT))
         self.pid = self.proc.pid
         _cleanup.append(self.stop)

@@ -294,7 +294,7 @@ static int bind_final(struct app *a, struct view *v)
 	app_error_text(&a->f, a->msg, sizeof a->msg);
 	if (a->f.step == FLOW_LOCKED) /* the form's heading already says it is locked */
 		snprintf(a->msg, sizeof a->msg, "%s",
-			 _("安全のため、このログインIDではAPI連携の手続きを続けられません。"));
+			 _("安全のため、このログインIDではAPI連携の手続きを続けられません。ロックは一定時間で解除される場合があります。時間をおいてからお試しください。"));
 	a->final_error = a->f.error;
 	flow_clear_error(&a->f); /* the message is in the body, not on the error line */
 	VIEW_ADD(v, UI_FUNC("partner", app_partner_name, a));

@@ -58,7 +58,12 @@ const char *app_date(const char *iso, char *buf, size_t size)
 
 static void plural_tries(char *buf, size_t size, const char *what, int tries)
 {
-	if (tries >= 0)
+	if (tries == 0)
+		/* TRANSLATORS: %s is a sentence about what was wrong; no try is left: the login may be locked
+		   now (said without telling whether the login ID exists) */
+		snprintf(buf, size, _("%s ログインがロックされた可能性があります。入力内容に誤りがないのにログインできない場合は、お取引店またはヘルプデスクにお問い合わせください。"),
+			 what);
+	else if (tries > 0)
 		/* TRANSLATORS: %1$s is a sentence about what was wrong; %2$d the tries left */
 		snprintf(buf, size, _("%1$s あと%2$d回間違えるとロックされます。"), what, tries);
 	else
@@ -83,7 +88,13 @@ const char *app_error_text(const struct flow *f, char *buf, size_t size)
 		plural_tries(buf, size, _(pi->msgid), e->tries_left);
 		break;
 	case PROBLEM_ARG_SECONDS:
-		if (e->retry_after > 0)
+		if (e->field == FLOW_FIELD_PASSWORD) { /* too many logins (protocol §4.5), not codes */
+			if (e->retry_after > 0)
+				snprintf(buf, size, _("ログインの試行が続いたため、受付を一時停止しています。%ld秒後にもう一度お試しいただくか、手続きを中止してください。"),
+					 e->retry_after);
+			else
+				snprintf(buf, size, "%s", _("ログインの試行が続いたため、受付を一時停止しています。しばらく待ってからお試しいただくか、手続きを中止してください。"));
+		} else if (e->retry_after > 0)
 			snprintf(buf, size, _(pi->msgid), e->retry_after);
 		else
 			snprintf(buf, size, "%s", _(pi->msgid_alt));

@@ -1172,6 +1172,8 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 		break;
 	case PROBLEM_RATE_LIMITED:
 		f->error.retry_after = p_int(&q, root, "retry_after", 0, 86400L * 366, true, -1);
+		if (act == FLOW_ACT_LOGIN) /* logins limited (protocol §4.5), not user codes */
+			f->error.field = FLOW_FIELD_PASSWORD;
 		break;
 	case PROBLEM_SESSION_UNKNOWN:
 	case PROBLEM_SESSION_EXPIRED:
@@ -1502,6 +1504,13 @@ int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
 		memset(r, 0, sizeof *r);
 		return -1;
 	}
+	if (o && a != FLOW_ACT_START) {
+		/* protocol §4.2: one key per submission, the same one when it is sent again */
+		if (!f->retrying || !f->sub_key[0])
+			random_key(f->sub_key);
+		if (f->sub_key[0])
+			cJSON_AddStringToObject(o, "idempotency_key", f->sub_key);
+	}
 	if (o) {
 		r->body = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o); /* wiped by the hooks */
@@ -1527,7 +1536,10 @@ int flow_build_retry(struct flow *f, struct flow_req *r)
 		memset(r, 0, sizeof *r);
 		return local_error(f, PROBLEM_WRONG_STEP, FLOW_FIELD_NONE);
 	}
-	return flow_build(f, f->last, r);
+	f->retrying = true;
+	int rc = flow_build(f, f->last, r);
+	f->retrying = false;
+	return rc;
 }
 
 void flow_req_free(struct flow_req *r)

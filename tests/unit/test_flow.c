@@ -260,7 +260,24 @@ static void yamada_whole_path(void **state)
 	assert_string_equal(jstr(b, "method"), "password");
 	assert_string_equal(jstr(b, "login_id"), "yamada01");
 	assert_string_equal(jstr(b, "password"), "Sakura-2026");
-	assert_int_equal(cJSON_GetArraySize(b), 3);
+	/* protocol §4.2: every session POST carries an idempotency key, 32 hex digits */
+	char subkey1[33];
+	snprintf(subkey1, sizeof subkey1, "%s", jstr(b, "idempotency_key"));
+	assert_int_equal(strlen(subkey1), 32);
+	assert_int_equal(cJSON_GetArraySize(b), 4);
+	cJSON_Delete(b);
+	/* the answer is lost: sent again (the customer's はい), with the same key; a new
+	 * submission gets a new one */
+	flow_net_error(&f, PROBLEM_NET_OTHER);
+	flow_req_free(&r);
+	assert_int_equal(flow_build_retry(&f, &r), 0);
+	b = cJSON_Parse(r.body);
+	assert_string_equal(jstr(b, "idempotency_key"), subkey1);
+	cJSON_Delete(b);
+	flow_net_error(&f, PROBLEM_NET_OTHER);
+	flow_req_free(&r);
+	b = build(&f, FLOW_ACT_LOGIN, &r);
+	assert_string_not_equal(jstr(b, "idempotency_key"), subkey1);
 	cJSON_Delete(b);
 	/* not wiped before an answer came back */
 	assert_string_equal(f.login.password.buf, "Sakura-2026");
@@ -279,7 +296,7 @@ static void yamada_whole_path(void **state)
 	assert_string_equal(r.path, "/consent/v1/session/answer");
 	assert_true(r.secret_body);
 	assert_string_equal(jstr(b, "answer"), "ひまわり証券");
-	assert_int_equal(cJSON_GetArraySize(b), 1);
+	assert_int_equal(cJSON_GetArraySize(b), 2); /* and its idempotency key */
 	cJSON_Delete(b);
 	flow_req_free(&r);
 	apply(&f, 200, JSON, scopes_200);
@@ -484,6 +501,30 @@ static void login_locked(void **state)
 	flow_free(&f);
 }
 
+/* protocol §4.5: the last wrong password (tries_left 0) and too many logins (429 at login) are
+ * told as such, not as "0 tries left" nor as a user-code problem. */
+static void login_limits_in_words(void **state)
+{
+	(void)state;
+	struct flow f;
+	char buf[512];
+	login_typed(&f, "yamada01", "nope");
+	send_and_apply(&f, FLOW_ACT_LOGIN, 401, PROB,
+		       "{\"type\":\"urn:renkei:problem:wrong-credentials\",\"status\":401,\"tries_left\":0}");
+	app_error_text(&f, buf, sizeof buf);
+	assert_non_null(strstr(buf, "ログインがロックされた可能性があります。"));
+	assert_null(strstr(buf, "あと0回"));
+	set(&f.login.password, "again");
+	send_and_apply(&f, FLOW_ACT_LOGIN, 429, PROB,
+		       "{\"type\":\"urn:renkei:problem:rate-limited\",\"status\":429,\"retry_after\":42}");
+	assert_int_equal(f.error.field, FLOW_FIELD_PASSWORD);
+	app_error_text(&f, buf, sizeof buf);
+	assert_non_null(strstr(buf, "ログインの試行が続いたため"));
+	assert_non_null(strstr(buf, "42秒後"));
+	assert_null(strstr(buf, "コード"));
+	flow_free(&f);
+}
+
 static void wrong_answer_tries(void **state)
 {
 	(void)state;
@@ -668,7 +709,8 @@ static void pin_result_add_and_permission_back(void **state)
 	b = build(&f, FLOW_ACT_BACK, &r);
 	assert_int_equal(r.method, FLOW_POST);
 	assert_string_equal(r.path, "/consent/v1/session/back");
-	assert_int_equal(cJSON_GetArraySize(b), 0);
+	assert_int_equal(cJSON_GetArraySize(b), 1); /* the idempotency key only */
+	assert_non_null(jstr(b, "idempotency_key"));
 	assert_true(cJSON_IsObject(b));
 	cJSON_Delete(b);
 	flow_req_free(&r);
@@ -1162,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(sato_straight_to_permission),
 		cmocka_unit_test(wrong_password_keeps_id),
 		cmocka_unit_test(login_locked),
+		cmocka_unit_test(login_limits_in_words),
 		cmocka_unit_test(wrong_answer_tries),
 		cmocka_unit_test(one_wrong_pin_of_two),
 		cmocka_unit_test(pin_format_and_local_checks),
