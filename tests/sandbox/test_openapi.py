@@ -4,7 +4,8 @@
    scripts/install-deps.sh; config tools/node/redocly.yaml).
 2. Complete flows are driven against a real sandbox over HTTPS with tests/harness/proto.py (password
    and certificate login, question, scopes, PINs right, wrong and malformed, pin_result, back,
-   allow, deny, cancel, every error the flows can meet, rate limiting, the partner's OAuth calls
+   allow, deny, cancel, every error the flows can meet, rate limiting of codes and logins, a session
+   POST resent with its idempotency key, a server failure (--fault login:status:500), the partner's OAuth calls
    and the resource API). Every response is recorded and then validated by path, method and status
    against the document with an off-the-shelf JSON Schema validator (Debian's python3-jsonschema,
    Draft 2020-12 as OpenAPI 3.1 uses): its status must be documented for that operation, its
@@ -297,6 +298,25 @@ def expiry(short_expiry, short_session):
                                   "password": PASSWORDS["sato02"]})                        # session-expired
 
 
+def guessing_and_retries(sb):
+    """Wrong logins until the session's limit (tries_left down to 0, then 429), a session POST sent
+    again with its idempotency key (answered as the first time), and the same key with another body."""
+    da, c = new_consent(sb)
+    key = secrets.token_hex(8)
+    wrong = {"method": "password", "login_id": "nobody99", "password": "wrong", "idempotency_key": key}
+    c.post("/login", wrong)
+    c.post("/login", wrong)                                                                # the same answer again
+    c.post("/login", dict(wrong, password="other"))                                        # bad-request
+    for _ in range(6):
+        c.post("/login", dict(wrong, idempotency_key=secrets.token_hex(8)))               # ... 0, then 429
+
+
+def server_failure(sb):
+    """--fault login:status:500:once: the internal problem (the request is not processed)."""
+    da, c = new_consent(sb)
+    c.post("/login", {"method": "password", "login_id": "sato02", "password": PASSWORDS["sato02"]})
+
+
 def no_certificate_login(sb):
     da, c = new_consent(sb)
     c.post("/login", {"method": "certificate", "password": "x"})                          # method-unavailable
@@ -326,6 +346,8 @@ def test_every_sandbox_response_matches_the_document(sandbox, pki, pki_no_client
     other_customers(sb, pki)
     rate_limit(sb)
     no_certificate_login(rec.attach(sandbox(tls_dir=pki_no_client_ca)))
+    guessing_and_retries(rec.attach(sandbox()))
+    server_failure(rec.attach(sandbox(args=["--fault", "login:status:500:once"])))
     expiry(rec.attach(sandbox(scenario=SCENARIOS / "short-expiry.json")),
            rec.attach(sandbox(scenario=SCENARIOS / "short-session.json")))
 
