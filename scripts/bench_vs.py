@@ -657,8 +657,8 @@ def flowload(url, n, flows, extra=(), customers=None, timeout=120):
             out["info"][p[1]] = float(p[2])
         elif p[0] == "step":
             out["step"][p[1]] = tuple(float(x) for x in p[2:])
-        elif p[0] == "flow":
-            out["flow"] = tuple(float(x) for x in p[1:])
+        elif p[0] in ("flow", "setup"):
+            out[p[0]] = tuple(float(x) for x in p[1:])
     if "flow" not in out and out["info"].get("flows", 0) > 0:
         raise RuntimeError("flowload printed no figures: %s" % out["err"][-300:])
     return out
@@ -687,6 +687,9 @@ def bench_load(workdir):
             B.row("load", "  N=%-2d x %d flows: flows/s, step p50 (median) / worst p99, errors" % (n, flows),
                   "%6.0f flows/s   p50 %5.2f ms   p99 %6.2f ms (%s)   errors %d   %d conns"
                   % (rate, p50, p99, worst, info.get("errors", -1), info.get("connects", 0)))
+            if "setup" in r:
+                B.row("load", "    new connections: TCP + TLS handshake p50 / p99 (not in the steps)",
+                      "%.2f / %.2f ms   (%d)" % (r["setup"][1], r["setup"][2], r["setup"][0]))
             B.row("load", "    sandbox CPU per flow, cores busy, RSS / peak",
                   "%5.2f ms   %.2f   %.1f / %.1f MiB" % (cpu / max(1, fl), cpu / 1000.0 / info["seconds"],
                                                          rss / 1024.0, hwm / 1024.0))

@@ -14,8 +14,9 @@
  *                    of C customers); without it, as yamada01
  *   stdin: line 1 the password, line 2 the answer, line 3 "NUMBER=PIN NUMBER=PIN..." (the demo
  *   data; never on the command line).
- * Output: "info KEY VALUE" lines, "step NAME N P50 P99 MAX" per request kind and "flow N P50 P99
- * MAX" (milliseconds). Exit 1 when a flow failed (each error is counted and the first few are
+ * Output: "info KEY VALUE" lines, "step NAME N P50 P99 MAX" per request kind (without the new
+ * connection's set-up), "flow N P50 P99 MAX" and "setup N P50 P99 MAX" (TCP connect + TLS handshake
+ * of each new connection), in milliseconds. Exit 1 when a flow failed (each error is counted and the first few are
  * printed on stderr); the figures are never judged. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -79,7 +80,7 @@ static struct {
 	int n, flows, customers;
 	bool new_conn, sessions_only;
 	char password[160], answer[160], pins[512];
-	struct samples step[R_N], flow;
+	struct samples step[R_N], flow, setup;
 	long errors, flows_done, connects;
 } G;
 
@@ -306,11 +307,17 @@ static void error(struct client *c, const char *what)
 static void on_done(CURLM *m, struct client *c, CURLcode rc)
 {
 	long status = 0, conns = 0;
+	curl_off_t setup = 0;
+	double dt = now_ms() - c->t_req;
 	curl_multi_remove_handle(m, c->h);
-	add(&G.step[c->req], now_ms() - c->t_req);
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->h, CURLINFO_NUM_CONNECTS, &conns);
 	G.connects += conns;
+	if (conns > 0 && curl_easy_getinfo(c->h, CURLINFO_APPCONNECT_TIME_T, &setup) == CURLE_OK && setup > 0) {
+		add(&G.setup, (double)setup / 1000.0); /* TCP connect + TLS handshake, apart */
+		dt -= (double)setup / 1000.0;
+	}
+	add(&G.step[c->req], dt);
 	cJSON *js = rc == CURLE_OK && c->rx ? cJSON_Parse(c->rx) : NULL;
 	int next = -1;
 	if (rc != CURLE_OK)
@@ -449,6 +456,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < R_N; r++)
 		print_samples("step", reqs[r].name, &G.step[r]);
 	print_samples("flow", NULL, &G.flow);
+	print_samples("setup", NULL, &G.setup);
 	for (int i = 0; i < G.n; i++) {
 		curl_easy_cleanup(cl[i].h);
 		free(cl[i].body);
