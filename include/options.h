@@ -35,6 +35,11 @@ struct options {
 	char *config;         /* --config FILE */
 	char *forms_dir;      /* a bank's own forms */
 	char *check_forms;    /* --check-forms DIR: check it and exit */
+	char *audit;          /* audit trail: a file, or "syslog" */
+	char *audit_facility;
+	char *audit_socket;
+	char *terminal_id;
+	bool audit_unmasked;
 	char *kiosk_staff_pin_hash; /* crypt(3) hash of the staff PIN (no staff exit without it) */
 	long connect_timeout; /* seconds */
 	long timeout;         /* seconds, whole request */

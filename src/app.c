@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "audit.h"
 #include "exitcodes.h"
 #include "forms.h"
 #include "i18n.h"
@@ -18,6 +19,10 @@
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */
 void app_reset(struct app *a)
 {
+	app_audit_end(a, "cancelled", a->cancel_reason ? a->cancel_reason : "customer"); /* if none yet */
+	a->audited = false;
+	a->cancel_reason = NULL;
+	a->session_id[0] = '\0';
 	a->customer_done = true; /* the kiosk then asks whether the bank is still there */
 	flow_reset(&a->f);
 	if (a->p11) {
@@ -63,6 +68,8 @@ static int send_req(struct app *a, struct flow_req *req)
 		int rc = api_send(a->api, req, &resp, &err);
 		if (rc == 0) {
 			flow_apply(&a->f, resp.status, resp.content_type, resp.body, resp.len);
+			if (a->f.session.len && !a->session_id[0]) /* the record's join key, not the token */
+				audit_session_id(a->f.session.buf, a->session_id);
 			trace_request(a->tr, req, &a->f, resp.status, resp.ms);
 			api_resp_free(&resp);
 		} else {
@@ -146,8 +153,10 @@ bool app_is_button(const struct ui_action *act, const char *id)
 void app_leave(struct app *a, const struct ui_action *act)
 {
 	if (act->kind == UI_ACT_TIMEOUT || act->kind == UI_ACT_EOF || act->kind == UI_ACT_QUIT) {
+		a->cancel_reason = act->kind == UI_ACT_TIMEOUT ? "idle" : "signal";
 		if (a->f.session.len > 0 && !flow_is_final(&a->f))
 			app_do_action(a, FLOW_ACT_CANCEL);
+		app_audit_end(a, "cancelled", a->cancel_reason);
 		if (!a->opt->kiosk || act->kind != UI_ACT_TIMEOUT)
 			a->quit = true;
 		else
@@ -205,13 +214,31 @@ static int app_open(struct app *a, const struct options *o)
 	return 0;
 }
 
+/* The audit trail, before anything else: a target that cannot be written stops renkei here. */
+static int audit_start(struct app *a, const struct options *o)
+{
+	if (!o->audit)
+		return 0;
+	char err[640];
+	struct audit_opts ao = {.target = o->audit, .facility = o->audit_facility, .socket = o->audit_socket,
+				.terminal = o->terminal_id, .unmasked = o->audit_unmasked};
+	a->audit = audit_open(&ao, err, sizeof err);
+	if (!a->audit) {
+		fprintf(stderr, "renkei: %s\n", err);
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* Nobody answered (kiosk idle time out, on a screen or in a dialog): the flow is cancelled on the
  * server (the partner gets access_denied; no dialog asks anything while the time is out), everything
  * of this customer is wiped, the screen and its scroll-back cleared, the start screen comes back. */
 static void idle_end(struct app *a)
 {
+	a->cancel_reason = "idle";
 	if (a->f.session.len > 0 && !flow_is_final(&a->f))
 		app_do_action(a, FLOW_ACT_CANCEL);
+	app_audit_end(a, "cancelled", "idle");
 	app_reset(a);
 	ui_clear_all();
 	ui_idle_clear();
@@ -236,8 +263,11 @@ int app_run(const struct options *o)
 		return EXIT_ERROR;
 	}
 	flow_init(&a.f);
-	int rc = app_open(&a, o);
+	int rc = audit_start(&a, o);
+	if (!rc)
+		rc = app_open(&a, o);
 	if (rc) {
+		audit_close(a.audit);
 		flow_free(&a.f);
 		form_set_free(a.forms);
 		return rc;
@@ -258,7 +288,16 @@ int app_run(const struct options *o)
 			idle_end(&a);
 	}
 	ui_end();
+	if (a.f.session.len && !flow_is_final(&a.f))
+		app_audit_end(&a, "error", problem_name(a.f.error.kind)); /* ended mid-flow */
+	else if (flow_is_final(&a.f))
+		app_audit_final(&a);
 	int code = a.staff_exit ? EXIT_STAFF : a.card_removed ? EXIT_ERROR : flow_exit_code(&a.f);
+	if (a.audit_failed) {
+		fprintf(stderr, "renkei: %s\n", _("監査記録を書き込めなかったため終了しました。"));
+		code = EXIT_ERROR;
+	}
+	audit_close(a.audit);
 	trace_event(a.tr, "app-end");
 	trace_close(a.tr);
 	api_free(a.api); /* before p11_close: the TLS context holds the token's key */

@@ -44,6 +44,7 @@ void app_p11_failed(struct p11_err *pe)
 void app_card_removed(struct app *a)
 {
 	a->checking_card = true;
+	a->cancel_reason = "card";
 	/* over the connection we still have (a session bound to the certificate needs it) ... */
 	if (a->f.session.len > 0 && !flow_is_final(&a->f))
 		app_do_action(a, FLOW_ACT_CANCEL);

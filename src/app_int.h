@@ -43,6 +43,12 @@ struct app {
 	struct form_set *forms; /* every form, loaded and checked at start */
 	int wake_ms;            /* the next form returns UI_ACT_TIMEOUT after this long (0: never) */
 	bool customer_done;     /* a customer's flow ended (app_reset) since the last screen */
+	/* the audit trail (app_kiosk.c) */
+	struct audit *audit;
+	bool audited;           /* this flow's record is written */
+	bool audit_failed;      /* a record could not be written: renkei stops */
+	const char *cancel_reason; /* why the flow is being cancelled: idle, signal, card, staff */
+	char session_id[33];    /* audit_session_id() of the session token: never the token */
 };
 
 struct rowctx {
@@ -101,6 +107,11 @@ void app_staff_exit(struct app *a);
 /* Kiosk, between customers (the start screen, no session): the bank reachable, else the
  * out-of-service screen until it is (asked again with backoff); returns at once otherwise. */
 void app_kiosk_check_bank(struct app *a);
+/* One audit record for this flow, once (result: allowed denied cancelled locked expired error;
+ * reason: a problem type, or why it was cancelled). No session, no record. */
+void app_audit_end(struct app *a, const char *result, const char *reason);
+/* The record of the flow's final step. */
+void app_audit_final(struct app *a);
 
 /* ---- app.c: requests, dialogs, forms, the main loop ----------------------------------------- */
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */

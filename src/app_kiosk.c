@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "audit.h"
 #include "exitcodes.h"
 
 #define STAFF_TRIES 3
@@ -62,6 +63,7 @@ void app_staff_exit(struct app *a)
 		secret_clear(&pin);
 		if (ok) {
 			a->staff_tries = 0;
+			a->cancel_reason = "staff";
 			if (a->f.session.len > 0 && !flow_is_final(&a->f))
 				app_do_action(a, FLOW_ACT_CANCEL);
 			a->staff_exit = true;
@@ -155,4 +157,88 @@ void app_kiosk_check_bank(struct app *a)
 	}
 	ui_set_idle((int)a->opt->idle_timeout * 1000, (int)a->opt->idle_warning * 1000);
 	ui_clear_all();
+}
+
+/* ---- the audit trail: one record per finished flow ------------------------------------------ */
+
+static const char *audit_customer(const struct app *a, char *buf, size_t n)
+{
+	if (a->f.login.method == FLOW_LOGIN_CERTIFICATE) {
+		int sel = a->p11 ? p11_selected(a->p11) : -1;
+		const struct p11_cert *c = sel >= 0 ? p11_get(a->p11, (size_t)sel) : NULL;
+		if (!c || !a->cert_label[0])
+			return NULL;
+		snprintf(buf, n, "%s", c->info.subject);
+		return buf;
+	}
+	if (!a->f.login.login_id.len)
+		return NULL;
+	snprintf(buf, n, "%.*s", (int)a->f.login.login_id.len, a->f.login.login_id.buf);
+	return buf;
+}
+
+void app_audit_end(struct app *a, const char *result, const char *reason)
+{
+	if (!a->audit || a->audited || !a->f.partner.client_id)
+		return; /* nothing to record: no session was ever started */
+	a->audited = true;
+	const struct flow *f = &a->f;
+	const char *scopes[64], *accounts[256];
+	size_t ns = 0, na = 0;
+	if (f->perm.n_scopes)
+		for (size_t i = 0; i < f->perm.n_scopes && ns < 64; i++)
+			scopes[ns++] = f->perm.scopes[i].id;
+	else
+		for (size_t i = 0; i < f->request.n_scopes && ns < 64; i++)
+			scopes[ns++] = f->request.scopes[i].id;
+	for (size_t i = 0; i < f->perm.n_accounts && na < 256; i++)
+		if (f->perm.accounts[i].number)
+			accounts[na++] = f->perm.accounts[i].number;
+	char who[512];
+	const char *customer = audit_customer(a, who, sizeof who);
+	struct audit_record r = {
+		.event = "consent",
+		.partner = f->partner.client_id,
+		.partner_name = f->partner.name.ja,
+		.customer = customer,
+		.method = customer ? (f->login.method == FLOW_LOGIN_CERTIFICATE ? "certificate" : "password") : NULL,
+		.scopes = scopes,
+		.n_scopes = ns,
+		.accounts = accounts,
+		.n_accounts = na,
+		.result = result,
+		.reason = reason,
+		.session = a->session_id[0] ? a->session_id : NULL,
+	};
+	if (audit_write(a->audit, &r) < 0) {
+		/* never go on without the record: renkei stops (a supervisor restarts it, which then
+		 * refuses to start while the trail cannot be written) */
+		a->audit_failed = true;
+		a->quit = true;
+	}
+	explicit_bzero(who, sizeof who);
+}
+
+/* The flow's final step as a record: allowed, denied, cancelled (why), locked, expired, error. */
+void app_audit_final(struct app *a)
+{
+	const struct flow *f = &a->f;
+	switch (f->step) {
+	case FLOW_DONE:
+		app_audit_end(a, "allowed", NULL);
+		break;
+	case FLOW_DENIED:
+		if (f->last == FLOW_ACT_DENY)
+			app_audit_end(a, "denied", NULL);
+		else
+			app_audit_end(a, "cancelled", a->cancel_reason ? a->cancel_reason : "customer");
+		break;
+	case FLOW_LOCKED:
+		app_audit_end(a, "locked", problem_name(PROBLEM_LOGIN_LOCKED));
+		break;
+	default:
+		app_audit_end(a, f->error.kind == PROBLEM_SESSION_EXPIRED || f->error.kind == PROBLEM_SESSION_UNKNOWN
+				 ? "expired" : "error", problem_name(f->error.kind));
+		break;
+	}
 }

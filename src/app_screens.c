@@ -291,6 +291,7 @@ static const char *form_final(const struct app *a)
 
 static int bind_final(struct app *a, struct view *v)
 {
+	app_audit_final(a); /* recorded as it ends, whatever happens next */
 	app_error_text(&a->f, a->msg, sizeof a->msg);
 	if (a->f.step == FLOW_LOCKED) /* the form's heading already says it is locked */
 		snprintf(a->msg, sizeof a->msg, "%s",
@@ -307,6 +308,8 @@ static void on_final(struct app *a, const struct ui_action *act)
 {
 	if (a->f.step == FLOW_FATAL && app_is_button(act, "retry")) {
 		flow_restart(&a->f);
+		a->audited = false; /* a new flow, a new record */
+		a->session_id[0] = '\0';
 		return;
 	}
 	flow_set_error(&a->f, &a->final_error); /* for the exit status */

@@ -57,6 +57,14 @@ static void mask_hidden(const char *val, char *out, size_t n);
 #define S(f) offsetof(struct options, f)
 /* Sorted by flag: looked up with bsearch, like curl's tool_getparam.c. */
 static const struct opt_def opt_table[] = {
+	{"audit", "audit", "RENKEI_AUDIT", OPT_STR, S(audit), OPT_TRUSTED, NULL, N_("ファイル|syslog"),
+	 N_("各手続きの結果を記録する監査記録（JSON Lines のファイル、または syslog）"), 0, 0},
+	{"audit-facility", "audit-facility", "RENKEI_AUDIT_FACILITY", OPT_STR, S(audit_facility), OPT_TRUSTED,
+	 NULL, N_("名前"), N_("監査記録の syslog ファシリティ（既定 authpriv）"), 0, 0},
+	{"audit-socket", "audit-socket", "RENKEI_AUDIT_SOCKET", OPT_STR, S(audit_socket), OPT_TRUSTED, NULL,
+	 N_("パス"), N_("監査記録を送る syslog ソケット（既定 /dev/log）"), 0, 0},
+	{"audit-unmasked", "audit-unmasked", "RENKEI_AUDIT_UNMASKED", OPT_BOOL, S(audit_unmasked), OPT_TRUSTED,
+	 NULL, NULL, N_("監査記録に口座番号を伏せずに書く"), 0, 0},
 	{"cacert", "cacert", "RENKEI_CACERT", OPT_STR, S(cacert), OPT_TRUSTED, NULL, N_("ファイル"),
 	 N_("銀行のサーバー証明書を検証するCA証明書（ファイルまたはディレクトリ）"), 0, 0},
 	{"check-forms", NULL, NULL, OPT_STR, S(check_forms), 0, NULL, N_("ディレクトリ"),
@@ -86,6 +94,8 @@ static const struct opt_def opt_table[] = {
 	 N_("有効な設定とその出所を表示して終了"), 0, 0},
 	{"server", "server", "RENKEI_SERVER", OPT_STR, S(server), OPT_TRUSTED, mask_url, "URL",
 	 N_("銀行のサーバー（https://...）"), 0, 0},
+	{"terminal-id", "terminal-id", "RENKEI_TERMINAL_ID", OPT_STR, S(terminal_id), OPT_TRUSTED, NULL,
+	 N_("名前"), N_("監査記録に書くこの端末の名前（既定はホスト名）"), 0, 0},
 	{"timeout", "timeout", "RENKEI_TIMEOUT", OPT_LONG, S(timeout), 0, NULL, N_("秒"),
 	 N_("1回の通信のタイムアウト（秒）"), 1, 600},
 	{"trace", "trace", "RENKEI_TRACE", OPT_STR, S(trace), OPT_TRUSTED, NULL, N_("ファイル"),
