@@ -11,8 +11,7 @@ file. Each canary is then searched, as UTF-8, UTF-16LE and UTF-32LE, in
     screen, the done screen and the next customer's start screen.
 Every hit is reported with where it was found (the file, the screen, or the mapping and offset).
 
-Hook for the audit file (another part of issue 10, not in the client yet): when the client gets
-its audit option, add it to AUDIT_ARGS and the file to the searched files in _files().
+The audit file (--audit) is searched like the trace and stderr.
 """
 
 import json
@@ -33,7 +32,6 @@ SCENARIO = ROOT / "tests" / "sandbox" / "scenarios" / "canary.json"
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 CLIENT_ID = "canary-app"
 PARTNER = "カナリア家計簿株式会社"
-AUDIT_ARGS = ()  # hook: the audit file's option, once the client has one
 MSG_PIN_WRONG = "PINが正しくありません。"
 
 
@@ -225,13 +223,14 @@ class Canaries:
 # Driving the flow
 
 def start_canary_client(term, sb, tmp_path, env=None, extra=()):
-    """The client in kiosk mode against sb with --trace, its stderr going to a file."""
+    """The client in kiosk mode against sb with --trace and --audit, its stderr going to a file."""
     trace = tmp_path / "trace.jsonl"
     err = tmp_path / "stderr.txt"
+    audit = tmp_path / "audit.jsonl"
     argv = ["/bin/sh", "-c", 'exec "$0" "$@" 2>"%s"' % err, str(CLIENT_BIN), "--server", sb.url,
-            "--cacert", str(sb.cacert), "--kiosk", "--trace", str(trace)] + list(AUDIT_ARGS) + list(extra)
+            "--cacert", str(sb.cacert), "--kiosk", "--trace", str(trace), "--audit", str(audit)] + list(extra)
     t = term(argv, env=client_env(env))
-    return t, [trace, err]
+    return t, [trace, err, audit]
 
 
 def enter_code(t, partner):
