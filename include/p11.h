@@ -82,8 +82,8 @@ const char *p11_default_module(void);
  * p11-kit trust store are left out); sorted by token label, token serial, CKA_ID. */
 struct p11 *p11_open(const char *module, struct p11_err *err);
 /* Free everything, log out (closes every session), unload the module. NULL is fine. Call it when
- * the flow ends: libp11 keeps a copy of the PIN (to log in again after fork) while loaded. Any
- * libcurl handle that used p11_ssl_ctx_install must be cleaned up first. */
+ * the flow ends (the token stays logged in until then). Any libcurl handle that used
+ * p11_ssl_ctx_install must be cleaned up first. */
 void p11_close(struct p11 *p);
 
 /* Drop the login, the key and the list, unload and load the module again, list again (a card was
@@ -102,8 +102,8 @@ bool p11_cert_usable(const struct p11_cert *c, time_t now);
 int p11_find_uri(const struct p11 *p, const char *uri, struct p11_err *err);
 
 /* Choose certificate i: log in to its token if needed and load its private key.
- * pin/pin_len: the PIN from a wiped buffer (not NUL-terminated; p11 keeps no copy of its own, but
- * libp11 does while the module is loaded: see p11_close). pin NULL: use the protected
+ * pin/pin_len: the PIN from a wiped buffer (not NUL-terminated), handed straight to the module's
+ * C_Login: neither p11 nor libp11 nor the engine keeps a copy. pin NULL: use the protected
  * authentication path (PIN pad) when the token has one; tokens that need no login ignore it.
  * A token already logged in is not asked again. The previous key, if any, is dropped.
  * 0, or -1 with err (PIN_INCORRECT + pin_flags, PIN_INVALID, PIN_LOCKED, CANCELLED,

@@ -4,14 +4,21 @@
  * gives us dlerror() instead of libp11 printing it to stderr; we also keep its function list for
  * the cheap C_GetSlotInfo / C_GetTokenInfo checks), then libp11 loads it (same handle), then the
  * pkcs11 engine loads it a third time for the key (C_Initialize -> ALREADY_INITIALIZED, accepted).
- * PKCS#11 login state belongs to the application, so after our PKCS11_login the engine finds the
- * private key without logging in itself. Consequences of sharing one instance:
+ * Login: we call C_Login ourselves, on a session of our own (p->login[slot], kept open while logged
+ * in: the login lasts as long as the application has a session on the token), straight from the
+ * caller's wiped buffer. PKCS11_login is never used: it keeps a copy of the PIN (prev_pin, for a
+ * re-login after fork) for as long as the slot lives. PKCS#11 login state belongs to the
+ * application, so libp11's and the engine's sessions see the token logged in and find the private
+ * key without logging in themselves (libp11's own logged_in flag stays unset; it is only used
+ * after a fork). Through the p11-kit proxy every C_GetFunctionList caller has its own instance, but
+ * they all reach the one real module, whose login state is the process's. Consequences of sharing
+ * one instance:
  *   - releasing a libp11 slot list calls C_CloseAllSessions for the slot, which closes the engine's
  *     sessions too, and ending the engine calls C_Finalize for everyone: so the list is released
  *     and the engine ended only together, in p11_refresh / p11_close (never PKCS11_update_slots:
  *     it crashed here after a failed login).
- *   - the engine never asks on the TTY: it gets a UI_METHOD that only hands over the PIN given to
- *     p11_login, during that call, and fails otherwise; its logging is set QUIET. */
+ *   - the engine never gets the PIN and never asks on the TTY: its UI_METHOD fails every prompt
+ *     (so does libp11's, for context-specific logins); its logging is set QUIET. */
 #define OPENSSL_SUPPRESS_DEPRECATED /* ENGINE_*: the pkcs11 engine is an OpenSSL 3.0 legacy ENGINE */
 #include "p11.h"
 
@@ -33,7 +40,6 @@
 
 #include "hexdigit.h"
 #include "i18n.h"
-#include "secret.h"
 
 struct cert_priv {
 	struct p11_cert pub;
@@ -50,6 +56,7 @@ struct p11 {
 	bool ctx_loaded;
 	PKCS11_SLOT *slots;
 	unsigned int nslots;
+	CK_SESSION_HANDLE *login; /* per slots[i]: our session holding the login (0: none) */
 	struct cert_priv *certs;
 	size_t ncerts;
 	UI_METHOD *ui;
@@ -232,16 +239,15 @@ static char *make_uri(const struct p11_cert *c, const char *type, bool with_obje
 
 /* ---- the UI method: never a TTY prompt ---------------------------------------------------- */
 
+/* The PIN only ever goes to our own C_Login (login_token): a prompt from libp11 or the engine
+ * fails rather than asking on the TTY or being handed a copy. */
 static int ui_read(UI *ui, UI_STRING *uis)
 {
+	(void)ui;
 	switch (UI_get_string_type(uis)) {
 	case UIT_PROMPT:
-	case UIT_VERIFY: {
-		const struct secret *s = UI_get0_user_data(ui);
-		if (!s || !s->buf || s->len == 0 || s->len > INT32_MAX)
-			return 0; /* no PIN at hand: fail rather than ask */
-		return UI_set_result_ex(ui, uis, s->buf, (int)s->len) >= 0 ? 1 : 0;
-	}
+	case UIT_VERIFY:
+		return 0;
 	default:
 		return 1;
 	}
@@ -362,10 +368,25 @@ static void drop_key(struct p11 *p)
 	p->key_source = "";
 }
 
-/* Key, engine, list, slots, libp11 context: everything but our module handle and the UI method. */
+/* Log out and close our login sessions (before libp11's slots go: their ids index p->login). */
+static void logout_all(struct p11 *p)
+{
+	for (unsigned int i = 0; p->login && i < p->nslots; i++) {
+		if (p->login[i] != CK_INVALID_HANDLE && p->fl) {
+			p->fl->C_Logout(p->login[i]);
+			p->fl->C_CloseSession(p->login[i]);
+		}
+	}
+	free(p->login);
+	p->login = NULL;
+}
+
+/* Key, login, engine, list, slots, libp11 context: everything but our module handle and the UI
+ * method. */
 static void unload(struct p11 *p)
 {
 	drop_key(p);
+	logout_all(p);
 	if (p->engine) { /* C_Finalize of the shared module instance happens here */
 		ENGINE_finish(p->engine);
 		ENGINE_free(p->engine);
@@ -482,6 +503,11 @@ static int load(struct p11 *p, struct p11_err *err)
 		p->slots = NULL;
 		p->nslots = 0;
 		set_err(err, P11_ERR_OTHER, ckr, "C_GetSlotList failed (CKR 0x%lx)", ckr);
+		return -1;
+	}
+	p->login = calloc(p->nslots ? p->nslots : 1, sizeof(*p->login));
+	if (!p->login) {
+		set_err(err, P11_ERR_OTHER, 0, "out of memory");
 		return -1;
 	}
 	time_t now = time(NULL);
@@ -764,27 +790,20 @@ static unsigned token_pin_flags(struct p11 *p, unsigned long slot_id, bool *pres
 	return pin_flags_of(ti.flags);
 }
 
-static int login_token(struct p11 *p, struct cert_priv *c, const struct secret *pin,
-		       struct p11_err *err)
+/* Our session on the certificate's slot, opened on first use and kept while logged in. */
+static CK_RV login_session(struct p11 *p, struct cert_priv *c, CK_SESSION_HANDLE **h)
 {
-	PKCS11_TOKEN *t = c->slot->token;
-	if (!t->loginRequired)
-		return 0;
-	int in = 0;
-	if (PKCS11_is_logged_in(c->slot, 0, &in) == 0 && in)
-		return 0;
-	if (!pin && !t->secureLogin) {
-		set_err(err, P11_ERR_PIN_INVALID, 0, "PIN required");
-		return -1;
-	}
-	if (pin && pin->len == 0 && !t->secureLogin) {
-		set_err(err, P11_ERR_PIN_INVALID, 0, "empty PIN");
-		return -1;
-	}
-	ERR_clear_error();
-	if (PKCS11_login(c->slot, 0, pin && pin->len ? pin->buf : NULL) == 0)
-		return 0;
-	unsigned long ckr = take_ckr();
+	*h = &p->login[c->slot - p->slots];
+	if (**h != CK_INVALID_HANDLE)
+		return CKR_OK;
+	if (!p->fl)
+		return CKR_GENERAL_ERROR;
+	return p->fl->C_OpenSession(c->pub.slot_id, CKF_SERIAL_SESSION, NULL, NULL, *h);
+}
+
+/* What a failed C_OpenSession / C_Login means for the person (pin_flags read afterwards). */
+static int login_failed(struct p11 *p, struct cert_priv *c, unsigned long ckr, struct p11_err *err)
+{
 	bool present = true;
 	unsigned flags = token_pin_flags(p, c->pub.slot_id, &present);
 	enum p11_err_kind k = P11_ERR_OTHER;
@@ -808,6 +827,40 @@ static int login_token(struct p11 *p, struct cert_priv *c, const struct secret *
 	return -1;
 }
 
+/* C_Login on our own session, the PIN passed straight from the caller's buffer (pin NULL: the
+ * protected authentication path). A token already logged in is not asked again. */
+static int login_token(struct p11 *p, struct cert_priv *c, const char *pin, size_t pin_len,
+		       struct p11_err *err)
+{
+	PKCS11_TOKEN *t = c->slot->token;
+	if (!t->loginRequired)
+		return 0;
+	CK_SESSION_HANDLE *h;
+	CK_RV rv = login_session(p, c, &h);
+	if (rv != CKR_OK) {
+		*h = CK_INVALID_HANDLE;
+		return login_failed(p, c, rv, err);
+	}
+	CK_SESSION_INFO si;
+	if (p->fl->C_GetSessionInfo(*h, &si) == CKR_OK &&
+	    (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS))
+		return 0;
+	if (!pin && !t->secureLogin) {
+		set_err(err, P11_ERR_PIN_INVALID, 0, "PIN required");
+		return -1;
+	}
+	if (pin && pin_len == 0 && !t->secureLogin) {
+		set_err(err, P11_ERR_PIN_INVALID, 0, "empty PIN");
+		return -1;
+	}
+	bool pad = !pin || pin_len == 0;
+	rv = p->fl->C_Login(*h, CKU_USER, pad ? NULL : (CK_UTF8CHAR *)(uintptr_t)pin,
+			    pad ? 0 : (CK_ULONG)pin_len);
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+		return 0;
+	return login_failed(p, c, rv, err);
+}
+
 static int engine_ready(struct p11 *p)
 {
 	if (p->engine)
@@ -828,15 +881,14 @@ static int engine_ready(struct p11 *p)
 	return 0;
 }
 
-static EVP_PKEY *key_via_engine(struct p11 *p, struct cert_priv *c, struct secret *pin,
-				unsigned long *ckr)
+static EVP_PKEY *key_via_engine(struct p11 *p, struct cert_priv *c, unsigned long *ckr)
 {
 	char *uri = make_uri(&c->pub, "private", false);
 	if (!uri)
 		return NULL;
 	ERR_clear_error();
-	/* The PIN reaches the engine only through the UI callback, only if it must log in itself. */
-	EVP_PKEY *k = ENGINE_load_private_key(p->engine, uri, p->ui, pin);
+	/* Already logged in (login_token): the engine finds the key without a PIN, and gets none. */
+	EVP_PKEY *k = ENGINE_load_private_key(p->engine, uri, p->ui, NULL);
 	if (!k)
 		*ckr = take_ckr();
 	free(uri);
@@ -865,27 +917,18 @@ int p11_login(struct p11 *p, size_t i, const char *pin, size_t pin_len, struct p
 		return 0;
 	drop_key(p);
 
-	struct secret s = SECRET_INIT;
-	if (pin && secret_set(&s, pin, pin_len) != 0) {
-		set_err(err, P11_ERR_OTHER, 0, "out of memory");
-		return -1;
-	}
-	if (pin && memchr(s.buf, '\0', s.len)) { /* libp11 takes C strings */
-		secret_free(&s);
+	if (pin && memchr(pin, '\0', pin_len)) { /* no token takes one; the PIN entry never gives one */
 		set_err(err, P11_ERR_PIN_INVALID, 0, "PIN contains a NUL byte");
 		return -1;
 	}
-	int rc = login_token(p, c, pin ? &s : NULL, err);
-	if (rc != 0) {
-		secret_free(&s);
+	if (login_token(p, c, pin, pin_len, err) != 0)
 		return -1;
-	}
 
 	unsigned long ckr = 0;
 	EVP_PKEY *k = NULL;
 	const char *src = "";
 	if (p->use_engine && engine_ready(p) == 0) {
-		k = key_via_engine(p, c, pin ? &s : NULL, &ckr);
+		k = key_via_engine(p, c, &ckr);
 		src = "engine";
 	}
 	if (!k) { /* no engine here, or it could not load the key: libp11 directly */
@@ -895,7 +938,6 @@ int p11_login(struct p11 *p, size_t i, const char *pin, size_t pin_len, struct p
 		if (!ckr)
 			ckr = ckr2;
 	}
-	secret_free(&s);
 	if (!k) {
 		bool present = true;
 		(void)token_pin_flags(p, c->pub.slot_id, &present);

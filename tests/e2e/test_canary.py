@@ -335,27 +335,7 @@ def _token_pin(t, pin):
     t.send("Enter")
 
 
-TOKEN_PINS = ("token PIN", "wrong token PIN")
-
-
-def _token_pin_in_memory(name, kind):
-    return name in TOKEN_PINS and kind == "memory"
-
-
-# libp11 keeps its own copy of the token PIN for as long as the slot lives (PKCS11_login:
-# slot->prev_pin = OPENSSL_strdup(pin), for a re-login after fork or a reloaded slot); it is
-# cleansed only when the PKCS11 context is released at the end of the flow. The fix is in src/p11.c.
-_LIBP11_PIN = pytest.mark.xfail(strict=True, reason=(
-    "libp11 keeps the token PIN (slot->prev_pin) until the PKCS11 context is released at the end "
-    "of the flow: src/p11.c must log in with C_Login itself (or release the context right after "
-    "loading the key) so that libp11 never holds the PIN"))
-
-
-@pytest.mark.parametrize("part", [
-    pytest.param("all but the token PIN in memory", id="everything-else"),
-    pytest.param("the token PIN in memory", id="token-pin-memory", marks=_LIBP11_PIN),
-])
-def test_certificate_flow_leaves_no_canary(sandbox, curl, term, pki, tmp_path, part):
+def test_certificate_flow_leaves_no_canary(sandbox, curl, term, pki, tmp_path):
     assert Path(MODULE).exists(), "%s missing (softhsm2 is in scripts/install-deps.sh)" % MODULE
     data = _canary_data()
     token_pin = "".join(secrets.choice("0123456789") for _ in range(14))
@@ -383,7 +363,4 @@ def test_certificate_flow_leaves_no_canary(sandbox, curl, term, pki, tmp_path, p
     cn.submitted("password", data["password"])
     question_to_pins(t, cn, data)
     pins_to_next_customer(t, cn)
-    if part == "the token PIN in memory":
-        finish_checks(cn, files, partner, _token_pin_in_memory)
-    else:
-        finish_checks(cn, files, partner, lambda name, kind: not _token_pin_in_memory(name, kind))
+    finish_checks(cn, files, partner)

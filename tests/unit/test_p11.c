@@ -474,10 +474,13 @@ static void no_token_then_refresh(void **state)
 	assert_int_equal(p11_count(p), 4);
 	assert_int_equal(p11_login(p, 0, "123456", 6, &e), 0);
 	assert_non_null(p11_key(p));
-	/* refresh drops login and key */
+	/* refresh drops login and key: the token asks for the PIN again */
 	assert_int_equal(p11_refresh(p, &e), 0);
 	assert_null(p11_key(p));
 	assert_int_equal(p11_selected(p), -1);
+	assert_int_equal(p11_login(p, 0, NULL, 0, &e), -1);
+	assert_int_equal(e.kind, P11_ERR_PIN_INVALID);
+	assert_int_equal(p11_login(p, 0, "123456", 6, &e), 0);
 	p11_close(p);
 }
 
@@ -523,6 +526,9 @@ static void proxy_module(void **state)
 	assert_int_equal(p11_login(p, (size_t)i, "654321", 6, &e), -1);
 	assert_int_equal(e.kind, P11_ERR_PIN_INCORRECT);
 	assert_int_equal(p11_login(p, (size_t)i, "123456", 6, &e), 0);
+	/* Our C_Login went through our own proxy instance; the engine's instance finds the key
+	 * without a PIN because the real module's login is the process's. */
+	assert_string_equal(p11_key_source(p), "engine");
 	assert_signs_pss(p11_key(p), p11_x509(p));
 	assert_int_equal(p11_token_present(p, &e), 1);
 	p11_close(p);
