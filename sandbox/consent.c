@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "consent.h"
+#include "record.h"
 #include "hexdigit.h"
 #include "sandbox.h"
 #include "util.h"
@@ -46,7 +47,9 @@
 	"  pin_result_reached INTEGER NOT NULL DEFAULT 0," \
 	"  decided_at INTEGER,"               /* allow / deny / cancel / lockout time */ \
 	"  final INTEGER NOT NULL DEFAULT 0," /* done, denied or locked */ \
-	"  expired INTEGER NOT NULL DEFAULT 0" /* idle too long or device authorization expired */ \
+	"  expired INTEGER NOT NULL DEFAULT 0," /* idle too long or device authorization expired (2: just now, \
+						   not yet recorded) */ \
+	"  purpose TEXT NOT NULL DEFAULT 'consent'" /* consent | manage (§4.12; no device code, partner) */ \
 	");" \
 	"CREATE INDEX IF NOT EXISTS consent_sessions_by_device ON consent_sessions(device_code_hash);" \
 	"CREATE TABLE IF NOT EXISTS consent_logins (" \
@@ -96,10 +99,11 @@
 	");"
 
 enum step { ST_LOGIN, ST_QUESTION, ST_SCOPES, ST_PINS, ST_PIN_RESULT, ST_PERMISSION, ST_DONE, ST_DENIED,
-	    ST_LOCKED, ST_COUNT, ST_ANY = -1, ST_LIVE = -2 };
+	    ST_LOCKED, ST_LINKS, ST_ENDED, ST_COUNT, ST_ANY = -1, ST_LIVE = -2 };
 
 static const char *const step_names[ST_COUNT] = {
 	"login", "question", "scopes", "pins", "pin_result", "permission", "done", "denied", "locked",
+	"links", "ended",
 };
 
 static int step_from_name(const char *s)
@@ -182,9 +186,25 @@ static int unlock_customer(struct sandbox *sb, const char *login_id)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* A state file of a sandbox without manage sessions (§4.12) gets the purpose column. */
+static int add_purpose(struct db *db)
+{
+	sqlite3_stmt *st;
+	bool has = false;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT 1 FROM pragma_table_info('consent_sessions') WHERE name = 'purpose'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return has ? 0
+		   : db_exec(db, "ALTER TABLE consent_sessions ADD COLUMN purpose TEXT NOT NULL DEFAULT 'consent'");
+}
+
 int consent_init(struct sandbox *sb)
 {
-	if (db_exec(&sb->db, CONSENT_SCHEMA) != 0 || db_exec(&sb->db, CONSENT_MIGRATE) != 0)
+	if (db_exec(&sb->db, CONSENT_SCHEMA) != 0 || db_exec(&sb->db, CONSENT_MIGRATE) != 0 ||
+	    add_purpose(&sb->db) != 0 || db_exec(&sb->db, RECORD_SCHEMA) != 0)
 		return -1;
 	for (size_t i = 0; i < sb->sc->ncustomers; i++) {
 		struct sc_customer *cu = &sb->sc->customers[i];
@@ -210,6 +230,7 @@ struct ctx {
 	long long now;
 	bool failed; /* database or memory error: roll back, answer 500 */
 	cJSON *body;
+	cJSON *revoked; /* manage: the link just stopped, for the answer's data.revoked */
 };
 
 /* Bind by a format string: 's' text (NULL binds NULL), 'i' long long. */
@@ -678,6 +699,7 @@ struct sess {
 	bool registered_here;
 	bool final;
 	bool expired;
+	bool manage;      /* purpose manage (§4.12): no device code, no partner */
 	const struct sc_partner *partner;
 	const struct sc_customer *cust;
 };
@@ -687,11 +709,13 @@ struct sess {
 static void sweep(struct ctx *c)
 {
 	run(c,
-	    "UPDATE consent_sessions SET expired = 1 WHERE final = 0 AND expired = 0 AND"
-	    " (last_activity + ?1 <= ?2 OR NOT EXISTS (SELECT 1 FROM device_auth d WHERE"
+	    "UPDATE consent_sessions SET expired = 2 WHERE final = 0 AND expired = 0 AND"
+	    " (last_activity + ?1 <= ?2 OR (purpose = 'consent' AND NOT EXISTS (SELECT 1 FROM device_auth d WHERE"
 	    "  d.device_code_hash = consent_sessions.device_code_hash AND d.status = 'pending'"
-	    "  AND d.expires_at > ?2))",
+	    "  AND d.expires_at > ?2)))",
 	    "ii", (long long)c->sc->session_idle_seconds, c->now);
+	if (!c->failed && record_expired(c->sb->db.h, c->now) != 0)
+		c->failed = true;
 	run(c,
 	    "DELETE FROM consent_pending WHERE session IN"
 	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1)",
@@ -714,7 +738,7 @@ static int load_by_hash(struct ctx *c, const char *hash, struct sess *s)
 {
 	sqlite3_stmt *st = prep(c,
 				"SELECT device_code_hash, client_id, requested, customer, step, scopes, cert_sha256,"
-				" back, last_activity, decided_at, registered_here, final, expired"
+				" back, last_activity, decided_at, registered_here, final, expired, purpose"
 				" FROM consent_sessions WHERE token_hash = ?",
 				"s", hash);
 	int rc = step_row(c, st), ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -738,9 +762,11 @@ static int load_by_hash(struct ctx *c, const char *hash, struct sess *s)
 		s->registered_here = sqlite3_column_int(st, 10) != 0;
 		s->final = sqlite3_column_int(st, 11) != 0;
 		s->expired = sqlite3_column_int(st, 12) != 0;
-		s->partner = scenario_partner(c->sc, s->client_id);
+		const unsigned char *purpose = sqlite3_column_text(st, 13);
+		s->manage = purpose && strcmp((const char *)purpose, "manage") == 0;
+		s->partner = s->manage ? NULL : scenario_partner(c->sc, s->client_id);
 		s->cust = s->customer[0] ? scenario_customer(c->sc, s->customer) : NULL;
-		if (!s->partner || (s->customer[0] && !s->cust)) {
+		if ((!s->manage && !s->partner) || (s->customer[0] && !s->cust)) {
 			/* The state file was written with another scenario. */
 			fprintf(stderr, "renkei-sandbox: consent: session refers to a partner or customer the"
 					" scenario does not have\n");
@@ -973,6 +999,8 @@ static cJSON *period_json(struct ctx *c, const struct sess *s, long long from)
 	return o;
 }
 
+static cJSON *links_json(struct ctx *c, const struct sess *s);
+
 static cJSON *step_data(struct ctx *c, const struct sess *s)
 {
 	cJSON *d = cJSON_CreateObject(), *a;
@@ -1027,6 +1055,11 @@ static cJSON *step_data(struct ctx *c, const struct sess *s)
 		cJSON_AddItemToObject(d, "scopes", scopes_json(c, chosen_scopes(s)));
 		cJSON_AddItemToObject(d, "period", period_json(c, s, s->decided_at));
 		break;
+	case ST_LINKS:
+		cJSON_AddItemToObject(d, "links", links_json(c, s));
+		if (c->revoked)
+			cJSON_AddItemToObject(d, "revoked", c->revoked), c->revoked = NULL;
+		break;
 	default:
 		break;
 	}
@@ -1043,6 +1076,11 @@ static cJSON *envelope(struct ctx *c, const struct sess *s, const char *token)
 		cJSON_AddStringToObject(e, "session", token);
 	cJSON_AddStringToObject(e, "step", step_names[s->step]);
 	cJSON_AddNumberToObject(e, "session_expires_in", (double)(left < 0 ? 0 : left));
+	if (s->manage) {
+		cJSON_AddStringToObject(e, "purpose", "manage");
+		cJSON_AddItemToObject(e, "data", step_data(c, s));
+		return e;
+	}
 	p = cJSON_AddObjectToObject(e, "partner");
 	cJSON_AddStringToObject(p, "client_id", s->partner->client_id);
 	cJSON_AddItemToObject(p, "name", sb_l10n_json(&s->partner->name));
@@ -1081,6 +1119,10 @@ static void advance(struct ctx *c, struct sess *s, enum step done)
 {
 	enum step shown = done;
 
+	if (s->manage) {
+		save_step(c, s, done == ST_LOGIN && s->cust->question_required ? ST_QUESTION : ST_LINKS, NULL);
+		return;
+	}
 	if (done == ST_LOGIN) {
 		if (s->cust->question_required) {
 			save_step(c, s, ST_QUESTION, NULL);
@@ -1116,9 +1158,26 @@ static void advance(struct ctx *c, struct sess *s, enum step done)
 		save_step(c, s, ST_PERMISSION, "pin_result");
 }
 
-/* End the session without a grant: deny, cancel (step denied) or lockout (step locked). */
-static void end_denied(struct ctx *c, struct sess *s, enum step final_step)
+/* The bank's record of a consent session's decision (§4.12 "Records"). */
+static void record_session(struct ctx *c, const struct sess *s, const char *result, const char *accounts,
+			   long long grant_id)
 {
+	struct record r = {
+		.at = c->now, .token_hash = s->hash, .event = "consent", .client_id = s->client_id,
+		.customer = s->customer, .result = result, .scopes = chosen_scopes(s), .accounts = accounts,
+		.grant_id = grant_id,
+	};
+	if (!c->failed && !s->manage && record_write(c->sb->db.h, &r) != 0)
+		c->failed = true;
+}
+
+/* End the session without a grant: deny or cancel (step denied; result says which), or lockout
+ * (step locked). A manage session's cancel ends it in step ended instead (§4.12). */
+static void end_denied(struct ctx *c, struct sess *s, enum step final_step, const char *result)
+{
+	if (s->manage && final_step == ST_DENIED)
+		final_step = ST_ENDED;
+	record_session(c, s, result, "", 0);
 	s->step = final_step;
 	s->final = true;
 	s->decided_at = c->now;
@@ -1136,7 +1195,7 @@ static void lock_login(struct ctx *c, struct sess *s, struct login_state *ls)
 	if (!login_locked(ls))
 		start_lock(c, ls);
 	put_login(c, ls);
-	end_denied(c, s, ST_LOCKED);
+	end_denied(c, s, ST_LOCKED, "locked");
 	problem(c, 403, "login-locked", "The login is locked; the customer must contact the bank.");
 }
 
@@ -1204,29 +1263,124 @@ static void unknown_code(struct ctx *c, const char *addr, long long limited)
 		problem(c, 404, "user-code-unknown", "No such user code.");
 }
 
+/* A start whose answer was lost comes again with its idempotency key (§4.3): answer with the same
+ * session and token. True when answered (or on failure). device: the device code's hash, "" for a
+ * manage session (§4.12). */
+static bool start_again(struct ctx *c, const char *key, const char *device)
+{
+	char ih[65], tok[TOKEN_MAX];
+	struct sess s;
+
+	idem_hash(key, device, ih);
+	sqlite3_stmt *st = prep(c,
+				"SELECT token_hash, idem_wrap FROM consent_sessions WHERE device_code_hash = ? AND"
+				" idem_hash = ? AND final = 0 AND expired = 0",
+				"ss", device, ih);
+	int rc = step_row(c, st);
+	char th[65] = "", w[160] = "";
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, th, sizeof(th));
+		copy_col(st, 1, w, sizeof(w));
+	}
+	sqlite3_finalize(st);
+	if (c->failed)
+		return true;
+	if (rc != SQLITE_ROW)
+		return false;
+	char h[65];
+	if (idem_unwrap(key, device, w, tok, sizeof(tok)) != 0) {
+		c->failed = true;
+		return true;
+	}
+	db_hash(tok, h);
+	if (strcmp(h, th) == 0 && load_by_hash(c, th, &s) == 1) {
+		run(c, "UPDATE consent_sessions SET last_activity = ? WHERE token_hash = ?", "is", c->now, th);
+		s.last_activity = c->now;
+		answer(c, &s, 201, tok);
+		explicit_bzero(tok, sizeof(tok));
+		return true;
+	}
+	explicit_bzero(tok, sizeof(tok));
+	/* Cannot happen unless the row was tampered with: treat it as another session. */
+	return c->failed;
+}
+
+/* A new session with a new token, answered 201 (§4.3, §4.12). */
+static void create_session(struct ctx *c, const char *key, const char *device, const char *client_id,
+			   const char *requested, const char *purpose)
+{
+	char tok[TOKEN_MAX], th[65], ih[65], wrap[160];
+	struct sess s;
+
+	if (db_random_token(tok, sizeof(tok), TOKEN_BYTES) != 0) {
+		c->failed = true;
+		return;
+	}
+	db_hash(tok, th);
+	if (key) {
+		idem_hash(key, device, ih);
+		if (idem_wrap(key, device, tok, wrap, sizeof(wrap)) != 0) {
+			explicit_bzero(tok, sizeof(tok));
+			c->failed = true;
+			return;
+		}
+	}
+	run(c,
+	    "INSERT INTO consent_sessions (token_hash, device_code_hash, client_id, requested, step, idem_hash,"
+	    " idem_wrap, created_at, last_activity, purpose) VALUES (?, ?, ?, ?, 'login', ?, ?, ?, ?, ?)",
+	    "ssssssiis", th, device, client_id, requested, key ? ih : NULL, key ? wrap : NULL, c->now, c->now,
+	    purpose);
+	if (!c->failed && load_by_hash(c, th, &s) == 1)
+		answer(c, &s, 201, tok);
+	explicit_bzero(tok, sizeof(tok));
+	explicit_bzero(wrap, sizeof(wrap));
+}
+
+/* A manage session (§4.12): no user code; nothing about a customer before the login. */
+static void start_manage(struct ctx *c, const char *key)
+{
+	if (key && start_again(c, key, ""))
+		return;
+	create_session(c, key, "", "", "", "manage");
+}
+
 static void start(struct ctx *c)
 {
 	static const struct member ms[] = {
-		{"user_code", J_STRING, true},
+		{"user_code", J_STRING, false},
 		{"idempotency_key", J_STRING, false},
+		{"purpose", J_STRING, false},
 	};
 	const char *addr = c->req->peer_addr ? c->req->peer_addr : "-";
 	const struct scenario *sc = c->sc;
-	char code[128], device[65], client_id[128], requested[512], tok[TOKEN_MAX], ih[65], wrap[160];
+	char code[128], device[65], client_id[128], requested[512];
 	long long expires_at = 0;
-	struct sess s;
 
 	/* Rate limit (§4.3): while limited, only unknown codes are refused; valid ones go through. */
 	long long limited = codes_limited(c, addr);
 	if (c->failed)
 		return;
 
-	if (!(c->body = read_body(c)) || !members_ok(c, c->body, "", ms, 2))
+	if (!(c->body = read_body(c)) || !members_ok(c, c->body, "", ms, 3))
 		return;
 	const char *user_code = str_member(c->body, "user_code");
 	const char *key = str_member(c->body, "idempotency_key");
+	const char *purpose = str_member(c->body, "purpose");
 	if (key && (!key[0] || strlen(key) > IDEM_MAX || !printable_ascii(key))) {
 		bad_request(c, "/idempotency_key", "idempotency_key must be 1-64 printable ASCII characters.");
+		return;
+	}
+	if (purpose && strcmp(purpose, "consent") != 0 && strcmp(purpose, "manage") != 0) {
+		bad_request(c, "/purpose", "purpose must be \"consent\" or \"manage\".");
+		return;
+	}
+	bool manage = purpose && strcmp(purpose, "manage") == 0;
+	if (manage != !user_code) {
+		bad_request(c, "/user_code", manage ? "A manage session takes no user_code." : "Missing member.");
+		return;
+	}
+	if (manage) {
+		start_manage(c, key);
 		return;
 	}
 	if (!sandbox_normalize_user_code(sc, user_code, code, sizeof(code))) {
@@ -1269,43 +1423,8 @@ static void start(struct ctx *c)
 	}
 
 	/* The same start again (its answer was lost): the same session and token. */
-	if (key) {
-		idem_hash(key, device, ih);
-		st = prep(c,
-			  "SELECT token_hash, idem_wrap FROM consent_sessions WHERE device_code_hash = ? AND"
-			  " idem_hash = ? AND final = 0 AND expired = 0",
-			  "ss", device, ih);
-		rc = step_row(c, st);
-		char th[65] = "", w[160] = "";
-		if (rc == SQLITE_ROW) {
-			copy_col(st, 0, th, sizeof(th));
-			copy_col(st, 1, w, sizeof(w));
-		}
-		sqlite3_finalize(st);
-		if (c->failed)
-			return;
-		if (rc == SQLITE_ROW) {
-			char h[65];
-			if (idem_unwrap(key, device, w, tok, sizeof(tok)) != 0) {
-				c->failed = true;
-				return;
-			}
-			db_hash(tok, h);
-			if (strcmp(h, th) == 0 && load_by_hash(c, th, &s) == 1) {
-				run(c, "UPDATE consent_sessions SET last_activity = ? WHERE token_hash = ?", "is", c->now,
-				    th);
-				s.last_activity = c->now;
-				answer(c, &s, 201, tok);
-				explicit_bzero(tok, sizeof(tok));
-				return;
-			}
-			explicit_bzero(tok, sizeof(tok));
-			if (c->failed)
-				return;
-			/* Cannot happen unless the row was tampered with: treat it as another session. */
-		}
-	}
-
+	if (key && start_again(c, key, device))
+		return;
 	st = prep(c, "SELECT 1 FROM consent_sessions WHERE device_code_hash = ? AND final = 0 AND expired = 0",
 		  "s", device);
 	rc = step_row(c, st);
@@ -1317,25 +1436,7 @@ static void start(struct ctx *c)
 		return;
 	}
 
-	char th[65];
-	if (db_random_token(tok, sizeof(tok), TOKEN_BYTES) != 0) {
-		c->failed = true;
-		return;
-	}
-	db_hash(tok, th);
-	if (key && idem_wrap(key, device, tok, wrap, sizeof(wrap)) != 0) {
-		explicit_bzero(tok, sizeof(tok));
-		c->failed = true;
-		return;
-	}
-	run(c,
-	    "INSERT INTO consent_sessions (token_hash, device_code_hash, client_id, requested, step, idem_hash,"
-	    " idem_wrap, created_at, last_activity) VALUES (?, ?, ?, ?, 'login', ?, ?, ?, ?)",
-	    "ssssssii", th, device, client_id, requested, key ? ih : NULL, key ? wrap : NULL, c->now, c->now);
-	if (!c->failed && load_by_hash(c, th, &s) == 1)
-		answer(c, &s, 201, tok);
-	explicit_bzero(tok, sizeof(tok));
-	explicit_bzero(wrap, sizeof(wrap));
+	create_session(c, key, device, client_id, requested, "consent");
 }
 
 /* --- the session's requests ----------------------------------------------------------------- */
@@ -1381,7 +1482,7 @@ static void get_session(struct ctx *c, struct sess *s)
 
 static void cancel(struct ctx *c, struct sess *s)
 {
-	end_denied(c, s, ST_DENIED);
+	end_denied(c, s, ST_DENIED, "cancelled");
 	answer(c, s, 200, NULL);
 }
 
@@ -1820,7 +1921,7 @@ static void decide(struct ctx *c, struct sess *s)
 		return;
 	const char *d = str_member(c->body, "decision");
 	if (strcmp(d, "deny") == 0) {
-		end_denied(c, s, ST_DENIED);
+		end_denied(c, s, ST_DENIED, "denied");
 		answer(c, s, 200, NULL);
 		return;
 	}
@@ -1860,8 +1961,9 @@ static void decide(struct ctx *c, struct sess *s)
 	run(c,
 	    "INSERT INTO grants (client_id, customer, scopes, accounts, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 	    "ssssii", s->client_id, s->customer, chosen_scopes(s), accounts, c->now, end);
-	free(accounts);
 	long long grant_id = sqlite3_last_insert_rowid(c->sb->db.h);
+	record_session(c, s, "allowed", accounts, grant_id);
+	free(accounts);
 	int changed = run(c,
 			  "UPDATE device_auth SET status = 'approved', grant_id = ? WHERE device_code_hash = ? AND"
 			  " status = 'pending' AND expires_at > ?",
@@ -1886,6 +1988,110 @@ static void decide(struct ctx *c, struct sess *s)
 	answer(c, s, 200, NULL);
 }
 
+/* --- linked services (§4.12) ----------------------------------------------------------------- */
+
+#define LINK_COLUMNS "id, client_id, scopes, accounts, created_at, expires_at"
+
+/* One link from a row of LINK_COLUMNS. */
+static cJSON *link_json(struct ctx *c, const struct sess *s, sqlite3_stmt *st)
+{
+	char id[24], client_id[128], scopes[512], accounts[2048], day[11];
+	cJSON *o = cJSON_CreateObject(), *p, *a;
+	struct words w;
+
+	snprintf(id, sizeof(id), "%lld", (long long)sqlite3_column_int64(st, 0));
+	copy_col(st, 1, client_id, sizeof(client_id));
+	copy_col(st, 2, scopes, sizeof(scopes));
+	copy_col(st, 3, accounts, sizeof(accounts));
+	const struct sc_partner *pa = scenario_partner(c->sc, client_id);
+	struct l10n fallback = {client_id, NULL};
+
+	cJSON_AddStringToObject(o, "id", id);
+	p = cJSON_AddObjectToObject(o, "partner");
+	cJSON_AddStringToObject(p, "client_id", client_id);
+	cJSON_AddItemToObject(p, "name", sb_l10n_json(pa ? &pa->name : &fallback));
+	cJSON_AddItemToObject(o, "scopes", scopes_json(c, scopes));
+	a = cJSON_AddArrayToObject(o, "accounts");
+	split_words(accounts, &w);
+	for (size_t i = 0; i < w.n; i++)
+		for (size_t k = 0; k < s->cust->naccounts; k++)
+			if (strcmp(s->cust->accounts[k].id, w.w[i]) == 0)
+				cJSON_AddItemToArray(a, account_json(c, s, &s->cust->accounts[k]));
+	sb_date(sqlite3_column_int64(st, 4), c->sc->utc_offset_minutes, day);
+	cJSON_AddStringToObject(o, "authorized_on", day);
+	/* expires_at is the end of the last day: that day is the last one valid */
+	sb_date(sqlite3_column_int64(st, 5) - 1, c->sc->utc_offset_minutes, day);
+	cJSON_AddStringToObject(o, "valid_until", day);
+	return o;
+}
+
+/* The customer's live grants, newest first. */
+static cJSON *links_json(struct ctx *c, const struct sess *s)
+{
+	cJSON *a = cJSON_CreateArray();
+	sqlite3_stmt *st = prep(c,
+				"SELECT " LINK_COLUMNS " FROM grants WHERE customer = ? AND revoked = 0 AND expires_at > ?"
+				" ORDER BY created_at DESC, id DESC",
+				"si", s->customer, c->now);
+	int rc;
+
+	while (st && (rc = step_row(c, st)) == SQLITE_ROW)
+		cJSON_AddItemToArray(a, link_json(c, s, st));
+	sqlite3_finalize(st);
+	return a;
+}
+
+static bool digits_only(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Stop one link: the grant and every token of it (§4.12). */
+static void revoke(struct ctx *c, struct sess *s)
+{
+	static const struct member ms[] = {{"link", J_STRING, true}};
+	char scopes[512], accounts[2048], client_id[128];
+
+	if (!members_ok(c, c->body, "", ms, 1))
+		return;
+	const char *id = str_member(c->body, "link");
+	long long gid = digits_only(id, 18) ? strtoll(id, NULL, 10) : -1;
+	sqlite3_stmt *st = prep(c,
+				"SELECT " LINK_COLUMNS " FROM grants WHERE id = ? AND customer = ? AND revoked = 0 AND"
+				" expires_at > ?",
+				"isi", gid, s->customer, c->now);
+	int rc = st ? step_row(c, st) : SQLITE_ERROR;
+	if (rc == SQLITE_ROW) {
+		c->revoked = link_json(c, s, st);
+		copy_col(st, 1, client_id, sizeof(client_id));
+		copy_col(st, 2, scopes, sizeof(scopes));
+		copy_col(st, 3, accounts, sizeof(accounts));
+	}
+	sqlite3_finalize(st);
+	if (c->failed)
+		return;
+	if (rc != SQLITE_ROW) {
+		problem(c, 404, "link-unknown", "No such live link of this customer.");
+		return;
+	}
+	run(c, "UPDATE grants SET revoked = 1 WHERE id = ?", "i", gid);
+	run(c, "DELETE FROM tokens WHERE grant_id = ?", "i", gid);
+	struct record r = {
+		.at = c->now, .token_hash = s->hash, .event = "revoke", .client_id = client_id,
+		.customer = s->customer, .result = "revoked", .scopes = scopes, .accounts = accounts, .grant_id = gid,
+	};
+	if (!c->failed && record_write(c->sb->db.h, &r) != 0)
+		c->failed = true;
+	answer(c, s, 200, NULL);
+}
+
 /* --- routing ---------------------------------------------------------------------------------- */
 
 struct route {
@@ -1906,6 +2112,7 @@ static const struct route routes[] = {
 	{"/session/pin-result", "POST", ST_LIVE, true, pin_result},
 	{"/session/back", "POST", ST_PERMISSION, true, go_back},
 	{"/session/decision", "POST", ST_PERMISSION, true, decide},
+	{"/session/revoke", "POST", ST_LINKS, true, revoke},
 };
 
 /* --- idempotency of session requests (§4.2) -------------------------------------------------- */
@@ -2089,6 +2296,7 @@ bool consent_handle(struct sandbox *sb, const struct http_req *req, struct http_
 		json_wipe(c.body);
 		cJSON_Delete(c.body);
 	}
+	cJSON_Delete(c.revoked);
 	if (c.failed || db_commit(&sb->db) != 0) {
 		db_rollback(&sb->db);
 		http_resp_free(resp);

@@ -133,17 +133,20 @@ class Consent:
     def raw(self, method, path, **kw):
         return self.sb.request(method, "/consent/v1/session" + path, **self._kw(kw))
 
+    def check(self, env):
+        check_envelope(env)
+
     def post(self, path, body, expect=200, **kw):
         r = self.raw("POST", path, json=body, **kw)
         if expect is not None and r.status == expect and expect == 200:
-            check_envelope(r.json)
+            self.check(r.json)
             self.env = r.json
         return r
 
     def get(self):
         r = self.raw("GET", "")
         assert r.status == 200, r
-        check_envelope(r.json)
+        self.check(r.json)
         self.env = r.json
         return r.json
 
@@ -219,6 +222,46 @@ def check_envelope(env):
     for s in req["scopes"]:
         assert s["id"] in ("balance", "transactions") and s["name"]["ja"], s
     assert isinstance(req.get("scope_choice"), bool) and isinstance(req.get("period_days"), int), req
+
+
+class Manage(Consent):
+    """A manage session (§4.12): the customer's linked services."""
+
+    def check(self, env):
+        check_manage_envelope(env)
+
+    @property
+    def links(self):
+        return self.data["links"]
+
+    def revoke(self, link_id, **kw):
+        return self.post("/revoke", dict({"link": link_id}, **kw))
+
+
+def check_manage_envelope(env):
+    """§4.12: a manage envelope has no partner and no request."""
+    assert isinstance(env, dict), env
+    assert env.get("purpose") == "manage", env
+    assert "partner" not in env and "request" not in env, env
+    assert env["step"] in ("login", "question", "links", "ended", "locked"), env["step"]
+    assert isinstance(env["session_expires_in"], int) and env["session_expires_in"] > 0, env
+    assert isinstance(env.get("data"), dict), env
+
+
+def start_manage(sb, idempotency_key=None, cert=None, key=None, expect=201):
+    body = {"purpose": "manage"}
+    if idempotency_key is not None:
+        body["idempotency_key"] = idempotency_key
+    kw = {"cert": cert, "key": key} if cert else {}
+    r = sb.post("/consent/v1/sessions", json=body, **kw)
+    if expect is None:
+        return r
+    assert r.status == expect, r
+    if expect != 201:
+        return r
+    check_manage_envelope(r.json)
+    assert r.json["step"] == "login" and isinstance(r.json.get("session"), str), r.json
+    return Manage(sb, r.json["session"], r.json, cert=cert, key=key)
 
 
 def start(sb, user_code, idempotency_key=None, cert=None, key=None, expect=201):

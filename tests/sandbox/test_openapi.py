@@ -28,8 +28,8 @@ import jsonschema
 import pytest
 import yaml
 
-from harness.proto import (PASSWORDS, YAMADA_PINS, Consent, consent_to_permission, device_auth, new_consent,
-                           refresh, revoke, start, token_request)
+from harness.proto import (PASSWORDS, YAMADA_PINS, Consent, consent_to_permission, device_auth, grant, new_consent,
+                           refresh, revoke, start, start_manage, token_request)
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs/openapi.yaml"
@@ -234,6 +234,27 @@ def yamada_flow(sb):
     start(sb, da["user_code"], expect=None)                                                # user-code-used
 
 
+def manage_flow(sb):
+    """§4.12: a manage session: login, question, links, a link stopped, errors, end."""
+    grant(sb, "sato02", "mieru-demo")
+    key = secrets.token_hex(8)
+    m = start_manage(sb, idempotency_key=key)
+    start_manage(sb, idempotency_key=key)                                                  # same session again
+    m.get()
+    m.post("/revoke", {"link": "1"})                                                       # wrong-step
+    m.post("/login", {"method": "password", "login_id": "sato02", "password": "wrong"})    # wrong-credentials
+    m.login("sato02", expect_step="links")
+    m.post("/revoke", {"link": "999"})                                                     # link-unknown
+    m.post("/revoke", {})                                                                  # bad-request
+    m.revoke(m.links[0]["id"])
+    m.get()
+    m.cancel()                                                                             # ended
+    y = start_manage(sb)
+    y.login("yamada01", expect_step="question")
+    y.answer(expect_step="links")
+    y.cancel()
+
+
 def other_customers(sb, pki_dir):
     # sato02 with kakeibo: scopes, then back from permission, then cancel
     da, c = new_consent(sb)
@@ -344,6 +365,7 @@ def test_every_sandbox_response_matches_the_document(sandbox, pki, pki_no_client
     oauth_flows(sb, pki)
     yamada_flow(sb)
     other_customers(sb, pki)
+    manage_flow(sb)
     rate_limit(sb)
     no_certificate_login(rec.attach(sandbox(tls_dir=pki_no_client_ca)))
     guessing_and_retries(rec.attach(sandbox()))
