@@ -2,6 +2,7 @@
  * request -> the server's answer -> the next step. The one place that turns an error into words. */
 #ifndef RENKEI_APP_H
 #define RENKEI_APP_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "flow.h"
@@ -27,6 +28,9 @@ const char *app_error_text(const struct flow *f, char *buf, size_t size);
 const char *app_account_label(const struct flow_account *a, char *buf, size_t size);
 /* 未登録 / 登録済み / 登録済み* in the current language. */
 const char *app_pin_state(const struct flow_account *a);
+/* A PIN table row's status cell (登録状態; result: the result table's 登録状況, a pending PIN
+ * marked ※): the last registration try's result, else the row's state; may be written into buf. */
+const char *app_row_status(const struct flow_account *a, bool result, char *buf, size_t size);
 /* "2026年11月25日" / "2026-11-25" from "2026-11-25" (as given when it does not parse). */
 const char *app_date(const char *iso, char *buf, size_t size);
 

@@ -46,6 +46,7 @@ struct options {
 	long idle_timeout;    /* kiosk: seconds without a key before returning to the start */
 	long idle_warning;    /* kiosk: seconds before that the countdown shows (0: none) */
 	bool kiosk;
+	bool plain;           /* line mode (include/plain.h) */
 	bool help;
 	bool version;
 	bool print_config;

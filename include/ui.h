@@ -46,6 +46,9 @@ enum {
 	UI_INIT_NO_COLOR = 1u << 3,   /* no colour (also env NO_COLOR set to anything non-empty) */
 };
 
+/* Standard input and output are a terminal ncurses can drive: TERM set, not "dumb", known to
+ * terminfo and able to move the cursor (else renkei uses its line mode, include/plain.h). */
+bool ui_terminal_usable(void);
 /* Start curses on the terminal (call i18n_init first: it sets the UTF-8 locale). Registers ui_end
  * with atexit and, unless UI_INIT_NO_SIGNALS, handlers for SIGTERM/SIGHUP/SIGINT/SIGQUIT (see
  * ui_quit_signal: input ends, the program leaves in order; a second signal restores and re-raises).

@@ -15,7 +15,8 @@ libsqlite3-dev
 libcmocka-dev libcrypt-dev whois
 openssl gnutls-bin curl ca-certificates
 softhsm2 opensc p11-kit
-tmux valgrind python3 python3-pytest
+tmux valgrind python3 python3-pytest python3-pexpect
+openssh-server openssh-client
 debhelper dpkg-dev lintian man-db systemd
 python3-jsonschema python3-yaml
 "

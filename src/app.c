@@ -168,7 +168,7 @@ void app_leave(struct app *a, const struct ui_action *act)
 
 /* The tables of steps, actions, problems and screens are whole, or nothing starts: NULL, or what
  * is missing. */
-static const char *tables_missing(void)
+const char *app_tables_missing(void)
 {
 	const char *missing = flow_tables_check();
 	if (!missing)
@@ -215,7 +215,7 @@ static int app_open(struct app *a, const struct options *o)
 }
 
 /* The audit trail, before anything else: a target that cannot be written stops renkei here. */
-static int audit_start(struct app *a, const struct options *o)
+int app_audit_start(struct app *a, const struct options *o)
 {
 	if (!o->audit)
 		return 0;
@@ -248,7 +248,7 @@ static void idle_end(struct app *a)
 
 int app_run(const struct options *o)
 {
-	const char *missing = tables_missing();
+	const char *missing = app_tables_missing();
 	if (missing) {
 		fprintf(stderr, "renkei: %s\n", missing);
 		return EXIT_ERROR;
@@ -263,7 +263,7 @@ int app_run(const struct options *o)
 		return EXIT_ERROR;
 	}
 	flow_init(&a.f);
-	int rc = audit_start(&a, o);
+	int rc = app_audit_start(&a, o);
 	if (!rc)
 		rc = app_open(&a, o);
 	if (rc) {

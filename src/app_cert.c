@@ -8,7 +8,7 @@
 #include <time.h>
 
 /* The chosen certificate as the login screen shows it, in the current language (F2 redraws). */
-static void cert_label_format(struct app *a)
+void app_cert_label_format(struct app *a)
 {
 	int sel = a->p11 ? p11_selected(a->p11) : -1;
 	const struct p11_cert *c = sel >= 0 ? p11_get(a->p11, (size_t)sel) : NULL;
@@ -25,7 +25,7 @@ const char *app_cert_text(void *ctx)
 {
 	struct app *a = ctx;
 	if (a->cert_label[0])
-		cert_label_format(a);
+		app_cert_label_format(a);
 	return a->cert_label[0] ? a->cert_label : _("（未選択）");
 }
 
@@ -192,7 +192,7 @@ static int cert_initial(struct app *a)
 
 /* One certificate as the chooser lists it (label) and details it (what the customer checks), in
  * the current language; false when it cannot be chosen (out of its validity). */
-static bool cert_describe(const struct p11_cert *c, time_t now, char *label, size_t lsize, char *detail,
+bool app_cert_describe(const struct p11_cert *c, time_t now, char *label, size_t lsize, char *detail,
 			  size_t dsize)
 {
 	bool usable = p11_cert_usable(c, now);
@@ -222,7 +222,7 @@ static int cert_pick(struct app *a, size_t n)
 	size_t initial = init >= 0 ? (size_t)init : 0;
 	while (ch && labels && details) {
 		for (size_t i = 0; i < n; i++) {
-			bool usable = cert_describe(p11_get(a->p11, i), now, labels[i], sizeof labels[i], details[i],
+			bool usable = app_cert_describe(p11_get(a->p11, i), now, labels[i], sizeof labels[i], details[i],
 						    sizeof details[i]);
 			ch[i] = (struct ui_choice){.label = labels[i], .detail = details[i], .disabled = !usable};
 			if (init < 0 && usable) {
@@ -265,5 +265,5 @@ void app_cert_choose(struct app *a)
 		ui_message(N_("電子証明書ログイン"), N_("電子証明書を通信に設定できませんでした。"));
 		return;
 	}
-	cert_label_format(a);
+	app_cert_label_format(a);
 }

@@ -91,6 +91,12 @@ void app_free_table(struct table_build *t);
 
 /* ---- app_cert.c: the certificate chooser, the token PIN, a pulled card ---------------------- */
 const char *app_cert_text(void *ctx);
+/* a->cert_label from the certificate chosen (logged in), in the current language; "" if none. */
+void app_cert_label_format(struct app *a);
+/* One certificate as the chooser lists it (label) and details it (subject, issuer, validity, serial,
+ * token), in the current language; false when it cannot be chosen (out of its validity). */
+bool app_cert_describe(const struct p11_cert *c, time_t now, char *label, size_t lsize, char *detail,
+		       size_t dsize);
 void app_prep_cert(struct app *a, struct ui_screen *s);
 void app_cert_choose(struct app *a);
 void app_card_removed(struct app *a);
@@ -129,5 +135,9 @@ int app_run_form(struct app *a, const char *name, const struct ui_binding *b, si
 bool app_is_button(const struct ui_action *act, const char *id);
 /* Esc, kiosk idle timeout, Ctrl-C: leave the flow (cancelling any session on the server). */
 void app_leave(struct app *a, const struct ui_action *act);
+/* The audit trail (--audit), before anything else: 0, or EXIT_ERROR (said on stderr). */
+int app_audit_start(struct app *a, const struct options *o);
+/* The flow's, problems' and screens' tables are whole: NULL, or what is missing. */
+const char *app_tables_missing(void);
 
 #endif

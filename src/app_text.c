@@ -170,18 +170,18 @@ static const char *row_memo(void *ctx)
 	return r->acct->memo && *r->acct->memo ? r->acct->memo : "-";
 }
 
-static const char *row_status(void *ctx)
+/* A row's 登録状態 / 登録状況 cell: the last registration try's result, else its state (result: the
+ * result table of 手順5, where a pending PIN is marked ※). */
+const char *app_row_status(const struct flow_account *a, bool result, char *buf, size_t size)
 {
-	struct rowctx *r = ctx;
-	const struct flow_account *a = r->acct;
 	switch (a->result) {
 	case FLOW_ROW_WRONG:
 		if (a->result_tries_left >= 0)
 			/* TRANSLATORS: PIN table status cell, keep it short (about 10 columns) */
-			snprintf(r->status, sizeof r->status, _("誤り 残%d回"), a->result_tries_left);
+			snprintf(buf, size, _("誤り 残%d回"), a->result_tries_left);
 		else
-			snprintf(r->status, sizeof r->status, "%s", _("誤り"));
-		return r->status;
+			snprintf(buf, size, "%s", _("誤り"));
+		return buf;
 	case FLOW_ROW_LOCKED:
 		return _("ロック");
 	case FLOW_ROW_FORMAT:
@@ -194,11 +194,17 @@ static const char *row_status(void *ctx)
 	}
 	if (a->pin_locked)
 		return _("ロック");
-	if (r->result && a->pin == FLOW_PIN_PENDING)
+	if (result && a->pin == FLOW_PIN_PENDING)
 		/* TRANSLATORS: result table (手順5): registered now, valid once the authorization completes
 		   (the ※ matches the note under the table) */
 		return _("※登録済み");
 	return app_pin_state(a);
+}
+
+static const char *row_status(void *ctx)
+{
+	struct rowctx *r = ctx;
+	return app_row_status(r->acct, r->result, r->status, sizeof r->status);
 }
 
 static const char *row_pin_shown(void *ctx)

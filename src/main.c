@@ -8,6 +8,7 @@
 #include "exitcodes.h"
 #include "i18n.h"
 #include "options.h"
+#include "plain.h"
 #include "secret.h"
 #include "wipe.h"
 
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return EXIT_ERROR;
 	}
-	int code = app_run(&o);
+	int code = plain_wanted(&o) ? plain_run(&o) : app_run(&o);
 	api_global_cleanup();
 	options_free(&o);
 	return code;

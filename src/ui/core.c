@@ -770,3 +770,22 @@ void ui_cursor(int *row, int *col)
 	*row = y;
 	*col = x;
 }
+
+bool ui_terminal_usable(void)
+{
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return false;
+	const char *t = getenv("TERM");
+	if (!t || !*t || !strcmp(t, "dumb"))
+		return false;
+	int err = 0;
+	TERMINAL *saved = cur_term;
+	if (setupterm(t, STDOUT_FILENO, &err) != OK)
+		return false;
+	const char *cup = tigetstr("cup"); /* cursor addressing: what every screen needs */
+	bool ok = cup && cup != (const char *)-1;
+	TERMINAL *mine = cur_term;
+	set_curterm(saved);
+	del_curterm(mine);
+	return ok;
+}

@@ -598,3 +598,73 @@ def typ(t, text):
     """Type literal text. (Term.type passes text to `tmux send-keys -l` without `--`, so text
     starting with '-' is taken for options; this one does not have that problem.)"""
     t.tmux("send-keys", "-t", "t", "-l", "--", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The line mode (--plain): a pexpect-style driver reading the lines renkei writes on a pty.
+
+class PlainClient:
+    """build/renkei in line mode on a pseudo-terminal (pexpect), or any argv that ends up running
+    it (ssh -tt ... renkei --plain). Everything renkei wrote is kept (output(), raw bytes in
+    raw()); expect(text) waits for text after what was read so far; answer(line) types a line."""
+
+    def __init__(self, argv, env=None, timeout=10.0, width=80, height=24):
+        import pexpect  # Debian's python3-pexpect (scripts/install-deps.sh)
+        scale = float(os.environ.get("RENKEI_TEST_TIMEOUT_SCALE", "3"))
+        penv = {k: v for k, v in os.environ.items()
+                if not (k.startswith("LC_") or k.startswith("RENKEI_") or k in ("LANGUAGE", "TMUX"))}
+        penv["LANG"] = "C.UTF-8"
+        penv.setdefault("TERM", "xterm-256color")
+        for k, v in (env or {}).items():
+            if v is None:
+                penv.pop(k, None)
+            else:
+                penv[k] = v
+        self._raw = bytearray()
+        self.proc = pexpect.spawn(str(argv[0]), [str(a) for a in argv[1:]], env=penv,
+                                  timeout=timeout * scale, dimensions=(height, width))
+        self.proc.logfile_read = self  # write() below collects every byte read
+        self.pexpect = pexpect
+
+    def write(self, data):  # pexpect's logfile_read
+        self._raw.extend(data)
+
+    def flush(self):
+        pass
+
+    def raw(self):
+        return bytes(self._raw)
+
+    def output(self):
+        return self.raw().decode("utf-8", "replace")
+
+    def expect(self, text):
+        """Wait until text (a str) has been written; returns everything written so far."""
+        try:
+            self.proc.expect_exact(text.encode("utf-8"))
+        except (self.pexpect.TIMEOUT, self.pexpect.EOF) as e:
+            raise AssertionError("line mode: waiting for %r (%s); output so far:\n%s" % (
+                text, type(e).__name__, self.output()[-4000:])) from None
+        return self.output()
+
+    def answer(self, line):
+        self.proc.sendline(line.encode("utf-8"))
+
+    def prompt(self, label, line):
+        """Wait for the question `label` (ending with ': ') and answer it."""
+        self.expect(label)
+        self.expect(": ")
+        self.answer(line)
+
+    def wait_exit(self, timeout=10.0):
+        """Read to the end; returns the exit status (negative: killed by that signal)."""
+        self.proc.expect(self.pexpect.EOF, timeout=timeout * float(
+            os.environ.get("RENKEI_TEST_TIMEOUT_SCALE", "3")))
+        self.proc.close()
+        if self.proc.signalstatus is not None:
+            return -self.proc.signalstatus
+        return self.proc.exitstatus
+
+    def close(self):
+        if self.proc.isalive():
+            self.proc.terminate(force=True)

@@ -1,0 +1,246 @@
+"""The line mode (--plain, TERM=dumb, no terminal to drive; man/man1/renkei.1 LINE MODE): the whole
+flow as questions written line by line, driven here as a person with a screen reader would, one
+line at a time on a pseudo-terminal (pexpect), against the real sandbox. What is checked besides
+the flow itself: not one escape byte is written (no cursor movement, no colour, nothing
+overwritten), the typed secrets never appear in the output (the terminal's echo is off for them),
+errors are one line starting with エラー: / Error:, the partner gets its token or access_denied."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from e2e.helpers import (ANSWER, EXIT_ALLOWED, EXIT_DENIED, KAKEIBO, PARTNER_EN, PASSWORDS,
+                         Partner, PlainClient, client_argv, client_env, en)
+
+YAMADA_PINS = ("1234", "5678")
+ACCT1 = "インターネット支店(001) 普通 2000002"
+ACCT2 = "インターネット支店(001) 普通 1111111"
+
+
+def start_plain(sb, lang=None, extra=("--plain",), env=None):
+    return PlainClient(client_argv(sb, lang=lang, extra=extra), env=client_env(env))
+
+
+def clean_output(c, secrets):
+    """No escape byte at all, and none of the typed secrets, in everything renkei wrote."""
+    raw = c.raw()
+    assert b"\x1b" not in raw, "an escape byte in the line mode's output:\n%r" % raw[-2000:]
+    out = raw.decode("utf-8")  # strict: valid UTF-8 throughout
+    ctl = [ch for ch in out if (ord(ch) < 0x20 and ch not in "\r\n") or 0x7f <= ord(ch) <= 0x9f]
+    assert not ctl, "control characters (C0/C1) in the output: %r" % ctl
+    leaked = [s for s in secrets if s in out]
+    assert not leaked, "typed secrets in the output: %r\n%s" % (leaked, out)
+
+
+def pin_prompt(acct, lang="ja"):
+    """The PIN question of one account (in English: its words before the account)."""
+    if lang == "en":
+        return en("口座 %s、照会用暗証番号").split("%s")[0]
+    return "口座 %s、照会用暗証番号" % acct
+
+
+def yamada_flow(c, partner, lang="ja", pins=YAMADA_PINS):
+    """yamada01's whole flow: code, ID・パスワード方式, login, the question, both scopes, two PINs,
+    the result, the permission (the terms, then the checkbox as a yes/no question), 許可."""
+    t = (lambda m: en(m)) if lang == "en" else (lambda m: m)
+    c.prompt(t("コード"), partner.user_code)
+    c.expect(t("ID・パスワード方式"))
+    c.prompt(t("番号を選んでください"), "1")
+    c.prompt(t("ログインID"), "yamada01")
+    c.prompt(t("ログインパスワード"), PASSWORDS["yamada01"])
+    if lang == "ja":
+        c.expect("質問：証券名を入力してください")
+    c.prompt(t("回答"), ANSWER)
+    c.expect(t("認可対象"))
+    c.prompt(t("選ぶ番号を空白で区切って入力してください"), "")
+    c.prompt(pin_prompt(ACCT1, lang), pins[0])
+    c.prompt(pin_prompt(ACCT2, lang), pins[1])
+    c.expect(t("※口座一覧"))
+    c.prompt(t("番号を選んでください"), "")  # 確認
+    c.expect(t("※意思確認"))
+    c.expect(t("許可手続きを継続する"))
+    c.prompt(t("番号を選んでください"), "1")  # はい
+    c.prompt(t("番号を選んでください"), "")  # 許可 (the default once ticked)
+    c.expect(t("API連携の利用登録が完了しました。"))
+
+
+def test_whole_flow_in_japanese(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    yamada_flow(c, partner)
+    assert c.wait_exit() == EXIT_ALLOWED
+    out = c.output()
+    # the words of the screens, line by line, in the flow's order
+    order = ["API連携認証（利用登録）", "連携先アプリに表示されているコードを入力の上",
+             KAKEIBO + "がお客様の口座情報へのアクセスを求めています。", "1. ID・パスワード方式",
+             "2. 電子証明書方式", "3. 中止", "番号を選んでください [1]: ", "連携先：" + KAKEIBO,
+             "API連携認証（追加認証）（利用登録）", "質問：証券名を入力してください",
+             "API連携認証（認可業務選択）（利用登録）", "1. 残高照会", "2. 入金出金照会",
+             "選ぶ番号を空白で区切って入力してください [1 2]: ",
+             "API連携認証（照会用暗証番号登録）（利用登録）", ACCT1 + "、登録状態：未登録",
+             pin_prompt(ACCT1) + ": ", "API連携認証（照会用暗証番号登録結果）",
+             ACCT1 + "、登録状況：※登録済み", "API連携認証（情報アクセス許可）（利用登録）",
+             "対象業務：残高照会、入金出金照会", "※認可期間", "※意思確認", "【API連携に関する意思確認】",
+             "許可手続きを継続する\r\n  1. はい\r\n  2. いいえ\r\n番号を選んでください [2]: ",
+             "1. 許可", "2. 戻る", "API連携の利用登録が完了しました。"]
+    pos = 0
+    for text in order:
+        i = out.find(text, pos)
+        assert i >= 0, "not found after offset %d: %r\n%s" % (pos, text, out)
+        pos = i + len(text)
+    clean_output(c, [PASSWORDS["yamada01"], ANSWER] + list(YAMADA_PINS))
+    tok = partner.get_token()
+    assert set(tok["scope"].split()) == {"balance", "transactions"}, tok
+    assert len(partner.accounts()) == 3
+
+
+def test_whole_flow_in_english(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb, lang="en")
+    yamada_flow(c, partner, lang="en")
+    assert c.wait_exit() == EXIT_ALLOWED
+    out = c.output()
+    for msgid in ("API連携認証（利用登録）", "API連携認証（情報アクセス許可）（利用登録）", "※意思確認",
+                  "許可手続きを継続する", "API連携の利用登録が完了しました。"):
+        assert en(msgid) in out, (msgid, out)
+    assert "Partner: " + PARTNER_EN["kakeibo-demo"] in out, out
+    for ja in ("連携先：", "番号を選んでください", "認可対象", "ログインパスワード", "エラー"):
+        assert ja not in out, (ja, out)  # the form's words all in English (the bank's data aside)
+    clean_output(c, [PASSWORDS["yamada01"], ANSWER] + list(YAMADA_PINS))
+    partner.get_token()
+
+
+def test_wrong_password_then_right(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "yamada01")
+    c.prompt("ログインパスワード", "Wrong-Canary-77")
+    out = c.expect("ログインID [yamada01]: ")  # the screen again, the ID kept as the default
+    err = [ln for ln in out.splitlines() if ln.startswith("エラー: ")]
+    assert err and "ログインIDまたはログインパスワードが正しくありません。" in err[-1], out
+    assert "あと2回間違えるとロックされます。" in err[-1], err
+    c.answer("")
+    c.prompt("ログインパスワード", PASSWORDS["yamada01"])
+    c.expect("証券名を入力してください")
+    c.close()
+    clean_output(c, ["Wrong-Canary-77", PASSWORDS["yamada01"]])
+
+
+def test_wrong_pin_for_one_account(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "yamada01")
+    c.prompt("ログインパスワード", PASSWORDS["yamada01"])
+    c.prompt("回答", ANSWER)
+    c.prompt("選ぶ番号を空白で区切って入力してください", "1 2")
+    c.prompt(pin_prompt(ACCT1), YAMADA_PINS[0])
+    c.prompt(pin_prompt(ACCT2), "9090")  # wrong
+    out = c.expect(pin_prompt(ACCT2) + ": ")  # asked again, for that account only
+    last = out[out.rfind("API連携認証（照会用暗証番号登録）（利用登録）"):]
+    assert "エラー: 照会用暗証番号が正しくない口座があります。" in last, last
+    assert ACCT1 + "、登録状態：登録済み*" in last, last
+    assert ACCT2 + "、登録状態：誤り 残2回" in last, last
+    assert pin_prompt(ACCT1) not in last, last  # registered: not asked again
+    c.answer(YAMADA_PINS[1])
+    c.prompt("番号を選んでください", "")
+    c.prompt("番号を選んでください", "1")
+    c.prompt("番号を選んでください", "1")
+    c.expect("API連携の利用登録が完了しました。")
+    assert c.wait_exit() == EXIT_ALLOWED
+    clean_output(c, [PASSWORDS["yamada01"], ANSWER, "9090"] + list(YAMADA_PINS))
+    assert len(partner.get_token()["access_token"]) > 10
+
+
+def test_cancel_tells_the_partner(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "<")  # back to the partner's question
+    c.expect("3. 中止")
+    c.prompt("番号を選んでください", "3")
+    c.expect("API連携の手続きを中止しますか？")
+    c.prompt("番号を選んでください [2]", "1")
+    c.expect("API連携の利用登録を中止しました。")
+    c.expect(KAKEIBO + "には何も許可されていません。")
+    assert c.wait_exit() == EXIT_DENIED
+    clean_output(c, [])
+    partner.assert_denied()
+
+
+def test_question_mark_repeats_and_bad_numbers_are_refused(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "7")
+    c.expect("エラー: 1から3までの番号を入力してください。")
+    c.prompt("番号を選んでください", "?")
+    out = c.expect("番号を選んでください [1]: ")
+    assert out.count(KAKEIBO + "がお客様の口座情報へのアクセスを求めています。") == 2, out
+    c.answer("１")  # a full-width digit, as a Japanese input method types it
+    c.expect("ログインID: ")
+    c.close()
+
+
+def test_signal_mid_flow_cancels_on_the_server(sandbox, curl):
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.expect("ログインID: ")
+    c.proc.kill(signal.SIGHUP)
+    assert c.wait_exit() == EXIT_DENIED
+    assert "DELETE /consent/v1/session 200" in sb.log_text(), sb.log_text()
+    partner.assert_denied()
+
+
+def test_chosen_by_term_dumb_and_by_a_pipe(sandbox, curl):
+    """TERM=dumb without --plain, and standard output a pipe: the line mode by itself."""
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb, extra=(), env={"TERM": "dumb"})
+    c.prompt("コード", partner.user_code)
+    c.expect("1. ID・パスワード方式")
+    c.close()
+    partner2 = Partner(curl, sb)
+    answers = "\n".join([partner2.user_code, "3", "1"]) + "\n"
+    r = subprocess.run(client_argv(sb), input=answers.encode(), capture_output=True, timeout=30,
+                       env={**os.environ, "LANG": "C.UTF-8", "TERM": "xterm-256color",
+                            **{k: v for k, v in client_env().items() if v is not None}})
+    out = r.stdout.decode("utf-8")
+    assert r.returncode == EXIT_DENIED, (r.returncode, out, r.stderr)
+    assert "API連携の利用登録を中止しました。" in out and b"\x1b" not in r.stdout, out
+    partner2.assert_denied()
+
+
+def test_kiosk_idle_in_line_mode(sandbox, curl):
+    """--kiosk --idle-timeout 10: nobody answers the password question; the flow is cancelled on
+    the server (access_denied), a line says so, and the first question comes back."""
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb, extra=("--plain", "--kiosk", "--idle-timeout", "10"))
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "yamada01")
+    c.expect("ログインパスワード: ")
+    t0 = time.monotonic()
+    c.expect("一定時間操作がなかったため、手続きを終了しました。")
+    assert time.monotonic() - t0 >= 9, "ended before the idle time"
+    c.expect("コード: ")
+    partner.assert_denied()
+    c.proc.kill(signal.SIGTERM)
+    assert c.wait_exit() == EXIT_DENIED
