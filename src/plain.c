@@ -348,11 +348,12 @@ static long parse_number(const char *s)
 	return digits ? v : -1;
 }
 
-/* Numbered choices (translated labels); *chosen gets the index. disabled[i]: listed, refused. */
+/* Numbered choices (translated labels; NULL: listed already); *chosen gets the index.
+ * disabled[i]: listed, refused. */
 static enum in_kind ask_choice(struct plain *p, const char *const *labels, const bool *disabled, size_t n,
 			       size_t def, size_t *chosen)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; labels && i < n; i++)
 		outf("  %zu. %s\n", i + 1, labels[i]);
 	char d[24];
 	snprintf(d, sizeof d, "%zu", def + 1);
@@ -958,7 +959,6 @@ static enum in_kind cert_choose(struct plain *p)
 	size_t n = cert_tokens(p);
 	if (n == 0 || n > 32)
 		return IN_BACK;
-	const char *labels[32];
 	bool disabled[32];
 	char lab[32][256], det[1536];
 	size_t def = 0;
@@ -969,7 +969,6 @@ static enum in_kind cert_choose(struct plain *p)
 	line(_("証明書情報を確認のうえ、該当の証明書を選択して「OK」を押してください。"));
 	for (size_t i = 0; i < n; i++) {
 		bool usable = app_cert_describe(p11_get(a->p11, i), now, lab[i], sizeof lab[i], det, sizeof det);
-		labels[i] = lab[i];
 		disabled[i] = !usable;
 		if (usable && !have_def) {
 			def = i;
@@ -990,7 +989,7 @@ static enum in_kind cert_choose(struct plain *p)
 			def = (size_t)u;
 	}
 	size_t c = 0;
-	enum in_kind k = ask_choice(p, labels, disabled, n, def, &c);
+	enum in_kind k = ask_choice(p, NULL, disabled, n, def, &c); /* listed with their details above */
 	if (k != IN_TEXT)
 		return k;
 	api_set_ssl_ctx_cb(a->api, NULL, NULL); /* the TLS context must not hold a key we drop */

@@ -587,3 +587,119 @@ def term(request):
     yield start
     for t in made:
         t.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# A real OpenSSH server of our own (Debian's openssh-server), for the support engineer's path
+
+_SSHD_CONFIG = """\
+Port {port}
+AddressFamily inet
+ListenAddress 127.0.0.1
+HostKey {dir}/host_ed25519
+PidFile {dir}/sshd.pid
+AuthorizedKeysFile {dir}/authorized_keys
+AllowUsers {user}
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+PermitUserEnvironment no
+AllowTcpForwarding no
+AllowAgentForwarding no
+X11Forwarding no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+LogLevel VERBOSE
+"""
+
+
+def _free_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sshd:
+    """sshd -D on a free loopback port with its own host key, authorized key, config and PidFile in a
+    temporary directory, logging in only the user running the tests (root too: Debian's privilege
+    separation user and /run/sshd). ssh_argv(command) is the client's argv for one command on a
+    pseudo-terminal (ssh -tt), with its own key and known_hosts; stop() ends it by PID."""
+
+    def __init__(self, node):
+        import pwd
+        self.dir = Path(tempfile.mkdtemp(prefix="rk-ssh-"))
+        self.log = self.dir / "sshd.log"
+        self.key = self.dir / "id_ed25519"
+        self.known_hosts = self.dir / "known_hosts"
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+        self.sshd = shutil.which("sshd") or "/usr/sbin/sshd"  # an absolute path: sshd re-executes itself
+        assert os.path.isabs(self.sshd) and os.path.exists(self.sshd), \
+            "no sshd: install openssh-server (scripts/install-deps.sh)"
+        _attach_log(node, "sshd log", self.log)
+        for f in ("host_ed25519", "id_ed25519"):
+            r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rk-test", "-f",
+                                str(self.dir / f)], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            assert r.returncode == 0, "ssh-keygen: %s" % r.stderr
+        shutil.copyfile(self.dir / "id_ed25519.pub", self.dir / "authorized_keys")
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # its privilege separation directory
+        self.proc = None
+        for _ in range(5):  # the free port may be taken between the look and sshd's bind
+            if self._start():
+                return
+        raise AssertionError("sshd did not start:\n" + _tail(self.log))
+
+    def _start(self):
+        self.port = _free_port()
+        conf = self.dir / "sshd_config"
+        conf.write_text(_SSHD_CONFIG.format(port=self.port, dir=self.dir, user=self.user))
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen([self.sshd, "-D", "-e", "-f", str(conf)], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, env={"PATH": "/usr/bin:/bin"})
+        self.pid = self.proc.pid
+        ready = wait_until(lambda: b"Server listening on 127.0.0.1 port %d" % self.port in self.log.read_bytes()
+                           or self.proc.poll() is not None, 10 * TIMEOUT_SCALE)
+        if ready and self.proc.poll() is None:
+            return True
+        self.stop()
+        return False
+
+    def ssh_argv(self, command, tty=True):
+        """ssh -tt ... 127.0.0.1 COMMAND (a list, quoted for the remote shell, or a str)."""
+        if not isinstance(command, str):
+            command = " ".join(shlex.quote(str(a)) for a in command)
+        return ["ssh", "-F", "/dev/null"] + (["-tt"] if tty else ["-T"]) + [
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=%s" % self.known_hosts,
+            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-i", str(self.key), "-p", str(self.port), "-l", self.user, "127.0.0.1", command]
+
+    def log_text(self):
+        return self.log.read_text("utf-8", "replace")
+
+    def stop(self, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        return self.proc.returncode if self.proc else None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(request):
+    """An sshd of our own (class Sshd), stopped by PID at teardown."""
+    s = Sshd(request.node)
+    yield s
+    s.close()

@@ -668,3 +668,64 @@ class PlainClient:
     def close(self):
         if self.proc.isalive():
             self.proc.terminate(force=True)
+
+
+YAMADA_PINS = ("1234", "5678")
+ACCT1 = "インターネット支店(001) 普通 2000002"
+ACCT2 = "インターネット支店(001) 普通 1111111"
+
+
+def pin_prompt(acct, lang="ja"):
+    """The PIN question of one account (in English: its words before the account)."""
+    if lang == "en":
+        return en("口座 %s、照会用暗証番号").split("%s")[0]
+    return "口座 %s、照会用暗証番号" % acct
+
+
+def plain_yamada_flow(c, partner, lang="ja", pins=YAMADA_PINS):
+    """yamada01's whole flow: code, ID・パスワード方式, login, the question, both scopes, two PINs,
+    the result, the permission (the terms, then the checkbox as a yes/no question), 許可."""
+    t = (lambda m: en(m)) if lang == "en" else (lambda m: m)
+    c.prompt(t("コード"), partner.user_code)
+    c.expect(t("ID・パスワード方式"))
+    c.prompt(t("番号を選んでください"), "1")
+    c.prompt(t("ログインID"), "yamada01")
+    c.prompt(t("ログインパスワード"), PASSWORDS["yamada01"])
+    if lang == "ja":
+        c.expect("質問：証券名を入力してください")
+    c.prompt(t("回答"), ANSWER)
+    c.expect(t("認可対象"))
+    c.prompt(t("選ぶ番号を空白で区切って入力してください"), "")
+    c.prompt(pin_prompt(ACCT1, lang), pins[0])
+    c.prompt(pin_prompt(ACCT2, lang), pins[1])
+    c.expect(t("※口座一覧"))
+    c.prompt(t("番号を選んでください"), "")  # 確認
+    c.expect(t("※意思確認"))
+    c.expect(t("許可手続きを継続する"))
+    c.prompt(t("番号を選んでください"), "1")  # はい
+    c.prompt(t("番号を選んでください"), "")  # 許可 (the default once ticked)
+    c.expect(t("API連携の利用登録が完了しました。"))
+
+
+def assert_plain_output(c, secrets):
+    """No escape byte at all, and none of the typed secrets, in everything renkei wrote."""
+    raw = c.raw()
+    assert b"\x1b" not in raw, "an escape byte in the line mode's output:\n%r" % raw[-2000:]
+    out = raw.decode("utf-8")  # strict: valid UTF-8 throughout
+    ctl = [ch for ch in out if (ord(ch) < 0x20 and ch not in "\r\n") or 0x7f <= ord(ch) <= 0x9f]
+    assert not ctl, "control characters (C0/C1) in the output: %r" % ctl
+    leaked = [s for s in secrets if s in out]
+    assert not leaked, "typed secrets in the output: %r\n%s" % (leaked, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# renkei over SSH (the sshd fixture of tests/conftest.py: sshd.ssh_argv(remote_renkei(sb, ...)))
+
+def remote_renkei(sb, extra=()):
+    """renkei as the remote shell runs it: the environment of client_env() given on the command
+    line (sshd passes nothing but TERM through). Also usable by other tests over the sshd fixture."""
+    env = ["%s=%s" % (k, v) for k, v in sorted(client_env().items()) if v is not None]
+    # the sanitizer builds' settings (make check's pytest-asan) go through too
+    env += ["%s=%s" % (k, os.environ[k]) for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS")
+            if k in os.environ]
+    return ["env", "LANG=C.UTF-8"] + env + client_argv(sb, extra=extra)

@@ -10,61 +10,13 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from e2e.helpers import (ANSWER, EXIT_ALLOWED, EXIT_DENIED, KAKEIBO, PARTNER_EN, PASSWORDS,
-                         Partner, PlainClient, client_argv, client_env, en)
-
-YAMADA_PINS = ("1234", "5678")
-ACCT1 = "インターネット支店(001) 普通 2000002"
-ACCT2 = "インターネット支店(001) 普通 1111111"
+from e2e.helpers import (ACCT1, ACCT2, ANSWER, EXIT_ALLOWED, EXIT_DENIED, KAKEIBO, PARTNER_EN,
+                         PASSWORDS, YAMADA_PINS, Partner, PlainClient, client_argv, client_env, en,
+                         pin_prompt, plain_yamada_flow as yamada_flow, assert_plain_output as clean_output)
 
 
 def start_plain(sb, lang=None, extra=("--plain",), env=None):
     return PlainClient(client_argv(sb, lang=lang, extra=extra), env=client_env(env))
-
-
-def clean_output(c, secrets):
-    """No escape byte at all, and none of the typed secrets, in everything renkei wrote."""
-    raw = c.raw()
-    assert b"\x1b" not in raw, "an escape byte in the line mode's output:\n%r" % raw[-2000:]
-    out = raw.decode("utf-8")  # strict: valid UTF-8 throughout
-    ctl = [ch for ch in out if (ord(ch) < 0x20 and ch not in "\r\n") or 0x7f <= ord(ch) <= 0x9f]
-    assert not ctl, "control characters (C0/C1) in the output: %r" % ctl
-    leaked = [s for s in secrets if s in out]
-    assert not leaked, "typed secrets in the output: %r\n%s" % (leaked, out)
-
-
-def pin_prompt(acct, lang="ja"):
-    """The PIN question of one account (in English: its words before the account)."""
-    if lang == "en":
-        return en("口座 %s、照会用暗証番号").split("%s")[0]
-    return "口座 %s、照会用暗証番号" % acct
-
-
-def yamada_flow(c, partner, lang="ja", pins=YAMADA_PINS):
-    """yamada01's whole flow: code, ID・パスワード方式, login, the question, both scopes, two PINs,
-    the result, the permission (the terms, then the checkbox as a yes/no question), 許可."""
-    t = (lambda m: en(m)) if lang == "en" else (lambda m: m)
-    c.prompt(t("コード"), partner.user_code)
-    c.expect(t("ID・パスワード方式"))
-    c.prompt(t("番号を選んでください"), "1")
-    c.prompt(t("ログインID"), "yamada01")
-    c.prompt(t("ログインパスワード"), PASSWORDS["yamada01"])
-    if lang == "ja":
-        c.expect("質問：証券名を入力してください")
-    c.prompt(t("回答"), ANSWER)
-    c.expect(t("認可対象"))
-    c.prompt(t("選ぶ番号を空白で区切って入力してください"), "")
-    c.prompt(pin_prompt(ACCT1, lang), pins[0])
-    c.prompt(pin_prompt(ACCT2, lang), pins[1])
-    c.expect(t("※口座一覧"))
-    c.prompt(t("番号を選んでください"), "")  # 確認
-    c.expect(t("※意思確認"))
-    c.expect(t("許可手続きを継続する"))
-    c.prompt(t("番号を選んでください"), "1")  # はい
-    c.prompt(t("番号を選んでください"), "")  # 許可 (the default once ticked)
-    c.expect(t("API連携の利用登録が完了しました。"))
 
 
 def test_whole_flow_in_japanese(sandbox, curl):
@@ -244,3 +196,38 @@ def test_kiosk_idle_in_line_mode(sandbox, curl):
     partner.assert_denied()
     c.proc.kill(signal.SIGTERM)
     assert c.wait_exit() == EXIT_DENIED
+
+
+def test_certificate_login_in_line_mode(sandbox, curl, pki, tmp_path):
+    """電子証明書方式: every certificate listed with its details (the expired one listed, refused),
+    the token's PIN asked with the echo off, then the password; suzuki03's flow to its end."""
+    from e2e.test_certificate import MODULE, _mktoken
+    conf = _mktoken(pki, tmp_path / "token")
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb, extra=("--plain", "--pkcs11-module", MODULE), env={"SOFTHSM2_CONF": str(conf)})
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "2")
+    c.expect("電子証明書の選択")
+    c.prompt("番号を選んでください [1]", "2")  # the expired one
+    out = c.expect("エラー: この項目は選択できません。")
+    chooser = out[out.rfind("電子証明書の選択"):]
+    for text in ("1. 鈴木花子", "発行先： CN=鈴木花子,O=Renkei Demo Bank,C=JP", "2. 【期限切れ】鈴木花子",
+                 "この証明書は有効期間外のため選択できません。"):
+        assert text in chooser, (text, chooser)
+    assert chooser.count("1. 鈴木花子") == 1, chooser  # listed once, with its details
+    c.prompt("番号を選んでください [1]", "")
+    c.expect("ICカード：renkei-demo　証明書：鈴木花子")
+    c.prompt("PIN", "123456")
+    c.expect("電子証明書：鈴木花子（有効期限：")
+    c.prompt("ログインパスワード", PASSWORDS["suzuki03"])
+    c.prompt("選ぶ番号を空白で区切って入力してください", "1")
+    c.prompt(pin_prompt("本店営業部(100) 普通 3000003"), "2468")
+    c.prompt("番号を選んでください", "")
+    c.expect("許可手続きを継続する")
+    c.prompt("番号を選んでください", "1")
+    c.prompt("番号を選んでください", "1")
+    c.expect("API連携の利用登録が完了しました。")
+    assert c.wait_exit() == EXIT_ALLOWED
+    clean_output(c, ["123456", PASSWORDS["suzuki03"], "2468"])
+    assert partner.get_token()["scope"] == "balance"
