@@ -28,9 +28,12 @@ struct api_opts {
 	long timeout;          /* seconds; <= 0: API_DEFAULT_TIMEOUT */
 };
 
+#define API_CONTENT_TYPE_MAX 128 /* bytes kept of Content-Type, NUL included */
+#define API_RETRY_AFTER_MAX 3600  /* seconds: a longer Retry-After counts as this */
+
 struct api_resp {
 	long status;
-	char content_type[128]; /* "" when none */
+	char content_type[API_CONTENT_TYPE_MAX]; /* "" when none */
 	char *body;             /* NUL-terminated (body[len] == 0), never NULL after success */
 	size_t len;
 	long ms;                /* total time of the request */
@@ -67,6 +70,16 @@ int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr);
  * frees it after the request; the allocator of api_global_init clears it then. */
 int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
 void api_resp_free(struct api_resp *resp);
+
+/* What the client keeps of an answer's headers, from libcurl's reading of them (pure; fuzzed by
+ * tests/fuzz/fuzz_resp_headers.c): content_type is CURLINFO_CONTENT_TYPE (NULL: none), cut to
+ * API_CONTENT_TYPE_MAX - 1 bytes; retry_after is CURLINFO_RETRY_AFTER in seconds (<= 0: none),
+ * at most API_RETRY_AFTER_MAX. */
+struct api_headers {
+	char content_type[API_CONTENT_TYPE_MAX]; /* "" when none */
+	long retry_after;                        /* seconds, 0 when none */
+};
+void api_read_headers(const char *content_type, long long retry_after, struct api_headers *out);
 
 /* The classification api_send uses (pure; for tests): a CURLcode, CURLINFO_SSL_VERIFYRESULT,
  * whether a client certificate was installed, whether the request opened a new connection,

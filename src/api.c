@@ -327,12 +327,22 @@ static void set_method(CURL *h, const struct flow_req *r)
 	}
 }
 
-/* What one attempt gave: curl's code, and on CURLE_OK the status and Retry-After. */
+/* What one attempt gave: curl's code, and on CURLE_OK the status and the headers we read. */
 struct attempt {
 	CURLcode rc;
-	long status, verify, connects, retry_after;
+	long status, verify, connects;
+	struct api_headers hdrs;
 	curl_off_t us;
 };
+
+void api_read_headers(const char *content_type, long long retry_after, struct api_headers *out)
+{
+	memset(out, 0, sizeof *out);
+	if (content_type)
+		snprintf(out->content_type, sizeof out->content_type, "%s", content_type);
+	if (retry_after > 0)
+		out->retry_after = retry_after > API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX : (long)retry_after;
+}
 
 /* One request on the handle; nothing of it stays in the handle afterwards. */
 static void perform(struct api *a, const struct flow_req *r, const char *url,
@@ -353,9 +363,13 @@ static void perform(struct api *a, const struct flow_req *r, const char *url,
 	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &at->us);
 	if (at->rc == CURLE_OK) {
 		curl_off_t ra = 0;
+		char *ct = NULL;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &at->status);
-		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-			at->retry_after = ra > 3600 ? 3600 : (long)ra;
+		if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+			ra = 0;
+		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
+			ct = NULL;
+		api_read_headers(ct, (long long)ra, &at->hdrs);
 	}
 	a->last_connects += at->connects;
 	a->total_connects += at->connects;
@@ -417,7 +431,7 @@ static bool retry_again(struct api *a, const struct flow_req *r, const struct at
 {
 	if (!api_should_retry((int)at->rc, at->status, r->idempotent) || a->budget <= 0)
 		return false;
-	long ms = api_retry_delay_ms(*retry + 1, at->retry_after);
+	long ms = api_retry_delay_ms(*retry + 1, at->hdrs.retry_after);
 	if (now_s() - started + (double)ms / 1000.0 >= (double)a->to)
 		return false;
 	a->budget--;
@@ -482,11 +496,8 @@ int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, str
 		return -1;
 	}
 	a->budget = API_STEP_RETRIES; /* an answer came: the next request has its full budget */
-	char *ct = NULL;
-	curl_easy_getinfo(a->h, CURLINFO_CONTENT_TYPE, &ct);
 	resp->status = at.status;
-	if (ct)
-		snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
+	memcpy(resp->content_type, at.hdrs.content_type, sizeof resp->content_type);
 	resp->body = malloc(a->rx.len + 1);
 	if (!resp->body) {
 		err_set(err, PROBLEM_NO_MEMORY, 0, "out of memory");

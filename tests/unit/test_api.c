@@ -55,6 +55,30 @@ static void retry_rule(void **state)
 	assert_int_equal(api_retry_delay_ms(1, 120), API_RETRY_MAX_WAIT_MS);
 }
 
+/* What is kept of Content-Type and Retry-After (libcurl's reading of them, then ours). */
+static void headers_read(void **state)
+{
+	(void)state;
+	struct api_headers h;
+	api_read_headers(NULL, 0, &h);
+	assert_string_equal(h.content_type, "");
+	assert_int_equal(h.retry_after, 0);
+	api_read_headers("application/problem+json", 7, &h);
+	assert_string_equal(h.content_type, "application/problem+json");
+	assert_int_equal(h.retry_after, 7);
+	api_read_headers("text/html", -5, &h);
+	assert_int_equal(h.retry_after, 0);
+	api_read_headers("", 1LL << 40, &h);
+	assert_string_equal(h.content_type, "");
+	assert_int_equal(h.retry_after, API_RETRY_AFTER_MAX);
+	char lng[300];
+	memset(lng, 'a', sizeof lng - 1);
+	lng[sizeof lng - 1] = '\0';
+	api_read_headers(lng, 3600, &h);
+	assert_int_equal(strlen(h.content_type), API_CONTENT_TYPE_MAX - 1);
+	assert_int_equal(h.retry_after, 3600);
+}
+
 /* ---- a scripted TLS server ------------------------------------------------------------------ */
 
 enum act { RESET, ANSWER, HUGE };
@@ -350,6 +374,7 @@ int main(void)
 	assert_int_equal(api_global_init(), 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(retry_rule),
+		cmocka_unit_test(headers_read),
 		cmocka_unit_test(idempotent_get_survives_resets),
 		cmocka_unit_test(login_post_never_resent_after_reset),
 		cmocka_unit_test(budget_per_step_then_503_to_the_flow),
