@@ -1,5 +1,5 @@
-/* api.h: the REST client of the consent protocol: one reused libcurl handle (one TLS handshake
- * per flow), TLS verification always on, timeouts, capped answers, transport errors classified. */
+/* api.h: the REST client of the consent protocol: one reused connection (one TLS handshake per
+ * flow), TLS verification always on, timeouts, capped answers, transport errors classified. */
 #ifndef RENKEI_API_H
 #define RENKEI_API_H
 #include <stdbool.h>

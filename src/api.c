@@ -1,4 +1,10 @@
-/* api.c: the consent protocol's REST client over one reused libcurl easy handle (see api.h). */
+/* api.c: the consent protocol's REST client (see api.h). One connection for the flow, reused
+ * through a libcurl share (CURL_LOCK_DATA_CONNECT); every request has an easy handle of its own,
+ * duplicated from a template that never performs. Why not one easy handle for all: libcurl 7.88.1
+ * (Debian 12) keeps a pointer to the previous transfer's last header after freeing it
+ * (state.prevhead, curl issue 11101, fixed in 8.1.0), and an answer whose first header line is
+ * folded is unfolded into that freed block: a server could write to freed memory of the client
+ * (found by tests/fuzz/fuzz_resp_headers.c). A fresh handle starts with no previous header. */
 #include "api.h"
 #include "wipe.h"
 
@@ -23,7 +29,8 @@ struct rxbuf {
 };
 
 struct api {
-	CURL *h;
+	CURL *h;       /* the template: every option, never performs */
+	CURLSH *share; /* the connection cache every request's handle uses */
 	char *base; /* "https://host:port", no trailing '/' */
 	char *cacert;
 	bool cadir;
@@ -95,6 +102,17 @@ static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *userp)
 	if (a->fn && a->fn(ssl_ctx, a->fnp) != 0)
 		return CURLE_SSL_CERTPROBLEM;
 	return CURLE_OK;
+}
+
+/* The connection cache of the flow (one connection: CURLOPT_MAXCONNECTS of every handle). */
+static CURLSH *make_share(void)
+{
+	CURLSH *sh = curl_share_init();
+	if (sh && curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+		curl_share_cleanup(sh);
+		sh = NULL;
+	}
+	return sh;
 }
 
 /* A new easy handle with every option that stays the same for the whole flow. */
@@ -171,7 +189,8 @@ struct api *api_new(const struct api_opts *o, struct api_err *err)
 	}
 	a->cto = o->connect_timeout > 0 ? o->connect_timeout : API_DEFAULT_CONNECT_TIMEOUT;
 	a->to = o->timeout > 0 ? o->timeout : API_DEFAULT_TIMEOUT;
-	if (!a->base || (o->cacert && !a->cacert) || !(a->h = make_handle(a))) {
+	if (!a->base || (o->cacert && !a->cacert) || !(a->share = make_share()) ||
+	    !(a->h = make_handle(a))) {
 		err_set(err, PROBLEM_NO_MEMORY, 0, "cannot set up libcurl");
 		api_free(a);
 		return NULL;
@@ -185,6 +204,8 @@ void api_free(struct api *a)
 		return;
 	if (a->h)
 		curl_easy_cleanup(a->h);
+	if (a->share) /* closes the connection */
+		curl_share_cleanup(a->share);
 	free(a->base);
 	free(a->cacert);
 	free(a->rx.p);
@@ -193,14 +214,25 @@ void api_free(struct api *a)
 
 int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr)
 {
+	/* A fresh share and template: the old connection (made without the certificate) is closed
+	 * and nothing of its TLS session can be reused; the next request makes a new handshake. */
+	CURLSH *old_share = a->share;
+	api_ssl_ctx_fn old_fn = a->fn;
+	void *old_fnp = a->fnp;
 	a->fn = fn;
 	a->fnp = userptr;
-	/* A fresh handle: the old connection (made without the certificate) is closed and nothing
-	 * of its TLS session can be reused; the next request makes a new handshake. */
-	CURL *h = make_handle(a);
-	if (!h)
+	a->share = make_share();
+	CURL *h = a->share ? make_handle(a) : NULL;
+	if (!h) {
+		if (a->share)
+			curl_share_cleanup(a->share);
+		a->share = old_share;
+		a->fn = old_fn;
+		a->fnp = old_fnp;
 		return -1;
+	}
 	curl_easy_cleanup(a->h);
+	curl_share_cleanup(old_share);
 	a->h = h;
 	return 0;
 }
@@ -344,11 +376,17 @@ void api_read_headers(const char *content_type, long long retry_after, struct ap
 		out->retry_after = retry_after > API_RETRY_AFTER_MAX ? API_RETRY_AFTER_MAX : (long)retry_after;
 }
 
-/* One request on the handle; nothing of it stays in the handle afterwards. */
+/* One request on a handle of its own (see the top of this file), gone afterwards. */
 static void perform(struct api *a, const struct flow_req *r, const char *url,
 		    struct curl_slist *hdr, struct attempt *at)
 {
-	CURL *h = a->h;
+	memset(at, 0, sizeof *at);
+	CURL *h = curl_easy_duphandle(a->h); /* copies the options, not the share */
+	if (!h || curl_easy_setopt(h, CURLOPT_SHARE, a->share) != CURLE_OK) {
+		curl_easy_cleanup(h);
+		at->rc = CURLE_OUT_OF_MEMORY;
+		return;
+	}
 	a->rx.len = 0;
 	a->rx.over = false;
 	a->errbuf[0] = '\0';
@@ -356,7 +394,6 @@ static void perform(struct api *a, const struct flow_req *r, const char *url,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	set_method(h, r);
 
-	memset(at, 0, sizeof *at);
 	at->rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &at->connects);
 	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &at->verify);
@@ -373,11 +410,7 @@ static void perform(struct api *a, const struct flow_req *r, const char *url,
 	}
 	a->last_connects += at->connects;
 	a->total_connects += at->connects;
-
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_cleanup(h); /* the connection stays in a->share */
 }
 
 bool api_should_retry(int code, long status, bool idempotent)

@@ -81,7 +81,7 @@ static void headers_read(void **state)
 
 /* ---- a scripted TLS server ------------------------------------------------------------------ */
 
-enum act { RESET, ANSWER, HUGE };
+enum act { RESET, ANSWER, HUGE, FOLDED, KEEP };
 struct step {
 	enum act act;
 	int status;
@@ -95,6 +95,7 @@ struct server {
 	const struct step *script;
 	int nscript;
 	int served; /* requests read */
+	int accepted; /* connections */
 	pthread_t th;
 };
 
@@ -135,7 +136,7 @@ static void make_cert(struct server *s)
 }
 
 /* Read one request (headers, then Content-Length bytes). */
-static void read_request(SSL *ssl)
+static bool read_request(SSL *ssl)
 {
 	char buf[8192];
 	size_t n = 0;
@@ -143,21 +144,22 @@ static void read_request(SSL *ssl)
 	while (!end && n < sizeof buf - 1) {
 		int r = SSL_read(ssl, buf + n, (int)(sizeof buf - 1 - n));
 		if (r <= 0)
-			return;
+			return false;
 		n += (size_t)r;
 		buf[n] = '\0';
 		end = strstr(buf, "\r\n\r\n");
 	}
 	if (!end)
-		return;
+		return false;
 	const char *cl = strcasestr(buf, "content-length:");
 	size_t want = cl ? (size_t)atol(cl + 15) : 0, have = n - (size_t)(end + 4 - buf);
 	while (have < want) {
 		int r = SSL_read(ssl, buf, (int)sizeof buf);
 		if (r <= 0)
-			return;
+			return false;
 		have += (size_t)r;
 	}
+	return true;
 }
 
 static void answer(SSL *ssl, const struct step *st)
@@ -166,8 +168,9 @@ static void answer(SSL *ssl, const struct step *st)
 	size_t body = st->act == HUGE ? (size_t)API_MAX_BODY + 10 : 2;
 	int n = snprintf(h, sizeof h,
 			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n%s%.0d%s\r\n",
-			 st->status, body, st->retry_after ? "Retry-After: " : "", st->retry_after,
+			 "%s%s%.0d%s\r\n",
+			 st->status, body, st->act == KEEP ? "" : "Connection: close\r\n",
+			 st->retry_after ? "Retry-After: " : "", st->retry_after,
 			 st->retry_after ? "\r\n" : "");
 	SSL_write(ssl, h, n);
 	static char chunk[65536];
@@ -192,13 +195,28 @@ static void *serve(void *p)
 			return NULL;
 		SSL *ssl = SSL_new(s->ctx);
 		SSL_set_fd(ssl, c);
-		if (SSL_accept(ssl) == 1) {
-			read_request(ssl);
+		s->accepted++;
+		bool first = true;
+		for (bool more = SSL_accept(ssl) == 1; more; first = false) {
+			more = false;
+			/* a kept connection closed by the client: done with it */
+			if (!read_request(ssl) && !first)
+				break;
 			int i = s->served++;
 			const struct step *st = &s->script[i < s->nscript ? i : s->nscript - 1];
 			if (st->act == RESET) {
 				struct linger lg = {1, 0}; /* RST, no answer */
 				setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+			} else if (st->act == FOLDED) {
+				/* the first header line folded (starts with a space): nothing to unfold */
+				static const char f[] = "HTTP/1.1 200 X\r\n folded: x\r\nContent-Type: "
+							"application/json\r\nContent-Length: 2\r\n"
+							"Connection: close\r\n\r\n{}";
+				SSL_write(ssl, f, (int)sizeof f - 1);
+				SSL_shutdown(ssl);
+			} else if (st->act == KEEP) {
+				answer(ssl, st);
+				more = true; /* the next request on the same connection */
 			} else {
 				answer(ssl, st);
 				SSL_shutdown(ssl);
@@ -326,6 +344,55 @@ static void budget_per_step_then_503_to_the_flow(void **state)
 	server_stop(&s);
 }
 
+/* libcurl 7.88.1 (Debian 12) keeps a pointer to the last header of the handle's previous
+ * transfer (curl issue 11101, fixed in 8.1.0) and unfolds a folded first header line of the next
+ * answer into it after it was freed: every request has a handle of its own, so a server's folded
+ * first header is refused (CURLE_BAD_FUNCTION_ARGUMENT) instead of writing to freed memory. */
+static void folded_first_header_after_an_answer(void **state)
+{
+	(void)state;
+	const struct step script[] = {{ANSWER, 200, 0}, {FOLDED, 200, 0}, {ANSWER, 201, 0}};
+	struct server s;
+	server_start(&s, script, 3);
+	struct api *a = client(&s, s.port);
+	long st;
+	struct api_err e;
+	assert_int_equal(send_one(a, FLOW_ACT_REFRESH, FLOW_GET, true, &st, &e), 0);
+	assert_int_equal(st, 200);
+	assert_int_equal(send_one(a, FLOW_ACT_LOGIN, FLOW_POST, false, &st, &e), -1);
+	assert_int_equal(e.curl_code, CURLE_BAD_FUNCTION_ARGUMENT);
+	assert_int_equal(send_one(a, FLOW_ACT_START, FLOW_POST, false, &st, &e), 0);
+	assert_int_equal(st, 201);
+	assert_int_equal(s.served, 3);
+	api_free(a);
+	server_stop(&s);
+}
+
+/* One connection for the flow: the requests after the first reuse it (no new TLS handshake),
+ * although each has an easy handle of its own (the share of api.c). */
+static void one_connection_for_the_flow(void **state)
+{
+	(void)state;
+	const struct step script[] = {{KEEP, 201, 0}, {KEEP, 200, 0}, {KEEP, 200, 0}};
+	struct server s;
+	server_start(&s, script, 3);
+	struct api *a = client(&s, s.port);
+	long st;
+	struct api_err e;
+	assert_int_equal(send_one(a, FLOW_ACT_START, FLOW_POST, true, &st, &e), 0);
+	assert_int_equal(st, 201);
+	assert_int_equal(api_last_num_connects(a), 1);
+	assert_int_equal(send_one(a, FLOW_ACT_LOGIN, FLOW_POST, false, &st, &e), 0);
+	assert_int_equal(api_last_num_connects(a), 0);
+	assert_int_equal(send_one(a, FLOW_ACT_REFRESH, FLOW_GET, true, &st, &e), 0);
+	assert_int_equal(api_last_num_connects(a), 0);
+	assert_int_equal(api_total_connects(a), 1);
+	assert_int_equal(s.served, 3);
+	api_free(a);
+	server_stop(&s);
+	assert_int_equal(s.accepted, 1);
+}
+
 static void too_large_answer_refused_not_retried(void **state)
 {
 	(void)state;
@@ -378,6 +445,8 @@ int main(void)
 		cmocka_unit_test(idempotent_get_survives_resets),
 		cmocka_unit_test(login_post_never_resent_after_reset),
 		cmocka_unit_test(budget_per_step_then_503_to_the_flow),
+		cmocka_unit_test(folded_first_header_after_an_answer),
+		cmocka_unit_test(one_connection_for_the_flow),
 		cmocka_unit_test(too_large_answer_refused_not_retried),
 		cmocka_unit_test(refused_connection_budget_spent_per_step),
 	};
