@@ -32,6 +32,8 @@ struct options {
 	char *pkcs11_module;
 	char *pkcs11_uri;     /* RFC 7512 certificate URI */
 	char *trace;          /* trace file */
+	bool trace_unmasked;  /* the trace holds login ids and account numbers whole (not in kiosk mode) */
+	char *replay;         /* --replay TRACE: play a trace back in the screens */
 	char *config;         /* --config FILE */
 	char *forms_dir;      /* a bank's own forms */
 	char *check_forms;    /* --check-forms DIR: check it and exit */

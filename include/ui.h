@@ -218,6 +218,57 @@ int ui_choose(const char *title, const char *text, const struct ui_choice *c, si
 int ui_choose_ex(const char *title, const char *text, const struct ui_choice *c, size_t n, size_t initial,
 		 size_t *cur);
 
+/* ---- observing the person (--trace) and driving the screens (--replay) ---------------------- */
+
+/* What one key did, at the widget level, reported after the screen runner or a dialog handled it.
+ * Strings point into the form or are static: valid only during the call. */
+enum ui_event_what {
+	UI_EV_SHOWN,    /* a screen run or a dialog started (nothing pressed yet) */
+	UI_EV_TYPED,    /* a character typed into an entry (text) */
+	UI_EV_EDITED,   /* an editing key in an entry (backspace, delete, cursor, kill) */
+	UI_EV_FOCUS,    /* the focus moved to field (row in a table) */
+	UI_EV_TICKED, UI_EV_UNTICKED,
+	UI_EV_PRESSED,  /* a button: button (the screen returns it) */
+	UI_EV_REFUSED,  /* a button or checkbox that cannot be used now */
+	UI_EV_SCROLLED, /* a text block scrolled */
+	UI_EV_LANG,     /* F2 */
+	UI_EV_BACK, UI_EV_CANCEL, UI_EV_HELP, UI_EV_QUIT,
+	UI_EV_ANSWERED, /* a dialog closed: button is the answer's msgid, or "esc" */
+	UI_EV_KEY,      /* anything else */
+};
+struct ui_event {
+	enum ui_event_what what;
+	const char *form;    /* the screen's form name; NULL in a dialog */
+	const char *dialog;  /* in a dialog: its title msgid ("" when none) */
+	int key;             /* the key read (a character, or a curses KEY_* code when fkey) */
+	bool fkey;
+	const char *text;    /* UI_EV_TYPED: the character, UTF-8 */
+	const char *field;   /* the item concerned (for TYPED/EDITED the entry, else the focus after) */
+	long row;            /* its table row, -1 when not in a table */
+	const char *col;     /* the table column's binding name, NULL when not in a table */
+	const char *bind;    /* the entry's binding name (TYPED/EDITED), NULL otherwise */
+	bool masked;         /* the entry is masked */
+	bool digits;         /* the entry takes digits only */
+	const char *button;  /* PRESSED / ANSWERED */
+};
+/* Every event goes to fn(ev, ctx); NULL stops it. */
+void ui_set_observer(void (*fn)(const struct ui_event *ev, void *ctx), void *ctx);
+
+/* A key's name as docs/trace.md spells it ("tab", "enter", "f2", "key:120", ...) into buf; and
+ * back (0, or -1 for a name that is not one). */
+const char *ui_key_name(int key, bool fkey, char *buf, size_t size);
+int ui_key_parse(const char *name, int *key, bool *fkey);
+
+/* A source of keys: whenever the screens or a dialog want a key and none is fed, fn(ctx) runs
+ * first (it may read the terminal itself with ui_read_key and feed keys with ui_feed_*); it returns
+ * 0, or -1 to end input (the screens return UI_ACT_EOF). NULL removes it. */
+void ui_set_key_source(int (*fn)(void *ctx), void *ctx);
+/* A key from the terminal itself, not the fed ones and not the key source (blocks). -1 at end of
+ * input, else 0 with *key and *fkey set. */
+int ui_read_key(int *key, bool *fkey);
+/* Draw text on the last row over whatever is there (the key bar), the cursor left where it was. */
+void ui_status_line(const char *text);
+
 /* ---- tests without a terminal ----------------------------------------------------------------- */
 
 /* Queue keys for the runner/dialogs (before real input). Characters are Unicode code points;

@@ -51,6 +51,11 @@ long long ui_now_ms(void);
 /* Encode a code point as UTF-8 into out[4]; returns the length. */
 size_t ui_utf8(wint_t c, char *out);
 
+/* events.c: tell the observer (ui_set_observer) what a key did; whether there is one. */
+struct ui_event;
+void ui_observe(const struct ui_event *ev);
+bool ui_observed(void);
+
 /* The "enlarge the terminal" screen; true when the terminal is too small (and it was drawn). */
 bool ui_too_small(void);
 /* Key bar on the last line: pairs of (key, msgid) translated here; n pairs. */

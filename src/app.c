@@ -71,10 +71,12 @@ static int send_req(struct app *a, struct flow_req *req)
 			if (a->f.session.len && !a->session_id[0]) /* the record's join key, not the token */
 				audit_session_id(a->f.session.buf, a->session_id);
 			trace_request(a->tr, req, &a->f, resp.status, resp.ms);
+			trace_response(a->tr, resp.status, resp.content_type, resp.body, resp.len, resp.ms, PROBLEM_NONE);
 			api_resp_free(&resp);
 		} else {
 			flow_net_error(&a->f, err.kind);
 			trace_request(a->tr, req, &a->f, 0, 0);
+			trace_response(a->tr, 0, NULL, NULL, 0, 0, err.kind);
 		}
 		flow_req_free(req);
 		if (a->f.refresh) {
@@ -122,6 +124,7 @@ int app_run_form(struct app *a, const char *name, const struct ui_binding *b, si
 {
 	/* loaded and checked at start (app_run): a form is never missing here */
 	const struct form *form = form_set_get(a->forms, name);
+	trace_screen(a->tr, name, &a->f);
 	struct ui_screen *s = form ? ui_screen_new(form, b, nb) : NULL;
 	if (!s) {
 		a->quit = true;
@@ -201,7 +204,7 @@ static int app_open(struct app *a, const struct options *o)
 			api_free(a->api);
 			return EXIT_USAGE;
 		}
-		trace_event(a->tr, "app-start");
+		trace_start(a->tr, o);
 	}
 	if (ui_init(o->kiosk ? UI_INIT_RAW : 0) < 0) {
 		fprintf(stderr, "%s\n", _("renkei: 端末を使えません（TERM を確認してください）"));
@@ -298,7 +301,7 @@ int app_run(const struct options *o)
 		code = EXIT_ERROR;
 	}
 	audit_close(a.audit);
-	trace_event(a.tr, "app-end");
+	trace_end(a.tr, &a.f, code);
 	trace_close(a.tr);
 	api_free(a.api); /* before p11_close: the TLS context holds the token's key */
 	p11_close(a.p11);

@@ -95,6 +95,8 @@ static const struct opt_def opt_table[] = {
 	 0},
 	{"print-config", NULL, NULL, OPT_ACTION, S(print_config), 0, NULL, NULL,
 	 N_("有効な設定とその出所を表示して終了"), 0, 0},
+	{"replay", NULL, NULL, OPT_STR, S(replay), 0, NULL, N_("記録ファイル"),
+	 N_("--trace の記録を実際の画面で再生する（通信しない。Space/n 次、p 前、g 最後、q 終了）"), 0, 0},
 	{"server", "server", "RENKEI_SERVER", OPT_STR, S(server), OPT_TRUSTED, mask_url, "URL",
 	 N_("銀行のサーバー（https://...）"), 0, 0},
 	{"terminal-id", "terminal-id", "RENKEI_TERMINAL_ID", OPT_STR, S(terminal_id), OPT_TRUSTED, NULL,
@@ -102,7 +104,9 @@ static const struct opt_def opt_table[] = {
 	{"timeout", "timeout", "RENKEI_TIMEOUT", OPT_LONG, S(timeout), 0, NULL, N_("秒"),
 	 N_("1回の通信のタイムアウト（秒）"), 1, 600},
 	{"trace", "trace", "RENKEI_TRACE", OPT_STR, S(trace), OPT_TRUSTED, NULL, N_("ファイル"),
-	 N_("サポート用の通信記録（秘密情報は記録しない）を書くファイル"), 0, 0},
+	 N_("サポート用の記録（画面、操作、通信。秘密情報は記録しない）を書くファイル"), 0, 0},
+	{"trace-unmasked", "trace-unmasked", "RENKEI_TRACE_UNMASKED", OPT_BOOL, S(trace_unmasked), OPT_TRUSTED,
+	 NULL, NULL, N_("記録にログインIDと口座番号を伏せずに書く（キオスクモードでは使えない）"), 0, 0},
 	{"user-code", NULL, NULL, OPT_STR, S(user_code), 0, NULL, N_("コード文字列"),
 	 N_("連携先が表示したコード（例 WDJB-MJHT）"), 0, 0},
 	{"version", NULL, NULL, OPT_ACTION, S(version), 0, NULL, NULL, N_("バージョンを表示して終了"), 0, 0},
@@ -613,6 +617,16 @@ int options_validate(const struct options *o, struct opt_err *err)
 		seterr(err, _("--lang には ja か en を指定してください: %.40s"), o->lang);
 		return -1;
 	}
+	if (o->kiosk && o->trace_unmasked) {
+		seterr(err, _("--trace-unmasked はキオスクモードでは使えません（記録には口座番号などを伏せて書きます）"));
+		return -1;
+	}
+	if (o->replay && o->kiosk) {
+		seterr(err, _("--replay はキオスクモードでは使えません"));
+		return -1;
+	}
+	if (o->replay && !o->server)
+		return 0; /* a replay talks to no bank */
 	if (!o->server) {
 		seterr(err, _("銀行のサーバーを --server で指定してください（設定ファイルの server でも可）"));
 		return -1;

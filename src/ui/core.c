@@ -66,12 +66,49 @@ void ui_feed_fkey(int key)
 
 static volatile sig_atomic_t quit_signal;
 
+static int (*key_source)(void *ctx);
+static void *key_source_ctx;
+static bool in_source; /* the source reads the terminal itself: not again from inside */
+
+void ui_set_key_source(int (*fn)(void *ctx), void *ctx)
+{
+	key_source = fn;
+	key_source_ctx = ctx;
+}
+
+int ui_read_key(int *key, bool *fkey)
+{
+	bool saved = in_source, eof = false;
+	size_t at = feed_at, n = feed_n;
+	wint_t ch = 0;
+	in_source = true;
+	feed_at = feed_n = 0; /* what is fed stays for the screens */
+	int r = ui_getkey(&ch, -1, &eof);
+	feed_at = at;
+	feed_n = n;
+	in_source = saved;
+	if (r == ERR)
+		return -1;
+	*key = (int)ch;
+	*fkey = r == KEY_CODE_YES;
+	return 0;
+}
+
 int ui_getkey(wint_t *ch, int timeout_ms, bool *eof)
 {
 	*eof = false;
 	if (quit_signal) { /* asked to stop (on_signal): no more keys */
 		*eof = true;
 		return ERR;
+	}
+	if (feed_at == feed_n && key_source && !in_source) { /* --replay: the next action's keys */
+		in_source = true;
+		int rs = key_source(key_source_ctx);
+		in_source = false;
+		if (rs < 0) {
+			*eof = true;
+			return ERR;
+		}
 	}
 	if (feed_at < feed_n) {
 		struct fed f = feed[feed_at++];

@@ -192,6 +192,20 @@ static void paint(struct dlg *d)
 
 /* The key loop of run(): *under is a copy of what the dialog covers (NULL if it could not be made). */
 /* (Kept whole, ~70 lines: one key switch over the few keys a dialog knows.) */
+/* The observer (--trace): what a key did in this dialog; answer: the button's msgid or "esc". */
+static void dlg_ev(const struct dlg *d, enum ui_event_what what, wint_t ch, bool fk, const char *answer)
+{
+	ui_observe(&(struct ui_event){.what = what, .dialog = d->title ? d->title : "", .key = (int)ch,
+				      .fkey = fk, .row = -1, .button = answer});
+}
+
+/* The answer of a dialog that returns r (a button index, or -1). */
+static int dlg_answer(const struct dlg *d, int r, wint_t ch, bool fk)
+{
+	dlg_ev(d, UI_EV_ANSWERED, ch, fk, r >= 0 && (size_t)r < d->nbuttons ? d->buttons[r] : "esc");
+	return r;
+}
+
 static int run_keys(struct dlg *d, WINDOW **under)
 {
 	bool dirty = true, wipe = false;
@@ -225,6 +239,7 @@ static int run_keys(struct dlg *d, WINDOW **under)
 				break;
 			case KEY_F(2):
 				i18n_set_lang(i18n_lang() == LANG_JA ? LANG_EN : LANG_JA);
+				dlg_ev(d, UI_EV_LANG, ch, true, NULL);
 				if (d->lang_return)
 					return UI_CHOOSE_LANG;
 				break;
@@ -248,20 +263,24 @@ static int run_keys(struct dlg *d, WINDOW **under)
 			default:
 				break;
 			}
+			if (ch != KEY_RESIZE && ch != KEY_F(2))
+				dlg_ev(d, UI_EV_KEY, ch, true, NULL);
 			continue;
 		}
 		if (ch == 27 || ch == 3)
-			return -1;
+			return dlg_answer(d, -1, ch, false);
 		if (ch == '\t') {
 			d->focus = (d->focus + 1) % stops;
+			dlg_ev(d, UI_EV_KEY, ch, false, NULL);
 			continue;
 		}
 		if (ch == '\r' || ch == '\n' || ch == ' ') {
 		enter:
 			if (d->focus == d->nbuttons) /* on the list: Enter = the first button (OK) */
-				return 0;
-			return (int)d->focus;
+				return dlg_answer(d, 0, ch, r == KEY_CODE_YES);
+			return dlg_answer(d, (int)d->focus, ch, r == KEY_CODE_YES);
 		}
+		dlg_ev(d, UI_EV_KEY, ch, false, NULL);
 	}
 }
 
@@ -320,6 +339,7 @@ static int run(struct dlg *d)
 	if (!ui_active())
 		return -1;
 	ui_idle_reset(); /* a new question: the whole idle time to answer it */
+	dlg_ev(d, UI_EV_SHOWN, 0, false, NULL);
 	WINDOW *under = dupwin(stdscr);
 	int r = run_keys(d, &under);
 	if (under) { /* gone from the screen's contents (the next paint shows it), so that a dialog

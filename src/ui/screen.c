@@ -1550,6 +1550,106 @@ static enum press (*const handlers[CMD__COUNT])(struct ui_screen *, struct run *
 	[CMD_DELETE] = c_del,   [CMD_KILL_EOL] = c_keol, [CMD_KILL_BOL] = c_kbol,
 };
 
+/* ---- the observer (--trace): what each key did, at the widget level ---------------------------- */
+
+struct seen {           /* the screen before a key */
+	struct stop at;
+	bool have;
+	bool *flag;         /* the focused checkbox, if any, and its value */
+	bool val;
+	size_t scroll;      /* the focused text block's scroll */
+	const char *err;    /* the runner's own message */
+};
+
+static bool *focused_flag(struct ui_screen *s, const struct stop *fo)
+{
+	const struct form_item *it = &s->f->items[fo->item];
+	if (it->kind == FORM_CHECKBOX)
+		return bbool(bind(s, it->bind));
+	if (it->kind == FORM_TABLE && it->cols[fo->col].kind == FORM_CHECKBOX)
+		return bbool(cell(item_table(s, it), fo->row, it->cols[fo->col].bind));
+	return NULL;
+}
+
+static void seen_take(struct ui_screen *s, struct seen *w)
+{
+	const struct stop *fo = focused(s);
+	*w = (struct seen){.have = fo != NULL, .err = s->error_msgid};
+	if (!fo)
+		return;
+	w->at = *fo;
+	w->flag = focused_flag(s, fo);
+	w->val = w->flag && *w->flag;
+	w->scroll = s->st[fo->item].scroll;
+}
+
+/* The item at p into ev: its id, table row and column, and for entries binding and flags. */
+static void ev_field(const struct ui_screen *s, const struct stop *p, struct ui_event *ev)
+{
+	const struct form_item *it = &s->f->items[p->item];
+	ev->field = it->id;
+	ev->row = -1;
+	unsigned fl = s->st[p->item].flags;
+	const char *b = it->bind;
+	if (it->kind == FORM_TABLE) {
+		ev->row = (long)p->row;
+		ev->col = b = it->cols[p->col].bind;
+		fl = it->cols[p->col].flags;
+	}
+	if (is_entry(stop_kind(s, p))) {
+		ev->bind = b;
+		ev->masked = fl & FORM_F_MASKED;
+		ev->digits = fl & FORM_F_DIGITS;
+	}
+}
+
+static void observe_typed(struct ui_screen *s, const struct seen *w, wint_t ch, const char *u)
+{
+	struct ui_event ev = {.what = UI_EV_TYPED, .form = s->f->name, .key = (int)ch, .text = u};
+	ev_field(s, &w->at, &ev);
+	ui_observe(&ev);
+}
+
+static const enum ui_event_what done_what[] = {
+	[UI_ACT_BUTTON] = UI_EV_PRESSED, [UI_ACT_BACK] = UI_EV_BACK,   [UI_ACT_HELP] = UI_EV_HELP,
+	[UI_ACT_TIMEOUT] = UI_EV_KEY,    [UI_ACT_EOF] = UI_EV_KEY,     [UI_ACT_QUIT] = UI_EV_QUIT,
+	[UI_ACT_CANCEL] = UI_EV_CANCEL,  [UI_ACT_STAFF] = UI_EV_KEY,
+};
+
+/* After the handler of a key: what it did, from the screen before (w) and now. */
+static void observe_key(struct ui_screen *s, const struct seen *w, enum cmd c, wint_t ch, bool fk,
+			bool done, const struct ui_action *out)
+{
+	if (c == CMD_RESIZE || c == CMD_REDRAW || !ui_observed())
+		return;
+	struct ui_event ev = {.what = UI_EV_KEY, .form = s->f->name, .key = (int)ch, .fkey = fk, .row = -1};
+	const struct stop *fo = focused(s);
+	if (fo)
+		ev_field(s, fo, &ev);
+	ev.bind = NULL;
+	if (done) {
+		ev.what = done_what[out->kind];
+		if (out->button) {
+			ev.what = UI_EV_PRESSED;
+			ev.button = out->button;
+		}
+	} else if (c == CMD_LANG) {
+		ev.what = UI_EV_LANG;
+	} else if (w->flag && fo && w->at.item == fo->item && w->at.row == fo->row && *w->flag != w->val) {
+		ev.what = *w->flag ? UI_EV_TICKED : UI_EV_UNTICKED;
+	} else if (fo && w->have && (w->at.item != fo->item || w->at.row != fo->row || w->at.col != fo->col)) {
+		ev.what = UI_EV_FOCUS;
+	} else if (s->error_msgid && s->error_msgid != w->err) {
+		ev.what = UI_EV_REFUSED;
+	} else if (fo && s->st[fo->item].scroll != w->scroll && s->f->items[fo->item].kind == FORM_TEXTBLOCK) {
+		ev.what = UI_EV_SCROLLED;
+	} else if (fo && is_entry(stop_kind(s, fo))) {
+		ev.what = UI_EV_EDITED;
+		ev_field(s, fo, &ev);
+	}
+	ui_observe(&ev);
+}
+
 int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 {
 	if (!ui_active())
@@ -1559,6 +1659,7 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 	s->dirty = true;
 	clearok(curscr, FALSE);
 	ui_idle_reset(); /* a new screen: the whole idle time to read it */
+	ui_observe(&(struct ui_event){.what = UI_EV_SHOWN, .form = s->f->name, .row = -1});
 	long long wake = s->wake_ms > 0 ? ui_now_ms() + s->wake_ms : 0;
 	for (;;) {
 		if (s->dirty)
@@ -1585,16 +1686,23 @@ int ui_screen_run(struct ui_screen *s, struct ui_action *out)
 		const struct stop *fo = focused(s);
 		r.kind = fo ? stop_kind(s, fo) : FORM_LABEL;
 		r.in_entry = focused_entry(s, &r.ed, &r.text);
+		struct seen w;
+		seen_take(s, &w);
 		if (r.in_entry && !fk && ch >= 0x20 && ch != 127) { /* text, Space included */
-			char u[4];
+			char u[5] = {0};
 			size_t l = ui_utf8(ch, u);
+			size_t before = r.text->len;
 			ui_edit_insert(r.ed, r.text, u, l);
 			if (r.text->len > 0)
 				tick_for_entry(s);
 			s->dirty = true;
+			if (r.text->len != before) /* refused characters (digits only, full) are not typed */
+				observe_typed(s, &w, ch, u);
 			continue;
 		}
-		if (c != CMD_NONE && handlers[c] && handlers[c](s, &r) == P_DONE)
+		bool done = c != CMD_NONE && handlers[c] && handlers[c](s, &r) == P_DONE;
+		observe_key(s, &w, c, ch, fk, done, out);
+		if (done)
 			return 0;
 	}
 }
