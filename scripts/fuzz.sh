@@ -52,10 +52,11 @@ report() { # BIN STATUS: print the result line; return 1 on a finding
 	ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 	seeds_n=$(sed -n 's/.*INFO: seed corpus: files: \([0-9]*\).*/\1/p' "$log" | head -1)
 	if [ "$2" -eq 0 ] && grep -q '^Done [0-9]* runs' "$log"; then
-		printf 'fuzz: %-16s ok      %4ss  %10s runs  cov %-5s ft %-6s corpus %s (%s files read)\n' \
-			"$n" "$secs" "${runs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${seeds_n:-?}"
+		printf 'fuzz: %-18s ok  %4ss  %10s runs  %7s exec/s  cov %-5s ft %-6s corpus %s (%s files read)  0 crashes\n' \
+			"$n" "$secs" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${seeds_n:-?}"
 		return 0
 	fi
 	what=$(grep -m1 -E '^==[0-9]+==ERROR|^SUMMARY|runtime error|ERROR: libFuzzer|deadly signal' "$log" |
