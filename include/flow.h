@@ -58,6 +58,12 @@ enum flow_step {
 	FLOW_LOCKED,      /* final: the login is locked */
 	FLOW_FATAL,       /* final on the client: the session is gone (expired/unknown) or the code is
 			     used; f.error says why; flow_restart() goes back to FLOW_CODE */
+	/* linked services (a manage session, protocol §4.12; f.manage) */
+	FLOW_LINKS,       /* the customer's links (server step "links"); rows ticked in f.links */
+	FLOW_LINK_DETAIL, /* client: the ticked links in full */
+	FLOW_LINK_CONFIRM,/* client: "stop these links?"; FLOW_ACT_REVOKE stops the first ticked one */
+	FLOW_LINK_STOPPED,/* client: every ticked link stopped (f.stopped lists them) */
+	FLOW_ENDED,       /* final: the manage session was ended by the customer */
 	FLOW__NSTEPS
 };
 /* "code", "partner", "login", ..., "fatal" (the protocol's names where there is one). */
@@ -80,6 +86,18 @@ struct flow_request {           /* what the partner asked for (envelope "request
 	size_t n_scopes;
 	bool scope_choice;
 	int period_days;
+};
+
+/* One linked service: the grant of one consent (protocol §4.12). */
+struct flow_link {
+	char *id;
+	struct flow_partner partner;
+	struct flow_scope *scopes;
+	size_t n_scopes;
+	struct flow_account *accounts;
+	size_t n_accounts;
+	char *from, *to;          /* authorized_on, valid_until: "2026-12-03" */
+	bool selected;            /* the customer's tick in the table (kept across answers, by id) */
 };
 
 enum flow_login_method { FLOW_LOGIN_PASSWORD = 0, FLOW_LOGIN_CERTIFICATE = 1 };
@@ -175,7 +193,9 @@ enum flow_action {
 	FLOW_ACT_BACK,         /* POST .../back {} (when permission.back is FLOW_NONE: a cancel) */
 	FLOW_ACT_ALLOW,        /* POST .../decision allow (refused locally unless permission.intent) */
 	FLOW_ACT_DENY,         /* POST .../decision deny */
-	FLOW_ACT_CANCEL,       /* DELETE /consent/v1/session */
+	FLOW_ACT_CANCEL,       /* DELETE /consent/v1/session (a manage session: ends it) */
+	FLOW_ACT_MANAGE,       /* POST /consent/v1/sessions {"purpose":"manage"} (+ idempotency key) */
+	FLOW_ACT_REVOKE,       /* POST .../revoke: the first ticked link (FLOW_LINK_CONFIRM) */
 	FLOW_ACT__COUNT
 };
 /* "start", "refresh", "login", ... (for traces). */
@@ -226,6 +246,12 @@ struct flow {
 	struct flow_account *accounts; /* steps pins and pin_result: the whole table, bank's order */
 	size_t n_accounts;
 	struct flow_permission perm;  /* steps permission and done */
+
+	bool manage;                  /* a manage session (linked services, §4.12): no partner */
+	struct flow_link *links;      /* step links: the customer's live links, newest first */
+	size_t n_links;
+	struct flow_link *stopped;    /* the links stopped since the confirmation (FLOW_LINK_STOPPED) */
+	size_t n_stopped;
 };
 
 /* The steps[] and actions[] tables of flow.c are complete (every server step has its parse and
@@ -249,6 +275,16 @@ void flow_confirm_partner(struct flow *f);
 int flow_choose_method(struct flow *f, enum flow_login_method m);
 /* FLOW_LOGIN -> FLOW_PARTNER (no request: the server's step stays login), error cleared. */
 void flow_back_to_partner(struct flow *f);
+/* Linked services, client steps (no request): FLOW_LINKS -> FLOW_LINK_DETAIL or FLOW_LINK_CONFIRM
+ * (-1 with error INPUT_REQUIRED, field LINKS, when no row is ticked); FLOW_LINK_DETAIL ->
+ * FLOW_LINK_CONFIRM; flow_links_back: FLOW_LINK_DETAIL / CONFIRM / STOPPED -> FLOW_LINKS (from
+ * STOPPED the list of stopped links is emptied). */
+int flow_links_detail(struct flow *f);
+int flow_links_confirm(struct flow *f);
+void flow_links_back(struct flow *f);
+/* Ticked rows of f.links. */
+size_t flow_links_selected(const struct flow *f);
+
 /* Forget the last error (e.g. when the customer starts typing again). */
 void flow_clear_error(struct flow *f);
 /* Put back an error taken earlier (the final screen shows it in its body, then the exit status
@@ -276,9 +312,9 @@ void flow_apply(struct flow *f, long http_status, const char *content_type, cons
  * Step and everything typed unchanged; error.can_retry set. */
 void flow_net_error(struct flow *f, enum problem kind);
 
-/* FLOW_DONE, FLOW_DENIED, FLOW_LOCKED, FLOW_FATAL. */
+/* FLOW_DONE, FLOW_DENIED, FLOW_LOCKED, FLOW_FATAL, FLOW_ENDED. */
 bool flow_is_final(const struct flow *f);
-/* Exit status for the flow as it stands (include/exitcodes.h): FLOW_DONE -> EXIT_ALLOWED (0);
+/* Exit status for the flow as it stands (include/exitcodes.h): FLOW_DONE and FLOW_ENDED -> EXIT_ALLOWED (0);
  * FLOW_DENIED -> EXIT_DENIED (3); FLOW_LOCKED -> EXIT_LOCKED (4); FLOW_CODE (no session: the
  * customer left before starting) -> EXIT_DENIED unless the last error came from the server or
  * the network; anything else (fatal, a failure, quit mid-flow without a cancel) -> EXIT_ERROR (1).

@@ -17,7 +17,7 @@ enum opt_src {
 	OPT_SRC_FLAG,   /* the command line */
 };
 #define OPT_NFILES 3 /* OPT_SRC_SYSTEM .. OPT_SRC_CONFIG */
-#define OPT_MAX 32   /* rows of the options table (checked at compile time) */
+#define OPT_MAX 40   /* rows of the options table (checked at compile time) */
 
 struct opt_origin {
 	unsigned char src; /* enum opt_src */
@@ -48,6 +48,7 @@ struct options {
 	long idle_timeout;    /* kiosk: seconds without a key before returning to the start */
 	long idle_warning;    /* kiosk: seconds before that the countdown shows (0: none) */
 	bool kiosk;
+	bool links;           /* start at the linked services (a manage session, protocol §4.12) */
 	bool plain;           /* line mode (include/plain.h) */
 	bool help;
 	bool version;

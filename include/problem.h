@@ -34,6 +34,7 @@ enum problem {
 	PROBLEM_PIN_WRONG,              /* pin-wrong 422 (results, accounts) */
 	PROBLEM_PIN_FORMAT,             /* pin-format 422 (results, accounts) */
 	PROBLEM_INTENT_REQUIRED,        /* intent-required 422 */
+	PROBLEM_LINK_UNKNOWN,           /* link-unknown 404 (manage session, §4.12) */
 	PROBLEM_TOKEN_INVALID,          /* token-invalid 401 (resource API) */
 	PROBLEM_SCOPE_INSUFFICIENT,     /* scope-insufficient 403 (resource API) */
 	PROBLEM_INTERNAL,               /* internal 500 */
@@ -55,7 +56,7 @@ enum problem {
 /* The field of the flow a problem is about (where the screen puts the focus). */
 enum flow_field {
 	FLOW_FIELD_NONE = 0, FLOW_FIELD_USER_CODE, FLOW_FIELD_LOGIN_ID, FLOW_FIELD_PASSWORD,
-	FLOW_FIELD_ANSWER, FLOW_FIELD_SCOPES, FLOW_FIELD_PINS, FLOW_FIELD_INTENT,
+	FLOW_FIELD_ANSWER, FLOW_FIELD_SCOPES, FLOW_FIELD_PINS, FLOW_FIELD_INTENT, FLOW_FIELD_LINKS,
 	FLOW_FIELD__COUNT
 };
 

@@ -105,6 +105,11 @@ void app_do_action(struct app *a, enum flow_action act)
 /* Cancel the consent on the server (the partner gets access_denied), after confirming. */
 void app_ask_cancel(struct app *a)
 {
+	if (a->f.manage) { /* linked services: nothing is pending; the session just ends */
+		if (ui_confirm(N_("終了"), N_("連携中のサービスの確認を終了しますか？"), false))
+			app_do_action(a, FLOW_ACT_CANCEL);
+		return;
+	}
 	if (!ui_confirm(N_("手続きの中止"),
 			N_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
 			false))
@@ -307,6 +312,7 @@ int app_run(const struct options *o)
 	p11_close(a.p11);
 	free(a.scopes_text);
 	free(a.accounts_text);
+	free(a.links_text);
 	flow_free(&a.f);
 	form_set_free(a.forms);
 	return code;

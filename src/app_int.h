@@ -49,6 +49,7 @@ struct app {
 	bool audit_failed;      /* a record could not be written: renkei stops */
 	const char *cancel_reason; /* why the flow is being cancelled: idle, signal, card, staff */
 	char session_id[33];    /* audit_session_id() of the session token: never the token */
+	char *links_text;       /* linked services: the details / confirmation / stopped text */
 };
 
 struct rowctx {
@@ -89,6 +90,23 @@ const char *app_scope_name(const struct flow_scope *sc);
 int app_build_table(struct app *a, struct table_build *t, bool entry);
 void app_free_table(struct table_build *t);
 
+/* ---- app_links.c: the linked services (a manage session) ------------------------------------- */
+struct links_table {
+	void *ctx;              /* one row context per link */
+	struct ui_binding *cells;
+	struct ui_row *rows;
+	struct ui_table table;
+};
+/* The links table: rows bound to f.links. 0 or -1. */
+int app_links_table(struct app *a, struct links_table *t);
+void app_links_table_free(struct links_table *t);
+const char *app_links_empty(void *ctx);
+const char *app_links_detail(void *ctx);
+const char *app_links_confirm_text(void *ctx);
+const char *app_links_stopped(void *ctx);
+/* Stop every ticked link (FLOW_LINK_CONFIRM), one request each, each one recorded. */
+void app_links_stop(struct app *a);
+
 /* ---- app_cert.c: the certificate chooser, the token PIN, a pulled card ---------------------- */
 const char *app_cert_text(void *ctx);
 /* a->cert_label from the certificate chosen (logged in), in the current language; "" if none. */
@@ -118,6 +136,8 @@ void app_kiosk_check_bank(struct app *a);
 void app_audit_end(struct app *a, const char *result, const char *reason);
 /* The record of the flow's final step. */
 void app_audit_final(struct app *a);
+/* One stopped link (event revoke). */
+void app_audit_revoke(struct app *a, const struct flow_link *l);
 
 /* ---- app.c: requests, dialogs, forms, the main loop ----------------------------------------- */
 /* Kiosk: back to the start, wiping everything of the previous customer (token login included). */

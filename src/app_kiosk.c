@@ -177,8 +177,76 @@ static const char *audit_customer(const struct app *a, char *buf, size_t n)
 	return buf;
 }
 
+/* Write r; a record that cannot be written stops renkei. */
+static void audit_put(struct app *a, const struct audit_record *r)
+{
+	if (audit_write(a->audit, r) < 0) {
+		/* never go on without the record: renkei stops (a supervisor restarts it, which then
+		 * refuses to start while the trail cannot be written) */
+		a->audit_failed = true;
+		a->quit = true;
+	}
+}
+
+static const char *audit_method(const struct app *a, const char *customer)
+{
+	return customer ? (a->f.login.method == FLOW_LOGIN_CERTIFICATE ? "certificate" : "password") : NULL;
+}
+
+/* A manage session's ending (event links): who looked at their links, and how it ended. */
+static void audit_links_end(struct app *a, const char *result, const char *reason)
+{
+	char who[512];
+	const char *customer = audit_customer(a, who, sizeof who);
+	struct audit_record r = {
+		.event = "links",
+		.customer = customer,
+		.method = audit_method(a, customer),
+		.result = result,
+		.reason = reason,
+		.session = a->session_id,
+	};
+	audit_put(a, &r);
+	explicit_bzero(who, sizeof who);
+}
+
+void app_audit_revoke(struct app *a, const struct flow_link *l)
+{
+	if (!a->audit)
+		return;
+	const char *scopes[64], *accounts[256];
+	size_t ns = 0, na = 0;
+	for (size_t i = 0; i < l->n_scopes && ns < 64; i++)
+		scopes[ns++] = l->scopes[i].id;
+	for (size_t i = 0; i < l->n_accounts && na < 256; i++)
+		if (l->accounts[i].number)
+			accounts[na++] = l->accounts[i].number;
+	char who[512];
+	const char *customer = audit_customer(a, who, sizeof who);
+	struct audit_record r = {
+		.event = "revoke",
+		.partner = l->partner.client_id,
+		.partner_name = l->partner.name.ja,
+		.customer = customer,
+		.method = audit_method(a, customer),
+		.scopes = scopes,
+		.n_scopes = ns,
+		.accounts = accounts,
+		.n_accounts = na,
+		.result = "revoked",
+		.session = a->session_id[0] ? a->session_id : NULL,
+	};
+	audit_put(a, &r);
+	explicit_bzero(who, sizeof who);
+}
+
 void app_audit_end(struct app *a, const char *result, const char *reason)
 {
+	if (a->audit && !a->audited && a->f.manage && a->session_id[0]) {
+		a->audited = true;
+		audit_links_end(a, result, reason);
+		return;
+	}
 	if (!a->audit || a->audited || !a->f.partner.client_id)
 		return; /* nothing to record: no session was ever started */
 	a->audited = true;
@@ -201,7 +269,7 @@ void app_audit_end(struct app *a, const char *result, const char *reason)
 		.partner = f->partner.client_id,
 		.partner_name = f->partner.name.ja,
 		.customer = customer,
-		.method = customer ? (f->login.method == FLOW_LOGIN_CERTIFICATE ? "certificate" : "password") : NULL,
+		.method = audit_method(a, customer),
 		.scopes = scopes,
 		.n_scopes = ns,
 		.accounts = accounts,
@@ -210,12 +278,7 @@ void app_audit_end(struct app *a, const char *result, const char *reason)
 		.reason = reason,
 		.session = a->session_id[0] ? a->session_id : NULL,
 	};
-	if (audit_write(a->audit, &r) < 0) {
-		/* never go on without the record: renkei stops (a supervisor restarts it, which then
-		 * refuses to start while the trail cannot be written) */
-		a->audit_failed = true;
-		a->quit = true;
-	}
+	audit_put(a, &r);
 	explicit_bzero(who, sizeof who);
 }
 
@@ -226,6 +289,9 @@ void app_audit_final(struct app *a)
 	switch (f->step) {
 	case FLOW_DONE:
 		app_audit_end(a, "allowed", NULL);
+		break;
+	case FLOW_ENDED:
+		app_audit_end(a, "ended", NULL);
 		break;
 	case FLOW_DENIED:
 		if (f->last == FLOW_ACT_DENY)

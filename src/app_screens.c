@@ -55,6 +55,7 @@ struct view {
 	struct ui_binding b[8];
 	size_t nb;
 	struct table_build t;
+	struct links_table lt;
 	bool can_add;
 };
 
@@ -70,6 +71,12 @@ struct screen_def {
 	void (*back)(struct app *a);               /* ESC_BACK: where Esc goes */
 };
 
+/* The start: the partner's code, or (renkei --links) the linked services' first screen. */
+static const char *form_code(const struct app *a)
+{
+	return a->opt->links ? "links_start" : "code";
+}
+
 static int bind_code(struct app *a, struct view *v)
 {
 	VIEW_ADD(v, UI_SECRET("user_code", &a->f.user_code));
@@ -79,7 +86,11 @@ static int bind_code(struct app *a, struct view *v)
 static void on_code(struct app *a, const struct ui_action *act)
 {
 	if (app_is_button(act, "next")) {
-		app_do_action(a, FLOW_ACT_START);
+		app_do_action(a, a->opt->links ? FLOW_ACT_MANAGE : FLOW_ACT_START);
+		return;
+	}
+	if (app_is_button(act, "links")) {
+		app_do_action(a, FLOW_ACT_MANAGE);
 		return;
 	}
 	if (act->kind == UI_ACT_TIMEOUT) {
@@ -89,7 +100,8 @@ static void on_code(struct app *a, const struct ui_action *act)
 	if ((act->kind == UI_ACT_BACK || act->kind == UI_ACT_CANCEL) && a->opt->kiosk)
 		return;
 	if ((act->kind == UI_ACT_BACK || act->kind == UI_ACT_CANCEL) &&
-	    !ui_confirm(N_("終了"), N_("API連携の手続きを終了しますか？"), false))
+	    !ui_confirm(N_("終了"), a->opt->links ? N_("連携中のサービスの確認を終了しますか？")
+						  : N_("API連携の手続きを終了しますか？"), false))
 		return;
 	a->quit = true;
 }
@@ -98,6 +110,11 @@ static int bind_partner(struct app *a, struct view *v)
 {
 	VIEW_ADD(v, UI_FUNC("partner", app_partner_name, a));
 	return 0;
+}
+
+static const char *form_partner(const struct app *a)
+{
+	return a->f.manage ? "links_method" : "partner";
 }
 
 static void on_partner(struct app *a, const struct ui_action *act)
@@ -110,6 +127,8 @@ static void on_partner(struct app *a, const struct ui_action *act)
 
 static const char *form_login(const struct app *a)
 {
+	if (a->f.manage)
+		return a->f.login.method == FLOW_LOGIN_CERTIFICATE ? "links_login_certificate" : "links_login_password";
 	return a->f.login.method == FLOW_LOGIN_CERTIFICATE ? "login_certificate" : "login_password";
 }
 
@@ -163,6 +182,11 @@ static int bind_question(struct app *a, struct view *v)
 	VIEW_ADD(v, UI_FUNC("question", app_question_text, a));
 	VIEW_ADD(v, UI_SECRET("answer", &a->f.question.answer));
 	return 0;
+}
+
+static const char *form_question(const struct app *a)
+{
+	return a->f.manage ? "links_question" : "question";
 }
 
 static void on_question(struct app *a, const struct ui_action *act)
@@ -279,8 +303,74 @@ static void back_permission(struct app *a)
 		app_ask_cancel(a);
 }
 
+/* ---- linked services (a manage session, protocol §4.12) ---- */
+
+static int bind_links(struct app *a, struct view *v)
+{
+	if (app_links_table(a, &v->lt) < 0)
+		return -1;
+	VIEW_ADD(v, UI_FUNC("empty", app_links_empty, a));
+	VIEW_ADD(v, UI_TABLE("links", &v->lt.table));
+	return 0;
+}
+
+static void on_links(struct app *a, const struct ui_action *act)
+{
+	if (app_is_button(act, "detail"))
+		flow_links_detail(&a->f);
+	else if (app_is_button(act, "stop"))
+		flow_links_confirm(&a->f);
+}
+
+static int bind_link_detail(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("detail", app_links_detail, a));
+	return 0;
+}
+
+static int bind_link_confirm(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("detail", app_links_confirm_text, a));
+	return 0;
+}
+
+static void on_link_detail(struct app *a, const struct ui_action *act)
+{
+	if (app_is_button(act, "stop"))
+		flow_links_confirm(&a->f);
+}
+
+static void on_link_confirm(struct app *a, const struct ui_action *act)
+{
+	if (app_is_button(act, "stop"))
+		app_links_stop(a);
+}
+
+static int bind_link_stopped(struct app *a, struct view *v)
+{
+	VIEW_ADD(v, UI_FUNC("stopped", app_links_stopped, a));
+	return 0;
+}
+
+static void on_link_stopped(struct app *a, const struct ui_action *act)
+{
+	if (app_is_button(act, "ok"))
+		flow_links_back(&a->f);
+}
+
+static void back_links(struct app *a)
+{
+	flow_links_back(&a->f);
+}
+
 static const char *form_final(const struct app *a)
 {
+	if (a->f.manage)
+		switch (a->f.step) {
+		case FLOW_ENDED: return "links_ended";
+		case FLOW_LOCKED: return "links_locked";
+		default: return "links_error";
+		}
 	switch (a->f.step) {
 	case FLOW_DONE: return "done";
 	case FLOW_DENIED: return "cancelled";
@@ -321,11 +411,11 @@ static void on_final(struct app *a, const struct ui_action *act)
 }
 
 static const struct screen_def screens[FLOW__NSTEPS] = {
-	[FLOW_NONE] = {"code", NULL, bind_code, NULL, on_code, ESC_SELF, NULL},
-	[FLOW_CODE] = {"code", NULL, bind_code, NULL, on_code, ESC_SELF, NULL},
-	[FLOW_PARTNER] = {"partner", NULL, bind_partner, NULL, on_partner, ESC_CANCEL, NULL},
+	[FLOW_NONE] = {NULL, form_code, bind_code, NULL, on_code, ESC_SELF, NULL},
+	[FLOW_CODE] = {NULL, form_code, bind_code, NULL, on_code, ESC_SELF, NULL},
+	[FLOW_PARTNER] = {NULL, form_partner, bind_partner, NULL, on_partner, ESC_CANCEL, NULL},
 	[FLOW_LOGIN] = {NULL, form_login, bind_login, prep_any_login, on_login, ESC_BACK, back_login},
-	[FLOW_QUESTION] = {"question", NULL, bind_question, prep_question, on_question, ESC_CANCEL, NULL},
+	[FLOW_QUESTION] = {NULL, form_question, bind_question, prep_question, on_question, ESC_CANCEL, NULL},
 	[FLOW_SCOPES] = {"scopes", NULL, bind_scopes, NULL, on_scopes, ESC_CANCEL, NULL},
 	[FLOW_PINS] = {"pins", NULL, bind_pins, prep_pins, on_pins, ESC_CANCEL, NULL},
 	[FLOW_PIN_RESULT] = {"pin_result", NULL, bind_pin_result, NULL, on_pin_result, ESC_CANCEL, NULL},
@@ -335,6 +425,13 @@ static const struct screen_def screens[FLOW__NSTEPS] = {
 	[FLOW_DENIED] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
 	[FLOW_LOCKED] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
 	[FLOW_FATAL] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
+	[FLOW_LINKS] = {"links", NULL, bind_links, NULL, on_links, ESC_CANCEL, NULL},
+	[FLOW_LINK_DETAIL] = {"link_detail", NULL, bind_link_detail, NULL, on_link_detail, ESC_BACK, back_links},
+	[FLOW_LINK_CONFIRM] = {"link_confirm", NULL, bind_link_confirm, NULL, on_link_confirm, ESC_BACK,
+			       back_links},
+	[FLOW_LINK_STOPPED] = {"link_stopped", NULL, bind_link_stopped, NULL, on_link_stopped, ESC_BACK,
+			       back_links},
+	[FLOW_ENDED] = {NULL, form_final, bind_final, NULL, on_final, ESC_SELF, NULL},
 };
 
 const char *app_screens_check(void)
@@ -368,16 +465,19 @@ void app_show_step(struct app *a)
 	int rc = d->bind(a, &v);
 	if (rc < 0) {
 		app_free_table(&v.t);
+		app_links_table_free(&v.lt);
 		a->quit = true;
 		return;
 	}
 	if (rc > 0) {
 		app_free_table(&v.t);
+		app_links_table_free(&v.lt);
 		return;
 	}
 	enum esc esc = esc_of(a, d);
 	struct ui_action act;
-	a->esc_msgid = esc == ESC_BACK ? N_("戻る") : esc == ESC_CANCEL ? N_("中止") : N_("終了");
+	/* a manage session has nothing to cancel: Esc ends it (終了) */
+	a->esc_msgid = esc == ESC_BACK ? N_("戻る") : esc == ESC_CANCEL && !a->f.manage ? N_("中止") : N_("終了");
 	if (esc == ESC_SELF && !flow_is_final(&a->f) && a->opt->kiosk)
 		a->esc_msgid = ""; /* a kiosk's start screen: Esc does nothing, the key bar says nothing */
 	a->cancel_key = esc == ESC_BACK;
@@ -385,6 +485,7 @@ void app_show_step(struct app *a)
 	a->esc_msgid = NULL;
 	a->cancel_key = false;
 	app_free_table(&v.t);
+	app_links_table_free(&v.lt);
 	if (rc < 0)
 		return;
 	if (act.kind == UI_ACT_STAFF)

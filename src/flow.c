@@ -98,6 +98,26 @@ static void partner_free(struct flow_partner *p)
 	l10n_free(&p->name);
 }
 
+static void link_free(struct flow_link *l)
+{
+	xfree(&l->id);
+	partner_free(&l->partner);
+	scopes_free(&l->scopes, &l->n_scopes);
+	accounts_free(&l->accounts, &l->n_accounts);
+	xfree(&l->from);
+	xfree(&l->to);
+	l->selected = false;
+}
+
+static void links_free(struct flow_link **v, size_t *n)
+{
+	for (size_t i = 0; *v && i < *n; i++)
+		link_free(&(*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
 static void request_free(struct flow_request *r)
 {
 	scopes_free(&r->scopes, &r->n_scopes);
@@ -128,6 +148,8 @@ static void server_data_free(struct flow *f)
 	accounts_free(&f->accounts, &f->n_accounts);
 	f->pin_length = 0;
 	perm_free(&f->perm);
+	links_free(&f->links, &f->n_links);
+	links_free(&f->stopped, &f->n_stopped);
 	f->login.offer_password = f->login.offer_certificate = false;
 	f->login.method = FLOW_LOGIN_PASSWORD;
 }
@@ -201,6 +223,49 @@ void flow_back_to_partner(struct flow *f)
 	error_clear(&f->error);
 }
 
+size_t flow_links_selected(const struct flow *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_links; i++)
+		n += f->links[i].selected;
+	return n;
+}
+
+static int links_need_tick(struct flow *f)
+{
+	error_clear(&f->error);
+	if (flow_links_selected(f))
+		return 0;
+	f->error.kind = PROBLEM_INPUT_REQUIRED;
+	f->error.field = FLOW_FIELD_LINKS;
+	return -1;
+}
+
+int flow_links_detail(struct flow *f)
+{
+	if (f->step != FLOW_LINKS || links_need_tick(f) < 0)
+		return -1;
+	f->step = FLOW_LINK_DETAIL;
+	return 0;
+}
+
+int flow_links_confirm(struct flow *f)
+{
+	if ((f->step != FLOW_LINKS && f->step != FLOW_LINK_DETAIL) || links_need_tick(f) < 0)
+		return -1;
+	f->step = FLOW_LINK_CONFIRM;
+	return 0;
+}
+
+void flow_links_back(struct flow *f)
+{
+	if (f->step == FLOW_LINK_STOPPED)
+		links_free(&f->stopped, &f->n_stopped);
+	if (f->step == FLOW_LINK_DETAIL || f->step == FLOW_LINK_CONFIRM || f->step == FLOW_LINK_STOPPED)
+		f->step = FLOW_LINKS;
+	error_clear(&f->error);
+}
+
 void flow_clear_error(struct flow *f)
 {
 	error_clear(&f->error);
@@ -214,13 +279,14 @@ void flow_set_error(struct flow *f, const struct flow_error *e)
 bool flow_is_final(const struct flow *f)
 {
 	return f->step == FLOW_DONE || f->step == FLOW_DENIED || f->step == FLOW_LOCKED ||
-	       f->step == FLOW_FATAL;
+	       f->step == FLOW_FATAL || f->step == FLOW_ENDED;
 }
 
 int flow_exit_code(const struct flow *f)
 {
 	switch (f->step) {
 	case FLOW_DONE: return EXIT_ALLOWED;
+	case FLOW_ENDED: return EXIT_ALLOWED;
 	case FLOW_DENIED: return EXIT_DENIED;
 	case FLOW_LOCKED: return EXIT_LOCKED;
 	case FLOW_CODE:
@@ -549,6 +615,11 @@ struct env {
 	size_t n_accounts;
 	struct flow_permission perm;
 	bool has_done_scopes, has_done_period;
+	bool manage;                  /* "purpose": "manage" */
+	struct flow_link *links;
+	size_t n_links;
+	struct flow_link revoked;
+	bool has_revoked;
 };
 
 static void env_free(struct env *e)
@@ -559,6 +630,8 @@ static void env_free(struct env *e)
 	scopes_free(&e->scopes, &e->n_scopes);
 	accounts_free(&e->accounts, &e->n_accounts);
 	perm_free(&e->perm);
+	links_free(&e->links, &e->n_links);
+	link_free(&e->revoked);
 }
 
 /* ---- steps: how each one's "data" is parsed and taken ------------------------------------------ */
@@ -636,6 +709,53 @@ static void parse_done(struct px *p, const cJSON *d, struct env *e)
 	}
 }
 
+/* One link (§4.12). */
+static void p_link(struct px *p, const cJSON *o, struct flow_link *l)
+{
+	if (!cJSON_IsObject(o)) {
+		p->bad = true;
+		return;
+	}
+	l->id = p_str(p, o, "id", S_ID);
+	const cJSON *pa = p_obj(p, o, "partner", false);
+	if (pa) {
+		l->partner.client_id = p_str(p, pa, "client_id", S_ID);
+		p_l10n_member(p, pa, "name", 0, &l->partner.name);
+	}
+	p_scopes(p, o, "scopes", false, &l->scopes, &l->n_scopes);
+	p_accounts(p, o, "accounts", true, &l->accounts, &l->n_accounts);
+	l->from = p_str(p, o, "authorized_on", S_ID);
+	l->to = p_str(p, o, "valid_until", S_ID);
+}
+
+static void parse_links(struct px *p, const cJSON *d, struct env *e)
+{
+	int n;
+	const cJSON *a = p_arr(p, d, "links", true, &n), *x;
+	if (a && n > 0) {
+		if (!(e->links = calloc((size_t)n, sizeof *e->links))) {
+			p->bad = true;
+			return;
+		}
+		e->n_links = (size_t)n;
+		size_t i = 0;
+		cJSON_ArrayForEach(x, a) {
+			if (i >= e->n_links)
+				break;
+			p_link(p, x, &e->links[i]);
+			for (size_t k = 0; k < i && e->links[i].id; k++)
+				if (e->links[k].id && strcmp(e->links[k].id, e->links[i].id) == 0)
+					p->bad = true; /* the revocation names a link by its id */
+			i++;
+		}
+	}
+	const cJSON *r = p_obj(p, d, "revoked", true);
+	if (r) {
+		e->has_revoked = true;
+		p_link(p, r, &e->revoked);
+	}
+}
+
 static void move_str(char **dst, char **src)
 {
 	free(*dst);
@@ -693,8 +813,9 @@ static enum flow_step commit_login(struct flow *f, struct env *e, enum flow_step
 		f->login.method = FLOW_LOGIN_PASSWORD;
 	if (f->login.method == FLOW_LOGIN_PASSWORD && !e->m_password)
 		f->login.method = FLOW_LOGIN_CERTIFICATE;
-	/* A new session first shows who is asking; a GET while confirming stays there. */
-	if (act == FLOW_ACT_START || prev == FLOW_PARTNER || prev == FLOW_CODE)
+	/* A new session first shows who is asking (a manage session: how to log in); a GET while
+	 * confirming stays there. */
+	if (act == FLOW_ACT_START || act == FLOW_ACT_MANAGE || prev == FLOW_PARTNER || prev == FLOW_CODE)
 		return FLOW_PARTNER;
 	return FLOW_LOGIN;
 }
@@ -780,6 +901,42 @@ static enum flow_step commit_done(struct flow *f, struct env *e, enum flow_step 
 	return FLOW_DONE;
 }
 
+/* The new list keeps the customer's ticks (by id); a link just stopped joins f.stopped. While
+ * ticked links remain on the confirmation, stay there (the app stops the next one). */
+static enum flow_step commit_links(struct flow *f, struct env *e, enum flow_step prev,
+				   enum flow_action act)
+{
+	for (size_t i = 0; i < e->n_links; i++)
+		for (size_t k = 0; k < f->n_links; k++)
+			if (f->links[k].id && strcmp(f->links[k].id, e->links[i].id) == 0)
+				e->links[i].selected = f->links[k].selected;
+	links_free(&f->links, &f->n_links);
+	f->links = e->links;
+	f->n_links = e->n_links;
+	e->links = NULL;
+	e->n_links = 0;
+	if (e->has_revoked) {
+		struct flow_link *v = realloc(f->stopped, (f->n_stopped + 1) * sizeof *v);
+		if (v) {
+			f->stopped = v;
+			f->stopped[f->n_stopped++] = e->revoked;
+			memset(&e->revoked, 0, sizeof e->revoked);
+		}
+	}
+	if (prev == FLOW_LINK_CONFIRM && (act == FLOW_ACT_REVOKE || act == FLOW_ACT_REFRESH))
+		return flow_links_selected(f) ? FLOW_LINK_CONFIRM : f->n_stopped ? FLOW_LINK_STOPPED : FLOW_LINKS;
+	if ((prev == FLOW_LINK_DETAIL || prev == FLOW_LINK_STOPPED) && act == FLOW_ACT_REFRESH)
+		return prev;
+	return FLOW_LINKS;
+}
+
+static enum flow_step commit_ended(struct flow *f, struct env *e, enum flow_step prev,
+				   enum flow_action act)
+{
+	(void)f, (void)e, (void)prev, (void)act;
+	return FLOW_ENDED;
+}
+
 static enum flow_step commit_denied(struct flow *f, struct env *e, enum flow_step prev,
 				    enum flow_action act)
 {
@@ -809,6 +966,8 @@ static int build_pin_confirm(struct flow *f, cJSON *o, struct flow_req *r);
 static int build_allow(struct flow *f, cJSON *o, struct flow_req *r);
 static int build_deny(struct flow *f, cJSON *o, struct flow_req *r);
 static int build_nothing(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_manage(struct flow *f, cJSON *o, struct flow_req *r);
+static int build_revoke(struct flow *f, cJSON *o, struct flow_req *r);
 static void wipe_password(struct flow *f);
 static void wipe_answer(struct flow *f);
 static void wipe_pins(struct flow *f);
@@ -841,6 +1000,11 @@ static const struct step_def {
 	[FLOW_DENIED] = {"denied", "denied", false, NULL, commit_denied},
 	[FLOW_LOCKED] = {"locked", "locked", false, NULL, commit_locked},
 	[FLOW_FATAL] = {"fatal", NULL, false, NULL, NULL},
+	[FLOW_LINKS] = {"links", "links", true, parse_links, commit_links},
+	[FLOW_LINK_DETAIL] = {"link_detail", NULL, false, NULL, NULL},
+	[FLOW_LINK_CONFIRM] = {"link_confirm", NULL, false, NULL, NULL},
+	[FLOW_LINK_STOPPED] = {"link_stopped", NULL, false, NULL, NULL},
+	[FLOW_ENDED] = {"ended", "ended", false, NULL, commit_ended},
 };
 
 /* One row per request (protocol §4.2-4.10). steps: where it may be sent (STEP_BITs, or ON_LIVE).
@@ -883,6 +1047,10 @@ static const struct action_def {
 			   true, false, false, build_deny, NULL},
 	[FLOW_ACT_CANCEL] = {"cancel", FLOW_DELETE, P_CONSENT "/session", ON_LIVE, false, false, false,
 			     build_nothing, NULL},
+	[FLOW_ACT_MANAGE] = {"manage", FLOW_POST, P_CONSENT "/sessions", STEP_BIT(FLOW_CODE), true, false,
+			     false, build_manage, NULL},
+	[FLOW_ACT_REVOKE] = {"revoke", FLOW_POST, P_CONSENT "/session/revoke", STEP_BIT(FLOW_LINK_CONFIRM),
+			     true, false, false, build_revoke, NULL},
 };
 
 const char *flow_tables_check(void)
@@ -960,6 +1128,13 @@ static int parse_envelope(const cJSON *root, bool need_partner, struct env *e)
 	}
 	e->expires_in = p_int(&p, root, "session_expires_in", 0, 100000000L, true, -1);
 
+	const cJSON *pu = p_member(&p, root, "purpose", true);
+	if (pu && (!cJSON_IsString(pu) || (strcmp(pu->valuestring, "manage") != 0 &&
+					   strcmp(pu->valuestring, "consent") != 0)))
+		return -1;
+	e->manage = pu && strcmp(pu->valuestring, "manage") == 0;
+	if (e->manage)
+		need_partner = false;
 	const cJSON *pa = p_obj(&p, root, "partner", !need_partner);
 	if (pa) {
 		e->has_partner = true;
@@ -1144,6 +1319,21 @@ static int apply_pin_problem(struct flow *f, const cJSON *root)
  * the types that carry members or end the flow are read here. */
 /* (Kept whole, ~70 lines: one case per problem type that carries members; the rest is the
  * table's.) */
+static void drop_first_selected(struct flow *f)
+{
+	for (size_t i = 0; i < f->n_links; i++)
+		if (f->links[i].selected) {
+			link_free(&f->links[i]);
+			memmove(&f->links[i], &f->links[i + 1], (f->n_links - i - 1) * sizeof *f->links);
+			f->n_links--;
+			break;
+		}
+	for (size_t i = 0; i < f->n_links; i++)
+		f->links[i].selected = false;
+	links_free(&f->stopped, &f->n_stopped);
+	f->step = FLOW_LINKS;
+}
+
 static void apply_problem(struct flow *f, long status, const cJSON *root, enum flow_action act)
 {
 	struct px p = {false};
@@ -1164,6 +1354,12 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 		f->error.tries_left = (int)p_int(&q, root, "tries_left", 0, 1000, true, -1);
 		if (k == PROBLEM_WRONG_ANSWER && f->error.tries_left >= 0)
 			f->question.tries_left = f->error.tries_left;
+		break;
+	case PROBLEM_LINK_UNKNOWN:
+		/* Stopped meanwhile (another terminal) or expired: it leaves the list, the others'
+		 * ticks go, the customer sees the list again with the message. */
+		if (act == FLOW_ACT_REVOKE)
+			drop_first_selected(f);
 		break;
 	case PROBLEM_LOGIN_LOCKED:
 		f->step = FLOW_LOCKED;
@@ -1217,6 +1413,19 @@ static void apply_problem(struct flow *f, long status, const cJSON *root, enum f
 	}
 }
 
+/* A manage session names only its own steps (§4.12), a consent session only its own. */
+static bool purpose_fits(const struct flow *f, const struct env *e)
+{
+	static const enum flow_step manage_steps[] = {FLOW_LOGIN, FLOW_QUESTION, FLOW_LINKS, FLOW_ENDED,
+						      FLOW_LOCKED};
+	bool manage_step = false;
+	for (size_t i = 0; i < sizeof manage_steps / sizeof manage_steps[0]; i++)
+		manage_step = manage_step || e->step == manage_steps[i];
+	if (e->manage != f->manage)
+		return false;
+	return f->manage ? manage_step : e->step != FLOW_LINKS && e->step != FLOW_ENDED;
+}
+
 void flow_apply(struct flow *f, long status, const char *content_type, const char *body,
 		size_t len)
 {
@@ -1233,8 +1442,8 @@ void flow_apply(struct flow *f, long status, const char *content_type, const cha
 		struct env e;
 		memset(&e, 0, sizeof e);
 		if (!root || !media_type_is(content_type, "application/json") ||
-		    parse_envelope(root, !f->partner.client_id, &e) < 0 ||
-		    (!e.session && !f->session.len)) {
+		    parse_envelope(root, !f->manage && !f->partner.client_id, &e) < 0 ||
+		    (!e.session && !f->session.len) || !purpose_fits(f, &e)) {
 			env_free(&e);
 			set_error(f, PROBLEM_BAD_ANSWER, status);
 		} else {
@@ -1361,6 +1570,35 @@ static int build_start(struct flow *f, cJSON *o, struct flow_req *r)
 	if (f->idem_key[0])
 		cJSON_AddStringToObject(o, "idempotency_key", f->idem_key);
 	return 0;
+}
+
+/* protocol §4.12: a session for the customer's linked services; its own idempotency key, kept
+ * while the customer retries (idem_code "-manage" cannot be a normalized user code). */
+static int build_manage(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	if (!f->idem_key[0] || strcmp(f->idem_code, "-manage") != 0) {
+		random_key(f->idem_key);
+		snprintf(f->idem_code, sizeof f->idem_code, "-manage");
+	}
+	r->bearer = NULL;
+	r->idempotent = f->idem_key[0] != '\0';
+	f->manage = true;
+	cJSON_AddStringToObject(o, "purpose", "manage");
+	if (f->idem_key[0])
+		cJSON_AddStringToObject(o, "idempotency_key", f->idem_key);
+	return 0;
+}
+
+/* The first ticked link (the app sends one request per ticked link). */
+static int build_revoke(struct flow *f, cJSON *o, struct flow_req *r)
+{
+	(void)r;
+	for (size_t i = 0; i < f->n_links; i++)
+		if (f->links[i].selected) {
+			cJSON_AddStringToObject(o, "link", f->links[i].id);
+			return 0;
+		}
+	return local_error(f, PROBLEM_INPUT_REQUIRED, FLOW_FIELD_LINKS);
 }
 
 static int build_login(struct flow *f, cJSON *o, struct flow_req *r)
@@ -1504,7 +1742,7 @@ int flow_build(struct flow *f, enum flow_action a, struct flow_req *r)
 		memset(r, 0, sizeof *r);
 		return -1;
 	}
-	if (o && a != FLOW_ACT_START) {
+	if (o && a != FLOW_ACT_START && a != FLOW_ACT_MANAGE) { /* those two carry their own */
 		/* protocol §4.2: one key per submission, the same one when it is sent again */
 		if (!f->retrying || !f->sub_key[0])
 			random_key(f->sub_key);

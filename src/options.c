@@ -86,6 +86,8 @@ static const struct opt_def opt_table[] = {
 	 mask_hidden, N_("ハッシュ"),
 	 N_("キオスク: 係員が終了するときの暗証番号のハッシュ（crypt(3)、mkpasswd -m yescrypt で作成）"), 0, 0},
 	{"lang", "lang", "RENKEI_LANG", OPT_STR, S(lang), 0, NULL, "ja|en", N_("表示言語（ja または en）"), 0, 0},
+	{"links", "links", "RENKEI_LINKS", OPT_BOOL, S(links), 0, NULL, NULL,
+	 N_("連携中のサービス（確認・停止）から始める（コードの入力なし）"), 0, 0},
 	{"pkcs11-module", "pkcs11-module", "RENKEI_PKCS11_MODULE", OPT_STR, S(pkcs11_module), OPT_TRUSTED,
 	 NULL, N_("パス"), N_("電子証明書ログインに使うPKCS#11モジュール"), 0, 0},
 	{"pkcs11-uri", "pkcs11-uri", "RENKEI_PKCS11_URI", OPT_STR, S(pkcs11_uri), OPT_TRUSTED, mask_p11uri,

@@ -1081,6 +1081,11 @@ int plain_run(const struct options *o)
 		fprintf(stderr, "renkei: %s\n", missing);
 		return EXIT_ERROR;
 	}
+	if (o->links) {
+		/* TRANSLATORS: --links with --plain (or no terminal) */
+		fprintf(stderr, "renkei: %s\n", _("行モードでは連携中のサービス（--links）を利用できません。画面モードで起動してください。"));
+		return EXIT_USAGE;
+	}
 	struct plain p;
 	memset(&p, 0, sizeof p);
 	p.a.opt = o;
@@ -1104,7 +1109,7 @@ int plain_run(const struct options *o)
 	}
 	while (!p.a.quit) {
 		enum flow_step s = p.a.f.step < FLOW__NSTEPS ? p.a.f.step : FLOW_CODE;
-		steps[s](&p);
+		(steps[s] ? steps[s] : step_final)(&p); /* the linked services' steps: not offered here */
 		fflush(stdout);
 	}
 	if (p.a.f.session.len && !flow_is_final(&p.a.f))

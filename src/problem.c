@@ -68,6 +68,8 @@ static const struct problem_info table[PROBLEM__COUNT] = {
 	   N_("照会用暗証番号は%d桁の数字で入力してください。"), NULL, PROBLEM_ARG_PIN_LENGTH),
 	P(PROBLEM_INTENT_REQUIRED, "intent-required", 422, false, FLOW_FIELD_INTENT,
 	  N_("「許可手続きを継続する」にチェックを入れてから「許可」ボタンを押してください。")),
+	P(PROBLEM_LINK_UNKNOWN, "link-unknown", 404, false, FLOW_FIELD_LINKS,
+	  N_("このサービスとの連携はすでに停止されているか、期限が切れています。一覧を更新しました。")),
 	P(PROBLEM_TOKEN_INVALID, "token-invalid", 401, false, FLOW_FIELD_NONE, SERVER_FAULT),
 	P(PROBLEM_SCOPE_INSUFFICIENT, "scope-insufficient", 403, false, FLOW_FIELD_SCOPES, SERVER_FAULT),
 	P(PROBLEM_INTERNAL, "internal", 500, true, FLOW_FIELD_NONE, SERVER_FAULT),
@@ -96,6 +98,7 @@ static const char *const required_msgs[FLOW_FIELD__COUNT] = {
 	[FLOW_FIELD_LOGIN_ID] = N_("ログインIDを入力してください。"),
 	[FLOW_FIELD_PASSWORD] = N_("ログインパスワードを入力してください。"),
 	[FLOW_FIELD_ANSWER] = N_("回答を入力してください。"),
+	[FLOW_FIELD_LINKS] = N_("一覧の「選択」欄で連携中のサービスを選んでください（スペースキー）。"),
 };
 static const char *const format_msgs[FLOW_FIELD__COUNT] = {
 	[FLOW_FIELD_USER_CODE] = N_("コードは英字8文字です（例 WDJB-MJHT）。"),

@@ -39,6 +39,7 @@ static const struct problem_spec {
 	{"pin-wrong", 422, PROBLEM_PIN_WRONG},
 	{"pin-format", 422, PROBLEM_PIN_FORMAT},
 	{"intent-required", 422, PROBLEM_INTENT_REQUIRED},
+	{"link-unknown", 404, PROBLEM_LINK_UNKNOWN},
 	{"token-invalid", 401, PROBLEM_TOKEN_INVALID},
 	{"scope-insufficient", 403, PROBLEM_SCOPE_INSUFFICIENT},
 	{"internal", 500, PROBLEM_INTERNAL},

@@ -185,6 +185,132 @@ static void tick_pin(struct flow *f, size_t i, const char *pin)
 			f->accounts[k].selected = false;
 }
 
+/* ---- linked services (a manage session, protocol §4.12) ------------------------------------- */
+
+#define MENV(step, data) "{\"purpose\":\"manage\",\"step\":\"" step "\",\"session_expires_in\":600,\"data\":" data "}"
+#define LINK(id, client, name)                                                                  \
+	"{\"id\":\"" id "\",\"partner\":{\"client_id\":\"" client "\",\"name\":{\"ja\":\"" name "\"}}," \
+	"\"scopes\":[{\"id\":\"balance\",\"name\":{\"ja\":\"残高照会\"}}],\"accounts\":[" ACC_1000014 "]," \
+	"\"authorized_on\":\"2026-12-03\",\"valid_until\":\"2027-12-03\"}"
+
+static void manage_list_detail_and_stop_two(void **state)
+{
+	(void)state;
+	struct flow f;
+	struct flow_req r;
+	flow_init(&f);
+	cJSON *j = build(&f, FLOW_ACT_MANAGE, &r);
+	assert_string_equal(jstr(j, "purpose"), "manage");
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "user_code"));
+	const char *key = jstr(j, "idempotency_key");
+	char k1[40];
+	snprintf(k1, sizeof k1, "%s", key);
+	cJSON_Delete(j);
+	flow_req_free(&r);
+	/* lost answer: the same key again */
+	flow_net_error(&f, PROBLEM_NET_OTHER);
+	j = build(&f, FLOW_ACT_MANAGE, &r);
+	assert_string_equal(jstr(j, "idempotency_key"), k1);
+	cJSON_Delete(j);
+	flow_req_free(&r);
+	apply(&f, 201, JSON, "{\"session\":\"sess-manage-0123456789abcd\",\"purpose\":\"manage\",\"step\":"
+			     "\"login\",\"session_expires_in\":600,\"data\":{\"methods\":[\"password\"]}}");
+	assert_int_equal(f.error.kind, PROBLEM_NONE);
+	assert_int_equal(f.step, FLOW_PARTNER); /* how to log in */
+	assert_null(f.partner.client_id);
+	assert_int_equal(flow_choose_method(&f, FLOW_LOGIN_PASSWORD), 0);
+	set(&f.login.login_id, "sato02");
+	set(&f.login.password, "Momiji-2026");
+	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON,
+		       MENV("links", "{\"links\":[" LINK("7", "kakeibo-demo", "デモ家計簿株式会社") ","
+				     LINK("3", "mieru-demo", "ミエル会計株式会社") "]}"));
+	assert_int_equal(f.step, FLOW_LINKS);
+	assert_wiped(&f.login.password);
+	assert_int_equal(f.n_links, 2);
+	assert_string_equal(f.links[0].id, "7");
+	assert_string_equal(f.links[1].partner.client_id, "mieru-demo");
+	assert_int_equal(f.links[0].n_accounts, 1);
+	assert_string_equal(f.links[0].to, "2027-12-03");
+	/* nothing ticked: no details, no confirmation, no request */
+	assert_int_equal(flow_links_detail(&f), -1);
+	assert_int_equal(f.error.kind, PROBLEM_INPUT_REQUIRED);
+	assert_int_equal(f.error.field, FLOW_FIELD_LINKS);
+	assert_int_equal(flow_build(&f, FLOW_ACT_REVOKE, &r), -1); /* not from the list itself */
+	f.links[0].selected = f.links[1].selected = true;
+	assert_int_equal(flow_links_detail(&f), 0);
+	assert_int_equal(f.step, FLOW_LINK_DETAIL);
+	flow_links_back(&f);
+	assert_int_equal(f.step, FLOW_LINKS);
+	assert_true(f.links[0].selected); /* ticks kept */
+	assert_int_equal(flow_links_confirm(&f), 0);
+	/* the first ticked one; the answer keeps the other's tick: stay on the confirmation */
+	j = build(&f, FLOW_ACT_REVOKE, &r);
+	assert_string_equal(jstr(j, "link"), "7");
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(j, "idempotency_key"));
+	cJSON_Delete(j);
+	flow_req_free(&r);
+	apply(&f, 200, JSON, MENV("links", "{\"links\":[" LINK("3", "mieru-demo", "ミエル会計株式会社") "],"
+					   "\"revoked\":" LINK("7", "kakeibo-demo", "デモ家計簿株式会社") "}"));
+	assert_int_equal(f.step, FLOW_LINK_CONFIRM);
+	assert_int_equal(f.n_stopped, 1);
+	assert_string_equal(f.stopped[0].partner.client_id, "kakeibo-demo");
+	assert_int_equal(f.n_links, 1);
+	assert_true(f.links[0].selected);
+	send_and_apply(&f, FLOW_ACT_REVOKE, 200, JSON,
+		       MENV("links", "{\"links\":[],\"revoked\":" LINK("3", "mieru-demo", "ミエル会計株式会社") "}"));
+	assert_int_equal(f.step, FLOW_LINK_STOPPED);
+	assert_int_equal(f.n_stopped, 2);
+	flow_links_back(&f);
+	assert_int_equal(f.step, FLOW_LINKS);
+	assert_int_equal(f.n_stopped, 0);
+	assert_int_equal(f.n_links, 0);
+	/* end: step ended, final, exit 0 */
+	send_and_apply(&f, FLOW_ACT_CANCEL, 200, JSON, MENV("ended", "{}"));
+	assert_int_equal(f.step, FLOW_ENDED);
+	assert_true(flow_is_final(&f));
+	assert_int_equal(flow_exit_code(&f), EXIT_ALLOWED);
+	flow_free(&f);
+}
+
+static void manage_answers_checked(void **state)
+{
+	(void)state;
+	struct flow f;
+	/* a consent answer to a manage start, and a manage step in a consent session: bad answers */
+	flow_init(&f);
+	send_and_apply(&f, FLOW_ACT_MANAGE, 201, JSON, start_201);
+	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
+	flow_free(&f);
+	start_code(&f, "wdjb-mjht");
+	apply(&f, 201, JSON, "{\"session\":\"sess-x-0123456789abcdef01\",\"purpose\":\"manage\",\"step\":\"links\","
+			     "\"session_expires_in\":600,\"data\":{\"links\":[]}}");
+	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
+	flow_free(&f);
+	/* duplicate link ids, a link without partner */
+	flow_init(&f);
+	send_and_apply(&f, FLOW_ACT_MANAGE, 201, JSON,
+		       "{\"session\":\"sess-manage-0123456789abcd\",\"purpose\":\"manage\",\"step\":"
+		       "\"login\",\"session_expires_in\":600,\"data\":{\"methods\":[\"password\"]}}");
+	flow_choose_method(&f, FLOW_LOGIN_PASSWORD);
+	set(&f.login.login_id, "sato02");
+	set(&f.login.password, "x");
+	send_and_apply(&f, FLOW_ACT_LOGIN, 200, JSON,
+		       MENV("links", "{\"links\":[" LINK("7", "a", "A") "," LINK("7", "b", "B") "]}"));
+	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
+	send_and_apply(&f, FLOW_ACT_REFRESH, 200, JSON, MENV("links", "{\"links\":[{\"id\":\"1\"}]}"));
+	assert_int_equal(f.error.kind, PROBLEM_BAD_ANSWER);
+	send_and_apply(&f, FLOW_ACT_REFRESH, 200, JSON, MENV("links", "{\"links\":[" LINK("7", "a", "A") "]}"));
+	assert_int_equal(f.step, FLOW_LINKS);
+	/* stopped elsewhere meanwhile: link-unknown drops it, the list shows the message */
+	f.links[0].selected = true;
+	flow_links_confirm(&f);
+	send_and_apply(&f, FLOW_ACT_REVOKE, 404, PROB, "{\"type\":\"urn:renkei:problem:link-unknown\",\"status\":404}");
+	assert_int_equal(f.error.kind, PROBLEM_LINK_UNKNOWN);
+	assert_int_equal(f.step, FLOW_LINKS);
+	assert_int_equal(f.n_links, 0);
+	flow_free(&f);
+}
+
 /* ---- the whole path of yamada01 ------------------------------------------------------------ */
 
 /* steps[], actions[] (flow.c) and screens[] (app.c) are whole: a step or an action without its
@@ -1217,6 +1343,8 @@ int main(void)
 		cmocka_unit_test(malformed_answers),
 		cmocka_unit_test(control_characters_dropped),
 		cmocka_unit_test(trace_redacts),
+		cmocka_unit_test(manage_list_detail_and_stop_two),
+		cmocka_unit_test(manage_answers_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
