@@ -157,7 +157,7 @@ check-po:
 # Regenerate tests/golden/*.txt (every screen, ja and en, captured at 80x24); review the diff.
 golden: all
 	RENKEI_GOLDEN_UPDATE=1 RENKEI_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	  --import-mode=importlib tests/e2e/test_golden.py
+	  --import-mode=importlib tests/e2e/test_golden.py tests/e2e/test_links.py::test_sato02_lists_both_and_stops_kakeibo
 
 # Speed and memory figures beside their alternatives, as ratios measured in the same run, with the
 # targets beside them (scripts/bench.py); no thresholds. `dialog` is installed for the bench only

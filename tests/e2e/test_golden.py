@@ -25,6 +25,7 @@ UPDATE = os.environ.get("RENKEI_GOLDEN_UPDATE") == "1"
 DATE_PATTERNS = [
     (re.compile(r"\d{4}年\d{1,2}月\d{1,2}日"), "YYYY年MM月DD日"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "YYYY-MM-DD"),
+    (re.compile(r"\b\d{4}/\d{2}/\d{2}\b"), "YYYY/MM/DD"),  # the linked services' table
 ]
 _BORDER_END = re.compile(r" *([x│|])$")
 
