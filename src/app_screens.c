@@ -8,8 +8,9 @@
 
 static void prep_login(struct app *a, struct ui_screen *s)
 {
-	/* After a wrong password the ID is kept and the password was wiped: retype only that. */
-	if (a->f.error.kind == PROBLEM_WRONG_CREDENTIALS && a->f.login.login_id.len > 0)
+	/* After a wrong password (or any answer, even an unreadable one: the password went out and was
+	 * wiped) the ID is kept: retype only the password, never into the ID's entry. */
+	if (a->f.error.kind != PROBLEM_NONE && a->f.login.login_id.len > 0 && a->f.login.password.len == 0)
 		ui_screen_focus(s, "password", 0);
 }
 
