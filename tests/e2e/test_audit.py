@@ -11,8 +11,9 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
-from e2e.helpers import (CLIENT_BIN, JA, KAKEIBO, PASSWORDS, Partner, allow, client_argv, client_env,
+from e2e.helpers import (CLIENT_BIN, JA, KAKEIBO, PASSWORDS, ROOT, Partner, allow, client_argv, client_env,
                          password_login, password_typed, start_client, to_partner, wait_screen)
 
 MIERU = "ミエル会計株式会社"
@@ -149,3 +150,22 @@ def test_unwritable_audit_stops_renkei_at_start(sandbox, tmp_path):
                        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=30)
     assert r.returncode == 1 and "syslog" in r.stderr, r
     assert CLIENT_BIN.exists()
+
+
+def test_expired_record(sandbox, curl, term, tmp_path):
+    """A session that expired while the customer was away: the error screen, and one record
+    `expired` naming session-expired."""
+    audit = tmp_path / "audit.jsonl"
+    sb = sandbox(scenario=ROOT / "tests/sandbox/scenarios/short-session.json")
+    p = Partner(curl, sb)
+    t = _client(term, sb, audit)
+    password_typed(t, p.user_code)
+    time.sleep(3)  # the scenario's sessions expire after 2 s without a request
+    t.send("Enter")
+    wait_screen(t, "一定時間操作がなかったため、手続きが終了しました。最初からやり直してください。")
+    t.send("Tab", "Enter")  # 終了
+    assert t.wait_exit() == 1
+    recs = _records(audit)
+    got = [(r["event"], r["partner"], r["result"], r.get("reason"), r.get("customer")) for r in recs]
+    assert got == [("consent", "kakeibo-demo", "expired", "session-expired", "yamada01")], got
+    _no_secret(audit, PASSWORDS["yamada01"], p.user_code)
