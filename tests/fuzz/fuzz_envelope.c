@@ -1,5 +1,5 @@
 /* fuzz_envelope.c: libFuzzer target for flow_apply (answers from the server are outside input).
- * The first byte picks the flow's step, the request in flight, the HTTP status and the content
+ * The first byte picks the flow's step (0x80: a consent logged in; 0x40 without 0x80: a manage session), the request in flight, the HTTP status and the content
  * type; the rest is the body. Whatever comes, the flow must stay consistent (no crash, no leak). */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +17,17 @@ static const char pins_200[] =
 	"null,\"pin\":\"unregistered\",\"pin_locked\":false,\"tries_left\":3},{\"id\":\"b\","
 	"\"branch\":{\"name\":{\"ja\":\"y\"},\"code\":\"2\"},\"type\":\"savings\",\"number\":\"2\","
 	"\"pin\":\"unregistered\",\"pin_locked\":false}]}}";
+
+/* linked services (a manage session, protocol §4.12) */
+static const char manage_201[] =
+	"{\"session\":\"s\",\"purpose\":\"manage\",\"step\":\"login\",\"data\":{\"methods\":[\"password\"]}}";
+static const char links_200[] =
+	"{\"purpose\":\"manage\",\"step\":\"links\",\"data\":{\"links\":[{\"id\":\"1\",\"partner\":{"
+	"\"client_id\":\"p\",\"name\":{\"ja\":\"P\"}},\"scopes\":[{\"id\":\"balance\",\"name\":{\"ja\":"
+	"\"b\"}}],\"accounts\":[],\"authorized_on\":\"2026-12-03\",\"valid_until\":\"2027-12-03\"},{\"id\":"
+	"\"2\",\"partner\":{\"client_id\":\"q\",\"name\":{\"ja\":\"Q\"}},\"scopes\":[{\"id\":\"balance\","
+	"\"name\":{\"ja\":\"b\"}}],\"accounts\":[],\"authorized_on\":\"2026-12-03\",\"valid_until\":"
+	"\"2027-12-03\"}]}}";
 
 static void feed(struct flow *f, enum flow_action a, long st, const char *ct, const char *b, size_t n)
 {
@@ -42,7 +53,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flow_init(&f);
 	secret_set(&f.user_code, "WDJBMJHT", 8);
 	enum flow_action act = FLOW_ACT_START;
-	if (sel & 0x80) {
+	if (!(sel & 0x80) && (sel & 0x40)) { /* a manage session: login, then (0x20) a revocation */
+		feed(&f, FLOW_ACT_MANAGE, 201, cts[0], manage_201, sizeof manage_201 - 1);
+		flow_choose_method(&f, FLOW_LOGIN_PASSWORD);
+		secret_set(&f.login.login_id, "u", 1);
+		secret_set(&f.login.password, "p", 1);
+		act = FLOW_ACT_LOGIN;
+		if (sel & 0x20) {
+			feed(&f, FLOW_ACT_LOGIN, 200, cts[0], links_200, sizeof links_200 - 1);
+			for (size_t i = 0; i < f.n_links; i++)
+				f.links[i].selected = true;
+			flow_links_confirm(&f);
+			act = FLOW_ACT_REVOKE;
+		}
+	} else if (sel & 0x80) {
 		feed(&f, FLOW_ACT_START, 201, cts[0], start_201, sizeof start_201 - 1);
 		flow_confirm_partner(&f);
 		secret_set(&f.login.login_id, "u", 1);
