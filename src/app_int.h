@@ -131,6 +131,10 @@ void app_staff_exit(struct app *a);
 /* Kiosk, between customers (the start screen, no session): the bank reachable, else the
  * out-of-service screen until it is (asked again with backoff); returns at once otherwise. */
 void app_kiosk_check_bank(struct app *a);
+/* The bank answers (protocol §1 Reachability: any HTTP answer to its metadata document). */
+bool app_bank_reachable(struct app *a);
+/* The n-th wait (ms) before asking the bank again: 2 s doubling to 60 s, then ±20 %. */
+int app_oos_backoff(int n);
 /* One audit record for this flow, once (result: allowed denied cancelled locked expired error;
  * reason: a problem type, or why it was cancelled). No session, no record. */
 void app_audit_end(struct app *a, const char *result, const char *reason);

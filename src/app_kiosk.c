@@ -90,7 +90,7 @@ void app_staff_exit(struct app *a)
 #define OOS_CAP_MS 60000
 
 /* protocol §1 "Reachability": any HTTP answer to the metadata document means the bank is there. */
-static bool bank_reachable(struct app *a)
+bool app_bank_reachable(struct app *a)
 {
 	struct flow_req r = {.action = FLOW_ACT_NONE, .method = FLOW_GET,
 			     .path = "/.well-known/oauth-authorization-server", .idempotent = true};
@@ -118,7 +118,7 @@ static const char *oos_other(void *ctx)
 
 /* The next wait: doubling from 2 s to 60 s, then ±20 % so that the kiosks of a branch do not all
  * ask at the same moment. */
-static int oos_backoff(int n)
+int app_oos_backoff(int n)
 {
 	long ms = OOS_FIRST_MS;
 	for (int i = 0; i < n && ms < OOS_CAP_MS; i++)
@@ -133,7 +133,7 @@ static int oos_backoff(int n)
 
 void app_kiosk_check_bank(struct app *a)
 {
-	if (!a->opt->kiosk || a->f.step != FLOW_CODE || a->f.session.len || bank_reachable(a))
+	if (!a->opt->kiosk || a->f.step != FLOW_CODE || a->f.session.len || app_bank_reachable(a))
 		return;
 	char other[1024];
 	ui_set_idle(0, 0); /* nobody to wait for here */
@@ -142,7 +142,7 @@ void app_kiosk_check_bank(struct app *a)
 		struct ui_action act;
 		a->esc_msgid = "";
 		a->cancel_key = false;
-		a->wake_ms = oos_backoff(n);
+		a->wake_ms = app_oos_backoff(n);
 		int rc = app_run_form(a, "out_of_service", b, 1, &act, NULL);
 		a->wake_ms = 0;
 		a->esc_msgid = NULL;
@@ -152,7 +152,7 @@ void app_kiosk_check_bank(struct app *a)
 			app_staff_exit(a);
 			continue;
 		}
-		if (act.kind == UI_ACT_TIMEOUT && bank_reachable(a))
+		if (act.kind == UI_ACT_TIMEOUT && app_bank_reachable(a))
 			break;
 	}
 	ui_set_idle((int)a->opt->idle_timeout * 1000, (int)a->opt->idle_warning * 1000);

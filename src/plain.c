@@ -1029,6 +1029,45 @@ static void step_login(struct plain *p)
 		step_login_password(p);
 }
 
+/* ---- kiosk: out of service ------------------------------------------------------------------ */
+
+static void oos_words(void)
+{
+	line(_("ただいまこの端末はご利用いただけません。"));
+	line(_("銀行のサーバーに接続できないため、API連携の手続きを受け付けられません。接続が回復すると、自動的に最初の画面に戻ります。お急ぎの場合は、窓口の係員にお声がけください。"));
+}
+
+/* Kiosk, between customers: while the bank cannot be reached, say so once in both languages (a
+ * walk-in customer may read either) and ask again with backoff; what is typed meanwhile is
+ * dropped. Returns at once when the bank answers. */
+static void check_bank(struct plain *p)
+{
+	struct app *a = &p->a;
+	if (!a->opt->kiosk || a->f.step != FLOW_CODE || a->f.session.len || app_bank_reachable(a))
+		return;
+	enum lang cur = i18n_lang();
+	putchar('\n');
+	line(_("API連携認証（利用登録）"));
+	oos_words();
+	i18n_set_lang(cur == LANG_JA ? LANG_EN : LANG_JA);
+	oos_words();
+	i18n_set_lang(cur);
+	fflush(stdout);
+	for (int n = 0; !a->quit; n++) {
+		long deadline = now_ms() + app_oos_backoff(n);
+		enum in_kind k;
+		while ((k = fill(p, deadline)) == IN_TEXT && !p->eof)
+			secret_clear(&p->inbuf);
+		secret_clear(&p->inbuf);
+		if (k == IN_SIGNAL || p->eof) {
+			leave(p, "signal");
+			return;
+		}
+		if (app_bank_reachable(a))
+			return;
+	}
+}
+
 /* ---- the mode ------------------------------------------------------------------------------- */
 
 bool plain_wanted(const struct options *o)
@@ -1107,10 +1146,17 @@ int plain_run(const struct options *o)
 		secret_set(&p.a.f.user_code, o->user_code, strlen(o->user_code));
 		do_action(&p, FLOW_ACT_START);
 	}
+	bool between = true; /* at start, then after each customer */
 	while (!p.a.quit) {
+		if (between)
+			check_bank(&p);
+		if (p.a.quit)
+			break;
 		enum flow_step s = p.a.f.step < FLOW__NSTEPS ? p.a.f.step : FLOW_CODE;
 		(steps[s] ? steps[s] : step_final)(&p); /* the linked services' steps: not offered here */
 		fflush(stdout);
+		between = p.a.f.step == FLOW_CODE && p.a.f.session.len == 0 && p.a.customer_done;
+		p.a.customer_done = false;
 	}
 	if (p.a.f.session.len && !flow_is_final(&p.a.f))
 		app_audit_end(&p.a, "error", problem_name(p.a.f.error.kind)); /* ended mid-flow */

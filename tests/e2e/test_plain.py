@@ -231,3 +231,48 @@ def test_certificate_login_in_line_mode(sandbox, curl, pki, tmp_path):
     assert c.wait_exit() == EXIT_ALLOWED
     clean_output(c, ["123456", PASSWORDS["suzuki03"], "2468"])
     assert partner.get_token()["scope"] == "balance"
+
+
+def test_kiosk_out_of_service_in_line_mode(sandbox, curl, tmp_path):
+    """A kiosk in line mode whose bank is away at start: the out-of-service words once, in both
+    languages, no retry question; the first question by itself once the bank answers again."""
+    from e2e.helpers import sandbox_back
+    state = tmp_path / "state.sqlite"
+    sb = sandbox(state=state)
+    assert sb.stop() == 0
+    c = start_plain(sb, extra=("--plain", "--kiosk"))
+    c.expect("ただいまこの端末はご利用いただけません。")
+    c.expect(en("ただいまこの端末はご利用いただけません。"))
+    sb2 = sandbox_back(sandbox, sb, state)
+    out = c.expect("コード: ")
+    assert "もう一度送信しますか" not in out and out.count("ただいまこの端末はご利用いただけません。") == 1, out
+    partner = Partner(curl, sb2)
+    c.answer(partner.user_code)
+    c.expect("1. ID・パスワード方式")
+    c.proc.kill(signal.SIGTERM)
+    assert c.wait_exit() == EXIT_DENIED
+    partner.assert_denied()
+    clean_output(c, [])
+
+
+def test_transport_failure_asks_to_send_again(sandbox, curl, tmp_path):
+    """The bank goes away before the password is sent: one error line and the retry question
+    (もう一度送信しますか？); with the bank back, はい sends the same login again, nothing retyped."""
+    from e2e.helpers import sandbox_back
+    state = tmp_path / "state.sqlite"
+    sb = sandbox(state=state)
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "yamada01")
+    c.expect("ログインパスワード: ")
+    assert sb.stop() == 0
+    c.answer(PASSWORDS["yamada01"])
+    out = c.expect("もう一度送信しますか？")
+    assert "通信エラー" in out and "エラー: 銀行のサーバーに接続できませんでした。入力内容はそのままです。" in out, out
+    sandbox_back(sandbox, sb, state)
+    c.prompt("番号を選んでください [1]", "")  # はい
+    c.expect("質問：証券名を入力してください")
+    c.close()
+    clean_output(c, [PASSWORDS["yamada01"]])
