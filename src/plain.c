@@ -1109,6 +1109,7 @@ static void plain_close(struct plain *p)
 	free(a->scopes_text);
 	free(a->accounts_text);
 	flow_free(&a->f);
+	form_set_free(a->forms);
 	secret_free(&p->inbuf);
 	secret_free(&p->line);
 }
@@ -1128,6 +1129,14 @@ int plain_run(const struct options *o)
 	struct plain p;
 	memset(&p, 0, sizeof p);
 	p.a.opt = o;
+	char err[640];
+	/* every form checked before the first question, as the screens do: a bank's broken form stops
+	 * renkei here in line mode too (the line mode's words are the built-in forms' msgids) */
+	p.a.forms = form_set_load(o->forms_dir, err, sizeof err);
+	if (!p.a.forms) {
+		fprintf(stderr, "renkei: %s\n", err);
+		return EXIT_ERROR;
+	}
 	p.tty = isatty(STDIN_FILENO);
 	p.idle_ms = o->kiosk ? o->idle_timeout * 1000 : 0;
 	flow_init(&p.a.f);
