@@ -419,10 +419,12 @@ static int send_req(struct plain *p, struct flow_req *req)
 			if (a->f.session.len && !a->session_id[0])
 				audit_session_id(a->f.session.buf, a->session_id);
 			trace_request(a->tr, req, &a->f, resp.status, resp.ms);
+			trace_response(a->tr, resp.status, resp.content_type, resp.body, resp.len, resp.ms, PROBLEM_NONE);
 			api_resp_free(&resp);
 		} else {
 			flow_net_error(&a->f, err.kind);
 			trace_request(a->tr, req, &a->f, 0, 0);
+			trace_response(a->tr, 0, NULL, NULL, 0, 0, err.kind);
 		}
 		flow_req_free(req);
 		if (a->f.refresh && flow_build(&a->f, FLOW_ACT_REFRESH, req) == 0)
@@ -856,23 +858,35 @@ static void step_final(struct plain *p)
 	a->quit = true;
 }
 
-typedef void (*step_fn)(struct plain *p);
-
-static const step_fn steps[FLOW__NSTEPS] = {
-	[FLOW_NONE] = step_code,
-	[FLOW_CODE] = step_code,
-	[FLOW_PARTNER] = step_partner,
-	[FLOW_LOGIN] = step_login,
-	[FLOW_QUESTION] = step_question,
-	[FLOW_SCOPES] = step_scopes,
-	[FLOW_PINS] = step_pins,
-	[FLOW_PIN_RESULT] = step_pin_result,
-	[FLOW_PERMISSION] = step_permission,
-	[FLOW_DONE] = step_final,
-	[FLOW_DENIED] = step_final,
-	[FLOW_LOCKED] = step_final,
-	[FLOW_FATAL] = step_final,
+/* One row per step: what asks it, and the form whose words it writes (for the trace's screen
+ * records; NULL: form_of() says, as for the screens). */
+struct plain_step {
+	void (*run)(struct plain *p);
+	const char *form;
 };
+
+static const struct plain_step steps[FLOW__NSTEPS] = {
+	[FLOW_NONE] = {step_code, "code"},
+	[FLOW_CODE] = {step_code, "code"},
+	[FLOW_PARTNER] = {step_partner, "partner"},
+	[FLOW_LOGIN] = {step_login, NULL},
+	[FLOW_QUESTION] = {step_question, "question"},
+	[FLOW_SCOPES] = {step_scopes, "scopes"},
+	[FLOW_PINS] = {step_pins, "pins"},
+	[FLOW_PIN_RESULT] = {step_pin_result, "pin_result"},
+	[FLOW_PERMISSION] = {step_permission, "permission"},
+	[FLOW_DONE] = {step_final, "done"},
+	[FLOW_DENIED] = {step_final, "cancelled"},
+	[FLOW_LOCKED] = {step_final, "locked"},
+	[FLOW_FATAL] = {step_final, "error"},
+};
+
+static const char *form_of(const struct plain *p, const struct plain_step *st)
+{
+	if (st->form)
+		return st->form;
+	return p->a.f.login.method == FLOW_LOGIN_CERTIFICATE ? "login_certificate" : "login_password";
+}
 
 /* ---- certificate login ---------------------------------------------------------------------- */
 
@@ -1092,7 +1106,7 @@ static int plain_open(struct plain *p, const struct options *o)
 			fprintf(stderr, _("renkei: 通信記録ファイルを開けません: %s\n"), o->trace);
 			return EXIT_USAGE;
 		}
-		trace_event(a->tr, "app-start");
+		trace_start(a->tr, o);
 	}
 	return 0;
 }
@@ -1102,7 +1116,6 @@ static void plain_close(struct plain *p)
 	struct app *a = &p->a;
 	tio_restore();
 	audit_close(a->audit);
-	trace_event(a->tr, "app-end");
 	trace_close(a->tr);
 	api_free(a->api); /* before p11_close: the TLS context holds the token's key */
 	p11_close(a->p11);
@@ -1161,8 +1174,9 @@ int plain_run(const struct options *o)
 			check_bank(&p);
 		if (p.a.quit)
 			break;
-		enum flow_step s = p.a.f.step < FLOW__NSTEPS ? p.a.f.step : FLOW_CODE;
-		(steps[s] ? steps[s] : step_final)(&p); /* the linked services' steps: not offered here */
+		const struct plain_step *st = &steps[p.a.f.step < FLOW__NSTEPS ? p.a.f.step : FLOW_CODE];
+		trace_screen(p.a.tr, form_of(&p, st), &p.a.f);
+		st->run(&p);
 		fflush(stdout);
 		between = p.a.f.step == FLOW_CODE && p.a.f.session.len == 0 && p.a.customer_done;
 		p.a.customer_done = false;
@@ -1177,6 +1191,7 @@ int plain_run(const struct options *o)
 		code = EXIT_ERROR;
 	}
 	fflush(stdout);
+	trace_end(p.a.tr, &p.a.f, code);
 	plain_close(&p);
 	return code;
 }

@@ -276,3 +276,29 @@ def test_transport_failure_asks_to_send_again(sandbox, curl, tmp_path):
     c.expect("質問：証券名を入力してください")
     c.close()
     clean_output(c, [PASSWORDS["yamada01"]])
+
+
+def test_trace_in_line_mode(sandbox, curl, tmp_path):
+    """--trace in line mode: the header, a screen record per question screen, the requests, the
+    end; the typed password never in it."""
+    import json
+    trace = tmp_path / "trace.jsonl"
+    sb = sandbox()
+    partner = Partner(curl, sb)
+    c = start_plain(sb, extra=("--plain", "--trace", str(trace)))
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "yamada01")
+    c.prompt("ログインパスワード", PASSWORDS["yamada01"])
+    c.prompt("回答", "<")
+    c.prompt("番号を選んでください [2]", "1")
+    c.expect("API連携の利用登録を中止しました。")
+    assert c.wait_exit() == EXIT_DENIED
+    text = trace.read_text("utf-8")
+    assert PASSWORDS["yamada01"] not in text and ANSWER not in text
+    recs = [json.loads(ln) for ln in text.splitlines()]
+    forms = [r.get("form") for r in recs if r.get("type") == "screen"]
+    assert forms[:4] == ["code", "partner", "login_password", "question"], forms
+    assert "cancelled" in forms, forms
+    assert any(r.get("type") == "request" and r.get("action") == "cancel" for r in recs), recs
+    partner.assert_denied()
