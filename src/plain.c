@@ -811,7 +811,7 @@ static const struct final_def finals[FLOW__NSTEPS] = {
 static void step_final(struct plain *p)
 {
 	struct app *a = &p->a;
-	const struct final_def *d = &finals[a->f.step];
+	const struct final_def *d = finals[a->f.step].heading ? &finals[a->f.step] : &finals[FLOW_FATAL];
 	app_audit_final(a);
 	putchar('\n');
 	line(_("API連携認証（利用登録）"));
@@ -1175,6 +1175,8 @@ int plain_run(const struct options *o)
 		if (p.a.quit)
 			break;
 		const struct plain_step *st = &steps[p.a.f.step < FLOW__NSTEPS ? p.a.f.step : FLOW_CODE];
+		if (!st->run) /* a step the line mode does not offer: ended as an error */
+			st = &steps[FLOW_FATAL];
 		trace_screen(p.a.tr, form_of(&p, st), &p.a.f);
 		st->run(&p);
 		fflush(stdout);
