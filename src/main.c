@@ -8,6 +8,7 @@
 #include "exitcodes.h"
 #include "i18n.h"
 #include "options.h"
+#include "forms.h"
 #include "plain.h"
 #include "secret.h"
 #include "wipe.h"
@@ -72,7 +73,20 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return EXIT_ERROR;
 	}
-	int code = plain_wanted(&o) ? plain_run(&o) : app_run(&o);
+	bool plain = plain_wanted(&o);
+	if (plain && o.forms_dir) {
+		/* the line mode shows no form, but a bank's broken forms directory stops both modes */
+		char ferr[640];
+		struct form_set *fs = form_set_load(o.forms_dir, ferr, sizeof ferr);
+		if (!fs) {
+			fprintf(stderr, "renkei: %s\n", ferr);
+			api_global_cleanup();
+			options_free(&o);
+			return EXIT_ERROR;
+		}
+		form_set_free(fs);
+	}
+	int code = plain ? plain_run(&o) : app_run(&o);
 	api_global_cleanup();
 	options_free(&o);
 	return code;
