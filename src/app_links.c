@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "ui_text.h"
 
 struct linkrow {
 	const struct flow_link *l;
@@ -44,10 +45,20 @@ static const char *row_partner(void *ctx)
 	return l10n_get(&r->l->partner.name, i18n_lang());
 }
 
+/* The columns the table gives 認可対象 at 80x24 (forms/links.form: it shares what the fixed
+ * columns leave with 連携先): past that, the first scope and how many more (the details say all). */
+#define SCOPES_COLS 23
+
 static const char *row_scopes(void *ctx)
 {
 	struct linkrow *r = ctx;
-	return scope_list(r->l, r->scopes, sizeof r->scopes);
+	scope_list(r->l, r->scopes, sizeof r->scopes);
+	if (ui_width(r->scopes) > SCOPES_COLS && r->l->n_scopes > 1)
+		/* TRANSLATORS: the linked services table when the scopes do not fit: the first scope and
+		   how many others (at most 23 columns), e.g. "Balance inquiry +1 more" */
+		snprintf(r->scopes, sizeof r->scopes, _("%s ほか%zu件"), app_scope_name(&r->l->scopes[0]),
+			 r->l->n_scopes - 1);
+	return r->scopes;
 }
 
 static const char *row_from(void *ctx)
