@@ -71,6 +71,11 @@ int api_set_ssl_ctx_cb(struct api *a, api_ssl_ctx_fn fn, void *userptr);
 int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
 void api_resp_free(struct api_resp *resp);
 
+/* --replay: every api_send of every handle asks fn instead of the network (same contract as
+ * api_send: 0 with resp filled, body malloc'd; or -1 with err). NULL puts the network back. */
+typedef int (*api_replay_fn)(void *ctx, const struct flow_req *r, struct api_resp *resp, struct api_err *err);
+void api_set_replay(api_replay_fn fn, void *ctx);
+
 /* What the client keeps of an answer's headers, from libcurl's reading of them (pure; fuzzed by
  * tests/fuzz/fuzz_resp_headers.c): content_type is CURLINFO_CONTENT_TYPE (NULL: none), cut to
  * API_CONTENT_TYPE_MAX - 1 bytes; retry_after is CURLINFO_RETRY_AFTER in seconds (<= 0: none),

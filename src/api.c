@@ -488,10 +488,21 @@ static void attempt_error(struct api *a, const struct attempt *at, struct api_er
 	err_set(err, k, (int)at->rc, msg);
 }
 
+static api_replay_fn replay_fn;
+static void *replay_ctx;
+
+void api_set_replay(api_replay_fn fn, void *ctx)
+{
+	replay_fn = fn;
+	replay_ctx = ctx;
+}
+
 int api_send(struct api *a, const struct flow_req *r, struct api_resp *resp, struct api_err *err)
 {
 	memset(resp, 0, sizeof *resp);
 	err_set(err, PROBLEM_NONE, 0, "");
+	if (replay_fn)
+		return replay_fn(replay_ctx, r, resp, err);
 	if (!r->path || r->path[0] != '/') {
 		err_set(err, PROBLEM_NET_OTHER, 0, "bad request path");
 		return -1;

@@ -10,6 +10,7 @@
 #include "options.h"
 #include "forms.h"
 #include "plain.h"
+#include "replay.h"
 #include "secret.h"
 #include "wipe.h"
 
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return EXIT_ERROR;
 	}
-	bool plain = plain_wanted(&o);
+	bool plain = !o.replay && plain_wanted(&o);
 	if (plain && o.forms_dir) {
 		/* the line mode shows no form, but a bank's broken forms directory stops both modes */
 		char ferr[640];
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 		}
 		form_set_free(fs);
 	}
-	int code = plain ? plain_run(&o) : app_run(&o);
+	int code = o.replay ? replay_run(&o) : plain ? plain_run(&o) : app_run(&o);
 	api_global_cleanup();
 	options_free(&o);
 	return code;

@@ -11,6 +11,7 @@ that departs from it (replay-diverged). Bad trace files are refused with FILE:LI
 import json
 import re
 import time
+from pathlib import Path
 
 from e2e.helpers import (ANSWER, CLIENT_BIN, PASSWORDS, client_env, cursor, lines, start_flow, typ,
                          wait_partner, KAKEIBO)
@@ -162,3 +163,116 @@ def test_trace_unmasked_refused_in_kiosk(tmp_path):
     assert r.returncode == 2, r
     assert "--trace-unmasked" in r.stderr, r.stderr
     assert not (tmp_path / "t.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# renkei --replay
+
+DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{2}-\d{2}")
+STATUS = re.compile(r"再生 (\d+)/(\d+)")
+
+
+def comparable(v, height=24):
+    """A view without its last row (the key bar live, the status line in a replay), dates masked,
+    the typed answer shown as the replay shows a secret: one ● (one column) per character, so the
+    cursor behind it is compared by its row only."""
+    screen, cur = v
+    rows = screen.split("\n")[:height - 1]
+    if ANSWER in screen or "●" * len(ANSWER) + " " in screen and "証券名" in screen:
+        cur = (None, cur[1])
+    shown = "●" * len(ANSWER) + " " * len(ANSWER)
+    return [DATE.sub("<date>", r.replace(ANSWER, shown)) for r in rows], cur
+
+
+def start_replay(term, trace, width=80, height=24):
+    return term([str(CLIENT_BIN), "--replay", str(trace)], width=width, height=height, env=client_env())
+
+
+def at_action(t, k, timeout=5.0):
+    """The replay's view once its status line says action k (and it settled)."""
+    t.wait_for(lambda s: (lambda m: m and int(m.group(1)) == k)(STATUS.search(s.split("\n")[t.height - 1])),
+               timeout=timeout)
+    return settle(t)
+
+
+def assert_same(live, replay, k):
+    a, b = comparable(live), comparable(replay)
+    assert a == b, "action %d: the replay differs from what the customer saw\nlive (cursor %r):\n%s\n" \
+        "replay (cursor %r):\n%s" % (k, a[1], "\n".join(a[0]), b[1], "\n".join(b[0]))
+
+
+def test_replay_shows_the_screens_the_customer_saw(sandbox, curl, term, tmp_path):
+    trace, shots = record(sandbox, curl, term, tmp_path, extra=["--trace-unmasked"])
+    n = len([r for r in read(trace) if r.get("type") == "action"])
+    t = start_replay(term, trace)
+    v = at_action(t, 0)
+    assert "再生 0/%d" % n in v[0], v[0]
+    for k in range(1, n):  # the last action (終了) ends the flow
+        t.send("n")
+        v = at_action(t, k)
+        assert_same(shots[k - 1], v, k)
+    # back one (the flow played again up to the action before), forth again
+    t.send("p")
+    assert_same(shots[n - 3], at_action(t, n - 2), n - 2)
+    for k in (n - 3, n - 4):
+        t.send("p")
+        assert_same(shots[k - 1], at_action(t, k), k)
+    t.send("Space")
+    assert_same(shots[n - 4], at_action(t, n - 3), n - 3)
+    # the status line: action number, step, what the customer did, the time it took
+    last = v[0].split("\n")[t.height - 1]
+    assert re.search(r"再生 %d/%d｜done｜ボタン allow｜\d+\.\d秒" % (n - 1, n), last) or \
+        re.search(r"再生 %d/%d｜permission｜ボタン allow｜\d+\.\d秒" % (n - 1, n), last), last
+    t.send("g")
+    assert t.wait_exit() == 0
+
+
+def test_replay_masked_values_and_keys(sandbox, curl, term, tmp_path):
+    trace, _ = record(sandbox, curl, term, tmp_path)
+    recs = read(trace)
+    n = len([r for r in recs if r.get("type") == "action"])
+    # g: to the end (the recorded flow ends by itself)
+    t = start_replay(term, trace)
+    at_action(t, 0)
+    t.send("g")
+    assert t.wait_exit() == 0
+    # step to the PIN table: masked login id, account numbers masked, a typed PIN as ●●●●
+    t = start_replay(term, trace, width=100, height=30)
+    at_action(t, 0)
+    first_pin = next(r["n"] for r in recs if r.get("type") == "action" and r["what"] == "typed"
+                     and r.get("field") == "accounts")
+    for k in range(1, first_pin + 1):
+        t.send("n")
+        s, _ = at_action(t, k)
+        if k == 2:
+            assert "******01" in s and "yamada01" not in s, s
+    assert "*****02" in s and "2000002" not in s, s
+    assert "●●●●" in s and "入力 ●●●●" in s.split("\n")[t.height - 1], s
+    t.send("q")
+    assert t.wait_exit() == 0
+    assert n > first_pin
+
+
+BAD = {
+    "empty.jsonl": ("", 1, "空のファイルです"),
+    "garbage.jsonl": ("this is not json\n", 1, "JSON のオブジェクトではありません"),
+    "version.jsonl": ('{"trace":"renkei","version":7,"renkei":"9","lang":"ja","terminal":{},"options":{}}\n', 1,
+                      "記録の版 7 には対応していません"),
+}
+
+
+def test_bad_traces_refused_with_file_and_line(tmp_path):
+    import subprocess
+    good = (Path(__file__).parent.parent / "fuzz" / "corpus" / "trace" / "yamada01.jsonl").read_text("utf-8")
+    cut = good[:good.index("\n", len(good) // 2) + 40]  # a line cut in its middle
+    cases = dict(BAD)
+    cases["truncated.jsonl"] = (cut, cut.count("\n") + 1, "行が途中で切れています")
+    for name, (text, line, msg) in cases.items():
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        env = {k: v for k, v in client_env().items() if v is not None}
+        env["LANG"] = "C.UTF-8"
+        r = subprocess.run([str(CLIENT_BIN), "--replay", str(p)], capture_output=True, text=True, env=env,
+                           stdin=subprocess.DEVNULL, timeout=10)
+        assert r.returncode == 2, (name, r)
+        assert "%s:%d: %s" % (p, line, msg) in r.stderr, (name, r.stderr)
