@@ -169,7 +169,7 @@ def test_trace_unmasked_refused_in_kiosk(tmp_path):
 # renkei --replay
 
 DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{2}-\d{2}")
-STATUS = re.compile(r"再生 (\d+)/(\d+)")
+STATUS = re.compile(r"(?:再生|Replay) (\d+)/(\d+)")
 
 
 def comparable(v, height=24):
