@@ -38,6 +38,7 @@ enum problem {
 	PROBLEM_TOKEN_INVALID,          /* token-invalid 401 (resource API) */
 	PROBLEM_SCOPE_INSUFFICIENT,     /* scope-insufficient 403 (resource API) */
 	PROBLEM_INTERNAL,               /* internal 500 */
+	PROBLEM_REPLAY_DIVERGED,        /* replay-diverged 409 (renkei-sandbox --replay: not the recorded request) */
 	PROBLEM_UNKNOWN_TYPE,           /* a well-formed problem of a type this client does not know */
 	/* transport (set by api.c) */
 	PROBLEM_NET_CONNECT,    /* DNS failure, connection refused/unreachable */

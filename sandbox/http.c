@@ -69,6 +69,7 @@ static const struct {
 	{"token-invalid", "Invalid access token"},
 	{"scope-insufficient", "Insufficient scope"},
 	{"internal", "Internal server error"},
+	{"replay-diverged", "Not the recorded request"},
 };
 
 static void resp_set_body(struct http_resp *resp, int status, const char *ctype, char *body)

@@ -13,6 +13,7 @@
 #include "fault.h"
 #include "http.h"
 #include "oauth.h"
+#include "replay.h"
 #include "resource.h"
 #include "sandbox.h"
 
@@ -33,6 +34,7 @@ enum opt_id {
 	OPT_LISTEN,
 	OPT_PER_ADDRESS_LIMIT,
 	OPT_PRINT_SCENARIO,
+	OPT_REPLAY,
 	OPT_REQUEST_TIMEOUT,
 	OPT_SCENARIO,
 	OPT_STATE,
@@ -47,6 +49,7 @@ struct config {
 	const char *state;
 	const char *tls_dir;
 	const char *tls_priority; /* NULL: http.c's default */
+	const char *replay;       /* --replay TRACE: serve its recorded answers */
 	unsigned connection_timeout;
 	struct http_limits limits;
 	bool request_timeout_set;
@@ -90,6 +93,9 @@ static const struct opt {
 	 "at most N connections at once from one client address; more are closed\n"
 	 "                           at once (1 to 65536, default 8)"},
 	{"print-scenario", 0, NULL, OPT_PRINT_SCENARIO, "print the built-in demo scenario (JSON) and exit"},
+	{"replay", 0, "TRACE", OPT_REPLAY,
+	 "serve the recorded answers of a renkei --trace file, in order, to any\n"
+	 "                           client; another request gets replay-diverged (docs/trace.md)"},
 	{"request-timeout", 0, "SECONDS", OPT_REQUEST_TIMEOUT,
 	 "close a connection that has not brought a whole request (headers and\n"
 	 "                           body) within SECONDS of its accept or its previous answer, however\n"
@@ -122,6 +128,20 @@ static const struct module {
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 static struct http_route routes[NMODULES];
+
+/* --replay: the trace's answers instead of every module (the bank's data is not used). */
+static const struct http_route replay_route = {"replay", replay_handle};
+static int replay_start(struct sandbox *sb, const char *path, char *err, size_t errlen)
+{
+	char why[640];
+	sb->replay = replay_load(path, why, sizeof(why));
+	if (!sb->replay) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	fprintf(stderr, "renkei-sandbox: replaying %zu recorded answers of %s\n", replay_count(sb->replay), path);
+	return http_set_routes(sb, &replay_route, 1, err, errlen) ? 0 : -1;
+}
 
 /* Every module's tables, then the router's table; 0, or -1 with a message in err. */
 static int modules_start(struct sandbox *sb, char *err, size_t errlen)
@@ -236,6 +256,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_PRINT_SCENARIO: cfg->print_scenario = true; break;
 		case OPT_LISTEN: cfg->listen = value; break;
 		case OPT_SCENARIO: cfg->scenario = value; break;
+		case OPT_REPLAY: cfg->replay = value; break;
 		case OPT_STATE: cfg->state = value; break;
 		case OPT_TLS_DIR: cfg->tls_dir = value; break;
 		case OPT_TLS_PRIORITY: {
@@ -373,7 +394,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "renkei-sandbox: state %s\n", err);
 		goto out_srv;
 	}
-	if (modules_start(&sb, err, sizeof(err)) != 0) {
+	if (cfg.replay ? replay_start(&sb, cfg.replay, err, sizeof(err)) : modules_start(&sb, err, sizeof(err))) {
 		fprintf(stderr, "renkei-sandbox: %s: cannot prepare the state%s%s\n", err, cfg.state ? " in " : "",
 			cfg.state ? cfg.state : "");
 		goto out_db;
@@ -395,6 +416,7 @@ int main(int argc, char **argv)
 	status = 0;
 out_db:
 	db_close(&sb.db);
+	replay_free(sb.replay);
 out_srv:
 	http_server_free(srv);
 out_sc:

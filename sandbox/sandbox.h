@@ -15,6 +15,7 @@ struct sandbox {
 	/* The modules' handlers, asked in this order (http_set_routes; main.c's table). */
 	const struct http_route *routes;
 	size_t nroutes;
+	struct replay *replay;  /* --replay: the recorded answers served instead of the modules */
 };
 
 /* Current time (seconds); tests of expiry use short scenario lifetimes, not a fake clock. */

@@ -73,6 +73,8 @@ static const struct problem_info table[PROBLEM__COUNT] = {
 	P(PROBLEM_TOKEN_INVALID, "token-invalid", 401, false, FLOW_FIELD_NONE, SERVER_FAULT),
 	P(PROBLEM_SCOPE_INSUFFICIENT, "scope-insufficient", 403, false, FLOW_FIELD_SCOPES, SERVER_FAULT),
 	P(PROBLEM_INTERNAL, "internal", 500, true, FLOW_FIELD_NONE, SERVER_FAULT),
+	P(PROBLEM_REPLAY_DIVERGED, "replay-diverged", 409, false, FLOW_FIELD_NONE,
+	  N_("再生中のサーバーです。記録と異なる操作のため応答できません。記録どおりに操作してください。")),
 	P(PROBLEM_UNKNOWN_TYPE, "unknown-type", 0, false, FLOW_FIELD_NONE, SERVER_FAULT),
 	P(PROBLEM_NET_CONNECT, "net-connect", 0, true, FLOW_FIELD_NONE,
 	  N_("銀行のサーバーに接続できませんでした。入力内容はそのままです。")),

@@ -276,3 +276,91 @@ def test_bad_traces_refused_with_file_and_line(tmp_path):
                            stdin=subprocess.DEVNULL, timeout=10)
         assert r.returncode == 2, (name, r)
         assert "%s:%d: %s" % (p, line, msg) in r.stderr, (name, r.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# renkei-sandbox --replay
+
+def drive(t, shots):
+    """The recorded flow typed by hand again (FLOW, the terms, FINISH); each view compared with the
+    live one."""
+    v = settle(t)
+    keys = list(FLOW) + ["NPage"] * (len(shots) - len(FLOW) - len(FINISH) + 1) + FINISH
+    for i, k in enumerate(keys):
+        send(t, k)
+        if i < len(shots):
+            v = settle(t, v)
+            assert_same(shots[i], v, i + 1)
+
+
+def test_sandbox_replay_answers_the_flow_typed_by_hand(sandbox, curl, term, tmp_path):
+    trace, shots = record(sandbox, curl, term, tmp_path, extra=["--trace-unmasked"])
+    sb = sandbox(args=["--replay", str(trace)])
+    assert "replaying" in sb.log_text(), sb.log_text()
+    # any client, any code: the answers are the recorded ones, in order
+    t = term(client_argv_for(sb, "BBBB-BBBB"), env=client_env())
+    wait_partner(t, KAKEIBO)
+    drive(t, shots)
+    assert t.wait_exit() == 0
+    # every recorded request was answered: one more is refused, naming none
+    r = sb.get("/consent/v1/session")
+    assert r.status == 409 and r.json["type"] == "urn:renkei:problem:replay-diverged", r
+    assert r.json["expected"] is None, r.json
+
+
+def client_argv_for(sb, code):
+    return [str(CLIENT_BIN), "--server", sb.url, "--cacert", str(sb.cacert), "--user-code", code]
+
+
+def test_sandbox_replay_refuses_a_divergent_request(sandbox, curl, term, tmp_path):
+    trace, _ = record(sandbox, curl, term, tmp_path)
+    sb = sandbox(args=["--replay", str(trace)])
+    r = sb.get("/consent/v1/session")
+    assert r.status == 409 and r.content_type.startswith("application/problem+json"), r
+    assert r.json["type"] == "urn:renkei:problem:replay-diverged", r.json
+    assert r.json["expected"] == {"index": 1, "method": "POST", "path": "/consent/v1/sessions"}, r.json
+    assert "POST /consent/v1/sessions" in r.json["detail"], r.json
+    # the recording did not move: the client's start still gets the recorded answer; then the
+    # customer cancels where the recording logged in: the client says so in clear words
+    t = term(client_argv_for(sb, "BBBB-BBBB"), env=client_env())
+    wait_partner(t, KAKEIBO)
+    t.send("Tab", "Tab", "Enter")  # 中止
+    t.wait_for("API連携の手続きを中止しますか")
+    t.send("BTab", "Enter")  # はい
+    s = t.wait_for(lambda x: "再生中のサーバーです" in x.replace("\n", "").replace(" ", "") or "記録と異なる" in x,
+                   timeout=10)
+    assert "記録" in s, s
+
+
+def test_sandbox_replay_compares_recorded_bodies(sandbox, tmp_path):
+    """A body that departs from the recorded one (another value, a member more) is refused; a
+    redacted value matches anything."""
+    p = tmp_path / "scopes.jsonl"
+    recs = [{"trace": "renkei", "version": 1, "renkei": "0.1.0", "lang": "ja", "terminal": {"cols": 80, "rows": 24},
+             "options": {"unmasked": False}},
+            {"type": "request", "time": "t", "method": "POST", "path": "/consent/v1/session/scopes",
+             "action": "scopes", "status": 200, "ms": 1,
+             "body": {"scopes": ["balance"], "idempotency_key": "[redacted]"}},
+            {"type": "response", "time": "t", "status": 200, "ms": 1, "content_type": "application/json",
+             "body": {"step": "pins", "marker": 42}}]
+    p.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    sb = sandbox(args=["--replay", str(p)])
+    for body in ({"scopes": ["transactions"], "idempotency_key": "k1"},
+                 {"scopes": ["balance"], "idempotency_key": "k1", "more": 1},
+                 {"scopes": ["balance"]}):
+        r = sb.post("/consent/v1/session/scopes", json=body)
+        assert r.status == 409 and r.json["expected"]["path"] == "/consent/v1/session/scopes", (body, r.json)
+    r = sb.post("/consent/v1/session/scopes", json={"scopes": ["balance"], "idempotency_key": "another"})
+    assert r.status == 200 and r.json == {"step": "pins", "marker": 42}, r
+
+
+def test_sandbox_replay_refuses_a_bad_trace(sandbox, tmp_path):
+    import subprocess
+    from e2e.helpers import SANDBOX_BIN
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"trace":"renkei","version":1,"renkei":"0.1.0","lang":"ja","terminal":{},"options":{}}\n'
+                 '{"type":"request","method":"GET"', encoding="utf-8")
+    r = subprocess.run([str(SANDBOX_BIN), "--replay", str(p), "--listen", "127.0.0.1:0"], capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=10)
+    assert r.returncode == 1, r
+    assert "%s:2: the line is cut short" % p in r.stderr, r.stderr

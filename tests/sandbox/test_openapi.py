@@ -338,6 +338,13 @@ def server_failure(sb):
     c.post("/login", {"method": "password", "login_id": "sato02", "password": PASSWORDS["sato02"]})
 
 
+def replay_divergence(sb):
+    """renkei-sandbox --replay on a recorded trace: a request that is not the recorded first one
+    (the start) gets replay-diverged (protocol §5)."""
+    sb.post("/consent/v1/session/scopes", json={"scopes": ["balance"], "idempotency_key": "k" * 16},
+            bearer="x")
+
+
 def no_certificate_login(sb):
     da, c = new_consent(sb)
     c.post("/login", {"method": "certificate", "password": "x"})                          # method-unavailable
@@ -370,6 +377,7 @@ def test_every_sandbox_response_matches_the_document(sandbox, pki, pki_no_client
     no_certificate_login(rec.attach(sandbox(tls_dir=pki_no_client_ca)))
     guessing_and_retries(rec.attach(sandbox()))
     server_failure(rec.attach(sandbox(args=["--fault", "login:status:500:once"])))
+    replay_divergence(rec.attach(sandbox(args=["--replay", str(ROOT / "tests/fuzz/corpus/trace/yamada01.jsonl")])))
     expiry(rec.attach(sandbox(scenario=SCENARIOS / "short-expiry.json")),
            rec.attach(sandbox(scenario=SCENARIOS / "short-session.json")))
 

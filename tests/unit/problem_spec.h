@@ -43,6 +43,7 @@ static const struct problem_spec {
 	{"token-invalid", 401, PROBLEM_TOKEN_INVALID},
 	{"scope-insufficient", 403, PROBLEM_SCOPE_INSUFFICIENT},
 	{"internal", 500, PROBLEM_INTERNAL},
+	{"replay-diverged", 409, PROBLEM_REPLAY_DIVERGED},
 };
 #define PROBLEM_SPEC_COUNT (sizeof problem_spec / sizeof problem_spec[0])
 
