@@ -75,18 +75,6 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	bool plain = !o.replay && plain_wanted(&o);
-	if (plain && o.forms_dir) {
-		/* the line mode shows no form, but a bank's broken forms directory stops both modes */
-		char ferr[640];
-		struct form_set *fs = form_set_load(o.forms_dir, ferr, sizeof ferr);
-		if (!fs) {
-			fprintf(stderr, "renkei: %s\n", ferr);
-			api_global_cleanup();
-			options_free(&o);
-			return EXIT_ERROR;
-		}
-		form_set_free(fs);
-	}
 	int code = o.replay ? replay_run(&o) : plain ? plain_run(&o) : app_run(&o);
 	api_global_cleanup();
 	options_free(&o);
