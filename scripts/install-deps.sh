@@ -57,4 +57,12 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+# The tests start sshd(8) themselves on a free loopback port; a system sshd that installing
+# openssh-server just enabled would open port 22 on this machine: stop it (kept if it was there).
+case " $missing " in
+*" openssh-server "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		$SUDO systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+	fi ;;
+esac
 sh "$NODE_TOOLS"
