@@ -638,6 +638,50 @@ void trace_observe(const struct ui_event *ev, void *ctx)
 
 /* ---- answers and the end -------------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 (overlong, surrogate, past
+ * U+10FFFF, cut short). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		     : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	unsigned long cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	static const unsigned long min[] = {0, 0, 0x80, 0x800, 0x10000};
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A body that is not JSON, as a JSON string can hold it (docs/trace.md: UTF-8 lines): invalid
+ * bytes become U+FFFD, NUL and control characters other than tab and newline are dropped. out
+ * has room for 3 * n + 1 bytes. */
+static void utf8_clean(const char *in, size_t n, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq(s + i, n - i);
+		if (!l) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		if (!(l == 1 && ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || s[i] == 0x7f))) {
+			memcpy(out + o, s + i, l);
+			o += l;
+		}
+		i += l;
+	}
+	out[o] = '\0';
+}
+
 void trace_response(struct trace *t, long status, const char *content_type, const char *body, size_t len,
 		    long ms, enum problem failure)
 {
@@ -664,10 +708,9 @@ void trace_response(struct trace *t, long status, const char *content_type, cons
 		cJSON_AddItemToObject(o, "body", b);
 	} else if (body) { /* not JSON (an HTML error page): as text, cut short */
 		size_t n = len > 4096 ? 4096 : len;
-		char *txt = malloc(n + 1);
+		char *txt = malloc(n * 3 + 1);
 		if (txt) {
-			memcpy(txt, body, n);
-			txt[n] = '\0';
+			utf8_clean(body, n, txt);
 			cJSON_AddStringToObject(o, "body_text", txt);
 			free(txt);
 		}

@@ -1226,6 +1226,35 @@ static void control_characters_dropped(void **state)
 
 /* ---- trace ----------------------------------------------------------------------------------- */
 
+/* A garbled answer (bytes that are not UTF-8, a NUL, controls) still makes a valid JSON line of
+ * UTF-8 (docs/trace.md), so that a replay can read it back. */
+static void trace_garbled_body_is_utf8(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/renkei-trace-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	struct trace *tr = trace_open(path);
+	assert_non_null(tr);
+	static const char garbled[] = "\xfe\xff<html>\x01\xc3\x28ok\xe3\x81\x82\xed\xa0\x80\x00tail";
+	trace_response(tr, 502, "text/html", garbled, sizeof garbled - 1, 12, PROBLEM_NONE);
+	trace_close(tr);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	char line[8192];
+	assert_non_null(fgets(line, sizeof line, in));
+	fclose(in);
+	unlink(path);
+	cJSON *j = cJSON_Parse(line);
+	assert_non_null(j);
+	const char *txt = jstr(j, "body_text");
+	/* U+FFFD for each bad byte, the control dropped, あ kept, the text after the NUL kept */
+	assert_string_equal(txt, "\xef\xbf\xbd\xef\xbf\xbd<html>\xef\xbf\xbd(ok\xe3\x81\x82\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdtail");
+	cJSON_Delete(j);
+}
+
 static void trace_redacts(void **state)
 {
 	(void)state;
@@ -1343,6 +1372,7 @@ int main(void)
 		cmocka_unit_test(malformed_answers),
 		cmocka_unit_test(control_characters_dropped),
 		cmocka_unit_test(trace_redacts),
+		cmocka_unit_test(trace_garbled_body_is_utf8),
 		cmocka_unit_test(manage_list_detail_and_stop_two),
 		cmocka_unit_test(manage_answers_checked),
 	};
