@@ -483,6 +483,8 @@ static int find_hashed(struct sandbox *sb, struct http_resp *resp, const char *s
 	return 0;
 }
 
+static void device_code_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id);
+
 static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,
 			      const char *device_code, long long now)
 {
@@ -506,6 +508,10 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 	long long grant_id = sqlite3_column_int64(st, 5);
 	sqlite3_finalize(st);
 
+	if (same_client && strcmp(status, "issued") == 0 && has_grant) {
+		device_code_reused(sb, resp, grant_id);
+		return;
+	}
 	if (!same_client || strcmp(status, "issued") == 0) {
 		db_rollback(&sb->db);
 		oauth_error(resp, 400, "invalid_grant",
@@ -599,6 +605,20 @@ static int exec_grant(struct sandbox *sb, const char *sql, long long id, const c
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A spent device code comes back (the answer of its redemption lost, or the code stolen): as for a
+ * reused authorization code (RFC 6749 §4.1.2), the grant issued on it is revoked, every token of it,
+ * so that no grant stays live that its partner never received. Protocol §2.3. */
+static void device_code_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id)
+{
+	if (exec_grant(sb, "UPDATE grants SET revoked = 1 WHERE id = ?1", grant_id, NULL) != 0 ||
+	    db_commit(&sb->db) != 0) {
+		server_error(sb, resp);
+		return;
+	}
+	fprintf(stderr, "renkei-sandbox: a spent device_code came back: grant %lld revoked\n", grant_id);
+	oauth_error(resp, 400, "invalid_grant", "The device_code was already used: the authorization is revoked.");
 }
 
 /* A refresh token already used once comes back (stolen, or replayed): RFC 9700 §4.14.2, the whole

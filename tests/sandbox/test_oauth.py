@@ -10,7 +10,7 @@ import pytest
 
 from e2e.helpers import derived_scenario
 from harness.proto import (DEVICE_GRANT, PASSWORDS, YAMADA_PINS,
-                           Poller, by_number, device_auth, expect_oauth_error, expect_problem, grant,
+                           Poller, by_number, consent_to_permission, device_auth, expect_oauth_error, expect_problem, grant,
                            metadata, new_consent, refresh, revoke, start, token_request, yamada_at_scopes)
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
@@ -344,6 +344,34 @@ def test_reused_refresh_token_revokes_the_whole_grant(sandbox):
     # the partner's other grant is untouched
     assert sb.get("/v1/accounts", bearer=other["access_token"]).status == 200
     assert refresh(sb, other["refresh_token"], "mieru-demo").status == 200
+
+
+def test_spent_device_code_again_revokes_its_grant(sandbox):
+    """The partner lost the token answer (or the device code was stolen) and redeems it again:
+    invalid_grant, and the grant is revoked, every token of it (protocol §2.3), so no grant is left
+    live that its partner never received. Another grant of the same partner is untouched."""
+    sb = sandbox()
+    other = grant(sb, "sato02", client_id="mieru-demo")
+    da, c = new_consent(sb, "mieru-demo", "balance transactions")
+    c.login("sato02")
+    consent_to_permission(c, None)
+    c.allow()
+    first = token_request(sb, da["device_code"], "mieru-demo")
+    assert first.status == 200, first
+    assert sb.get("/v1/accounts", bearer=first.json["access_token"]).status == 200
+    expect_oauth_error(token_request(sb, da["device_code"], "mieru-demo"), "invalid_grant")
+    expect_problem(sb.get("/v1/accounts", bearer=first.json["access_token"]), 401, "token-invalid")
+    expect_oauth_error(refresh(sb, first.json["refresh_token"], "mieru-demo"), "invalid_grant")
+    assert "a spent device_code came back" in sb.log_text()
+    assert sb.get("/v1/accounts", bearer=other["access_token"]).status == 200
+    # another client's redemption of it is invalid_grant and revokes nothing
+    da2, c2 = new_consent(sb, "mieru-demo", "balance transactions")
+    c2.login("sato02")
+    consent_to_permission(c2, None)
+    c2.allow()
+    tok2 = token_request(sb, da2["device_code"], "mieru-demo").json
+    expect_oauth_error(token_request(sb, da2["device_code"], "kakeibo-demo"), "invalid_grant")
+    assert sb.get("/v1/accounts", bearer=tok2["access_token"]).status == 200
 
 
 def test_expired_access_token_is_401_and_refresh_renews(sandbox, tmp_path):
