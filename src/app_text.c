@@ -94,6 +94,12 @@ const char *app_error_text(const struct flow *f, char *buf, size_t size)
 					 e->retry_after);
 			else
 				snprintf(buf, size, "%s", _("ログインの試行が続いたため、受付を一時停止しています。しばらく待ってからお試しいただくか、手続きを中止してください。"));
+		} else if (f->step != FLOW_CODE) { /* a server's limit on any other step: not the codes */
+			if (e->retry_after > 0)
+				snprintf(buf, size, _("銀行のサーバーが混み合っているため、受付を一時停止しています。%ld秒後にもう一度お試しください。"),
+					 e->retry_after);
+			else
+				snprintf(buf, size, "%s", _("銀行のサーバーが混み合っているため、受付を一時停止しています。しばらく待ってからお試しください。"));
 		} else if (e->retry_after > 0)
 			snprintf(buf, size, _(pi->msgid), e->retry_after);
 		else

@@ -38,7 +38,7 @@ KINDS = ["latency:1200", "status:500", "status:502", "status:503", "status:429",
 # what the customer may read after a failed submission (po/ja: the client's problem table)
 MSG_RETRY_Q = "もう一度送信しますか？"
 MSG_SERVER = "銀行のサーバーで問題が発生しました。しばらく待ってからもう一度お試しください。"
-MSG_LIMITED = "受付を一時停止しています。"
+MSG_LIMITED = "受付を一時停止しています。"  # codes, logins, or a busy server
 KNOWN_ERRORS = (MSG_SERVER, MSG_LIMITED)
 MSG_RETRY_REASONS = ("通信が途中で切れました。入力内容はそのままです。",
                      "銀行のサーバーから応答がありませんでした。入力内容はそのままです。",
@@ -234,6 +234,10 @@ def test_every_step_meets_the_fault_once(sandbox, curl, term, tmp_path, kind):
     t.send("Enter")  # 終了
     assert t.wait_exit() == EXIT_ALLOWED
     assert sb.alive()
+
+    # a limit met after the code step never speaks of codes
+    wrong = [x for x in log if "コードの入力誤り" in x and not x.startswith("session:")]
+    assert not wrong, wrong
 
     faulted = [ln for ln in sb.log_text().split("\n") if "fault=" in ln]
     met = {m.group(1) for ln in faulted for m in [re.search(r"fault=([a-z_]+):", ln)] if m}

@@ -157,7 +157,6 @@ def oauth_flows(sb, pki_dir):
     c.login("sato02", expect_step="permission")
     c.allow()
     tok = token_request(sb, da["device_code"], "mieru-demo").json
-    token_request(sb, da["device_code"], "mieru-demo")              # spent: invalid_grant
     refreshed = refresh(sb, tok["refresh_token"], "mieru-demo").json
     # the resource API with it
     access = refreshed.get("access_token") or tok["access_token"]
@@ -176,6 +175,7 @@ def oauth_flows(sb, pki_dir):
     sb.post("/oauth/revoke", form={"client_id": "mieru-demo"})
     sb.get("/v1/accounts", bearer=access)                              # revoked: token-invalid
     refresh(sb, tok["refresh_token"], "mieru-demo")                    # invalid_grant
+    token_request(sb, da["device_code"], "mieru-demo")              # spent: invalid_grant (revokes its grant)
     # a token without the transactions scope
     da = device_auth(sb, "kakeibo-demo", "balance transactions")
     c = start(sb, da["user_code"])
