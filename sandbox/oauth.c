@@ -607,31 +607,34 @@ static int exec_grant(struct sandbox *sb, const char *sql, long long id, const c
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* A spent device code comes back (the answer of its redemption lost, or the code stolen): as for a
- * reused authorization code (RFC 6749 §4.1.2), the grant issued on it is revoked, every token of it,
- * so that no grant stays live that its partner never received. Protocol §2.3. */
-static void device_code_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id)
+/* Revoke the whole grant (every access and refresh token of it), log why, and answer invalid_grant. */
+static void revoke_grant_invalid(struct sandbox *sb, struct http_resp *resp, long long grant_id,
+				 const char *what, const char *description)
 {
 	if (exec_grant(sb, "UPDATE grants SET revoked = 1 WHERE id = ?1", grant_id, NULL) != 0 ||
 	    db_commit(&sb->db) != 0) {
 		server_error(sb, resp);
 		return;
 	}
-	fprintf(stderr, "renkei-sandbox: a spent device_code came back: grant %lld revoked\n", grant_id);
-	oauth_error(resp, 400, "invalid_grant", "The device_code was already used: the authorization is revoked.");
+	fprintf(stderr, "renkei-sandbox: %s came back: grant %lld revoked\n", what, grant_id);
+	oauth_error(resp, 400, "invalid_grant", description);
+}
+
+/* A spent device code comes back (the answer of its redemption lost, or the code stolen): as for a
+ * reused authorization code (RFC 6749 §4.1.2), the grant issued on it is revoked, so that no grant
+ * stays live that its partner never received. Protocol §2.3. */
+static void device_code_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id)
+{
+	revoke_grant_invalid(sb, resp, grant_id, "a spent device_code",
+			     "The device_code was already used: the authorization is revoked.");
 }
 
 /* A refresh token already used once comes back (stolen, or replayed): RFC 9700 §4.14.2, the whole
  * grant is revoked, every access and refresh token of it. */
 static void refresh_reused(struct sandbox *sb, struct http_resp *resp, long long grant_id)
 {
-	if (exec_grant(sb, "UPDATE grants SET revoked = 1 WHERE id = ?1", grant_id, NULL) != 0 ||
-	    db_commit(&sb->db) != 0) {
-		server_error(sb, resp);
-		return;
-	}
-	fprintf(stderr, "renkei-sandbox: a used refresh token came back: grant %lld revoked\n", grant_id);
-	oauth_error(resp, 400, "invalid_grant", "This refresh_token was used before: the authorization is revoked.");
+	revoke_grant_invalid(sb, resp, grant_id, "a used refresh token",
+			     "This refresh_token was used before: the authorization is revoked.");
 }
 
 static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char *client_id,

@@ -56,7 +56,7 @@ def _partner_request(curl, url, form, log):
     except AssertionError as e:  # transport error: the answer was lost
         log.append("transport error: %s" % str(e)[:80])
         return None
-    if r.status >= 429 and r.status != 400 or (r.status == 200 and not isinstance(r.json, dict)):
+    if r.status >= 429 or (r.status == 200 and not isinstance(r.json, dict)):
         log.append("answer %d %r" % (r.status, r.text[:60]))
         return None
     if r.status == 200 and not all(isinstance(r.json.get(k), str)
