@@ -35,6 +35,8 @@ struct audit_record {
 	const char *result;       /* allowed denied cancelled locked expired error */
 	const char *reason;       /* why, when not allowed: a problem type or customer/idle/signal/... */
 	const char *session;      /* audit_session_id() of the session token (never the token) */
+	bool unconfirmed;         /* cancelled, but no answer of the bank confirmed it ("confirmed":
+				     false; the bank's session ends when it expires) */
 };
 
 /* Write it (one line, fsync'ed; or one syslog message). 0, or -1 (the record could not be written:

@@ -22,6 +22,7 @@ void app_reset(struct app *a)
 	app_audit_end(a, "cancelled", a->cancel_reason ? a->cancel_reason : "customer"); /* if none yet */
 	a->audited = false;
 	a->cancel_reason = NULL;
+	a->cancel_unconfirmed = false;
 	a->session_id[0] = '\0';
 	a->customer_done = true; /* the kiosk then asks whether the bank is still there */
 	flow_reset(&a->f);
@@ -61,6 +62,8 @@ static int send_req(struct app *a, struct flow_req *req)
 			return -1;
 		}
 	}
+	/* a cancel asks its own question (app_ask_cancel): it is safe to send again in any case */
+	bool ask = req->action != FLOW_ACT_CANCEL;
 	for (;;) {
 		struct api_resp resp;
 		struct api_err err;
@@ -83,7 +86,8 @@ static int send_req(struct app *a, struct flow_req *req)
 			if (flow_build(&a->f, FLOW_ACT_REFRESH, req) == 0)
 				continue;
 		}
-		if (rc != 0 && !a->checking_card && a->f.error.can_retry && problem_is_transport(a->f.error.kind)) {
+		if (rc != 0 && ask && !a->checking_card && a->f.error.can_retry &&
+		    problem_is_transport(a->f.error.kind)) {
 			if (app_confirm_after_error(a, N_("通信エラー"), N_("もう一度送信しますか？"))) {
 				if (flow_build_retry(&a->f, req) == 0)
 					continue;
@@ -102,19 +106,46 @@ void app_do_action(struct app *a, enum flow_action act)
 	send_req(a, &req);
 }
 
-/* Cancel the consent on the server (the partner gets access_denied), after confirming. */
-void app_ask_cancel(struct app *a)
+/* The bank's answer ended the request: cancelled (or final meanwhile), or the session is gone. */
+bool app_cancel_taken(const struct app *a)
 {
-	if (a->f.manage) { /* linked services: nothing is pending; the session just ends */
-		if (ui_confirm(N_("終了"), N_("連携中のサービスの確認を終了しますか？"), false))
-			app_do_action(a, FLOW_ACT_CANCEL);
-		return;
-	}
-	if (!ui_confirm(N_("手続きの中止"),
-			N_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
-			false))
+	return a->f.session.len == 0 || flow_is_final(&a->f);
+}
+
+/* Cancel on the server without asking anything (idle, signal, card, staff exit): sent once, resent
+ * by itself where the budget allows (a cancel is safe to repeat: protocol §4.11). When no answer
+ * confirmed it, the audit record says so; the bank's session then ends when it expires. */
+void app_cancel_quietly(struct app *a)
+{
+	if (app_cancel_taken(a))
 		return;
 	app_do_action(a, FLOW_ACT_CANCEL);
+	if (!app_cancel_taken(a))
+		a->cancel_unconfirmed = true;
+}
+
+/* Cancel the consent on the server (the partner gets access_denied), after confirming. Until the
+ * bank confirms it (a server error, a garbled answer, no connection), the customer is asked whether
+ * to send it again (yes by default); no: back on the screen, everything kept, the error line says
+ * what happened, Esc asks again. */
+void app_ask_cancel(struct app *a)
+{
+	const char *again;
+	if (a->f.manage) { /* linked services: nothing is pending; the session just ends */
+		if (!ui_confirm(N_("終了"), N_("連携中のサービスの確認を終了しますか？"), false))
+			return;
+		again = N_("銀行から終了の確認が得られませんでした。もう一度送信しますか？");
+	} else {
+		if (!ui_confirm(N_("手続きの中止"),
+				N_("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
+				false))
+			return;
+		again = N_("銀行から中止の確認が得られませんでした。もう一度送信しますか？");
+	}
+	app_do_action(a, FLOW_ACT_CANCEL);
+	while (!a->quit && !app_cancel_taken(a) && a->f.error.kind != PROBLEM_NONE &&
+	       app_confirm_after_error(a, a->f.manage ? N_("終了") : N_("手続きの中止"), again))
+		app_do_action(a, FLOW_ACT_CANCEL);
 }
 
 static const char *error_line_text(void *ctx)
@@ -162,8 +193,7 @@ void app_leave(struct app *a, const struct ui_action *act)
 {
 	if (act->kind == UI_ACT_TIMEOUT || act->kind == UI_ACT_EOF || act->kind == UI_ACT_QUIT) {
 		a->cancel_reason = act->kind == UI_ACT_TIMEOUT ? "idle" : "signal";
-		if (a->f.session.len > 0 && !flow_is_final(&a->f))
-			app_do_action(a, FLOW_ACT_CANCEL);
+		app_cancel_quietly(a);
 		app_audit_end(a, "cancelled", a->cancel_reason);
 		if (!a->opt->kiosk || act->kind != UI_ACT_TIMEOUT)
 			a->quit = true;
@@ -244,8 +274,7 @@ int app_audit_start(struct app *a, const struct options *o)
 static void idle_end(struct app *a)
 {
 	a->cancel_reason = "idle";
-	if (a->f.session.len > 0 && !flow_is_final(&a->f))
-		app_do_action(a, FLOW_ACT_CANCEL);
+	app_cancel_quietly(a);
 	app_audit_end(a, "cancelled", "idle");
 	app_reset(a);
 	ui_clear_all();

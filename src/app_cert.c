@@ -46,12 +46,11 @@ void app_card_removed(struct app *a)
 	a->checking_card = true;
 	a->cancel_reason = "card";
 	/* over the connection we still have (a session bound to the certificate needs it) ... */
-	if (a->f.session.len > 0 && !flow_is_final(&a->f))
+	if (!app_cancel_taken(a))
 		app_do_action(a, FLOW_ACT_CANCEL);
 	/* ... else, without the card, over a new connection (enough before the certificate login) */
 	api_set_ssl_ctx_cb(a->api, NULL, NULL);
-	if (a->f.session.len > 0 && !flow_is_final(&a->f))
-		app_do_action(a, FLOW_ACT_CANCEL);
+	app_cancel_quietly(a);
 	a->checking_card = false;
 	p11_close(a->p11);
 	a->p11 = NULL;

@@ -48,6 +48,7 @@ struct app {
 	bool audited;           /* this flow's record is written */
 	bool audit_failed;      /* a record could not be written: renkei stops */
 	const char *cancel_reason; /* why the flow is being cancelled: idle, signal, card, staff */
+	bool cancel_unconfirmed; /* a cancel sent without asking got no answer confirming it */
 	char session_id[33];    /* audit_session_id() of the session token: never the token */
 	char *links_text;       /* linked services: the details / confirmation / stopped text */
 };
@@ -150,8 +151,13 @@ void app_reset(struct app *a);
 bool app_confirm_after_error(struct app *a, const char *title, const char *question);
 /* Build action act and send it; a local check that fails leaves f.error set. */
 void app_do_action(struct app *a, enum flow_action act);
-/* Cancel the consent on the server (the partner gets access_denied), after confirming. */
+/* Cancel the consent on the server (the partner gets access_denied), after confirming; offers to
+ * send it again until the bank confirms it. */
 void app_ask_cancel(struct app *a);
+/* The request has ended on the server (or its session is gone): nothing left to cancel. */
+bool app_cancel_taken(const struct app *a);
+/* Cancel without asking (idle, signal, card, staff); unconfirmed: a->cancel_unconfirmed. */
+void app_cancel_quietly(struct app *a);
 /* Show form `name` with bindings until the user acts (Esc's label and F9 from a->esc_msgid,
  * a->cancel_key). 0, or -1 (the form cannot be loaded: a->quit set). */
 int app_run_form(struct app *a, const char *name, const struct ui_binding *b, size_t nb,

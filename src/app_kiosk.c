@@ -64,8 +64,7 @@ void app_staff_exit(struct app *a)
 		if (ok) {
 			a->staff_tries = 0;
 			a->cancel_reason = "staff";
-			if (a->f.session.len > 0 && !flow_is_final(&a->f))
-				app_do_action(a, FLOW_ACT_CANCEL);
+			app_cancel_quietly(a);
 			a->staff_exit = true;
 			a->quit = true;
 			break;
@@ -204,6 +203,7 @@ static void audit_links_end(struct app *a, const char *result, const char *reaso
 		.method = audit_method(a, customer),
 		.result = result,
 		.reason = reason,
+		.unconfirmed = a->cancel_unconfirmed && strcmp(result, "cancelled") == 0,
 		.session = a->session_id,
 	};
 	audit_put(a, &r);
@@ -276,6 +276,7 @@ void app_audit_end(struct app *a, const char *result, const char *reason)
 		.n_accounts = na,
 		.result = result,
 		.reason = reason,
+		.unconfirmed = a->cancel_unconfirmed && strcmp(result, "cancelled") == 0,
 		.session = a->session_id[0] ? a->session_id : NULL,
 	};
 	audit_put(a, &r);

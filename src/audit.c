@@ -174,6 +174,8 @@ static char *record_json(const struct audit *au, const struct audit_record *r)
 	}
 	add_str(o, "result", r->result);
 	add_str(o, "reason", r->reason);
+	if (r->unconfirmed)
+		cJSON_AddBoolToObject(o, "confirmed", 0);
 	add_str(o, "session", r->session && *r->session ? r->session : NULL);
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);

@@ -1045,7 +1045,8 @@ static const struct action_def {
 			    STEP_BIT(FLOW_PERMISSION), true, false, false, build_allow, NULL},
 	[FLOW_ACT_DENY] = {"deny", FLOW_POST, P_CONSENT "/session/decision", STEP_BIT(FLOW_PERMISSION),
 			   true, false, false, build_deny, NULL},
-	[FLOW_ACT_CANCEL] = {"cancel", FLOW_DELETE, P_CONSENT "/session", ON_LIVE, false, false, false,
+	/* sent again after it was taken, it meets 409 wrong-step naming the final step (§4.11) */
+	[FLOW_ACT_CANCEL] = {"cancel", FLOW_DELETE, P_CONSENT "/session", ON_LIVE, false, true, false,
 			     build_nothing, NULL},
 	[FLOW_ACT_MANAGE] = {"manage", FLOW_POST, P_CONSENT "/sessions", STEP_BIT(FLOW_CODE), true, false,
 			     false, build_manage, NULL},

@@ -409,6 +409,7 @@ static int send_req(struct plain *p, struct flow_req *req)
 			return -1;
 		}
 	}
+	enum flow_action act = req->action;
 	for (;;) {
 		struct api_resp resp;
 		struct api_err err;
@@ -429,7 +430,8 @@ static int send_req(struct plain *p, struct flow_req *req)
 		flow_req_free(req);
 		if (a->f.refresh && flow_build(&a->f, FLOW_ACT_REFRESH, req) == 0)
 			continue;
-		if (rc != 0 && !p->no_ask && !a->checking_card && a->f.error.can_retry &&
+		/* a cancel asks its own question (ask_cancel) */
+		if (rc != 0 && !p->no_ask && !a->checking_card && act != FLOW_ACT_CANCEL && a->f.error.can_retry &&
 		    problem_is_transport(a->f.error.kind)) {
 			putchar('\n');
 			line(_("通信エラー"));
@@ -456,8 +458,11 @@ static void do_action(struct plain *p, enum flow_action act)
 static void cancel_now(struct plain *p)
 {
 	p->no_ask = true;
-	if (p->a.f.session.len > 0 && !flow_is_final(&p->a.f))
+	if (!app_cancel_taken(&p->a)) {
 		do_action(p, FLOW_ACT_CANCEL);
+		if (!app_cancel_taken(&p->a))
+			p->a.cancel_unconfirmed = true; /* the bank's session ends when it expires */
+	}
 	p->no_ask = false;
 }
 
@@ -487,8 +492,19 @@ static void ask_cancel(struct plain *p)
 	bool yes = false;
 	putchar('\n');
 	if (ask_yes_no(p, _("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
-		       false, &yes) == IN_TEXT && yes)
+		       false, &yes) != IN_TEXT || !yes)
+		return;
+	/* until the bank confirms it (as app_ask_cancel): no keeps the screen, the error says why */
+	do_action(p, FLOW_ACT_CANCEL);
+	while (!p->a.quit && !app_cancel_taken(&p->a) && p->a.f.error.kind != PROBLEM_NONE) {
+		putchar('\n');
+		error_line(&p->a.f);
+		yes = false;
+		if (ask_yes_no(p, _("銀行から中止の確認が得られませんでした。もう一度送信しますか？"), true, &yes) !=
+			    IN_TEXT || !yes)
+			break;
 		do_action(p, FLOW_ACT_CANCEL);
+	}
 }
 
 /* The token went away mid-flow: cancel, wipe, tell, end (a kiosk starts again). */

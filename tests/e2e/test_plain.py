@@ -132,6 +132,28 @@ def test_cancel_tells_the_partner(sandbox, curl):
     partner.assert_denied()
 
 
+def test_cancel_the_bank_does_not_confirm_asks_again(sandbox, curl):
+    """The cancel meets a 500: the bank's sentence as an error line, then the question to send it
+    again (yes by default); the empty line sends it, the partner gets access_denied."""
+    sb = sandbox(args=["--fault", "cancel:status:500:once"])
+    partner = Partner(curl, sb)
+    c = start_plain(sb)
+    c.prompt("コード", partner.user_code)
+    c.prompt("番号を選んでください", "1")
+    c.prompt("ログインID", "<")
+    c.expect("3. 中止")
+    c.prompt("番号を選んでください", "3")
+    c.expect("API連携の手続きを中止しますか？")
+    c.prompt("番号を選んでください [2]", "1")
+    c.expect("エラー: 銀行のサーバーで問題が発生しました。しばらく待ってからもう一度お試しください。")
+    c.expect("銀行から中止の確認が得られませんでした。もう一度送信しますか？")
+    c.prompt("番号を選んでください [1]", "")
+    c.expect("API連携の利用登録を中止しました。")
+    assert c.wait_exit() == EXIT_DENIED
+    clean_output(c, [])
+    partner.assert_denied()
+
+
 def test_question_mark_repeats_and_bad_numbers_are_refused(sandbox, curl):
     sb = sandbox()
     partner = Partner(curl, sb)

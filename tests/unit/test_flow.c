@@ -976,6 +976,36 @@ static void wrong_step_then_refresh(void **state)
 	flow_free(&f);
 }
 
+/* A cancel whose answer was lost is resent (idempotent); if the first one had been taken, the
+ * resent one meets wrong-step naming the final step, the refresh reads it: denied. */
+static void cancel_resent_after_it_was_taken(void **state)
+{
+	(void)state;
+	struct flow f;
+	struct flow_req r;
+	login_typed(&f, "yamada01", "Sakura-2026");
+	assert_null(build(&f, FLOW_ACT_CANCEL, &r));
+	assert_int_equal(r.method, FLOW_DELETE);
+	assert_true(r.idempotent);
+	flow_req_free(&r);
+	/* the resent DELETE: the session is already denied */
+	assert_null(build(&f, FLOW_ACT_CANCEL, &r));
+	apply(&f, 409, PROB,
+	      "{\"type\":\"urn:renkei:problem:wrong-step\",\"status\":409,\"step\":\"denied\"}");
+	flow_req_free(&r);
+	assert_true(f.refresh);
+	assert_null(build(&f, FLOW_ACT_REFRESH, &r));
+	assert_true(r.idempotent);
+	apply(&f, 200, JSON, denied_200);
+	flow_req_free(&r);
+	assert_int_equal(f.step, FLOW_DENIED);
+	assert_int_equal(flow_exit_code(&f), EXIT_DENIED);
+	assert_wiped(&f.login.password);
+	/* final: nothing more to cancel */
+	assert_int_equal(flow_build(&f, FLOW_ACT_CANCEL, &r), -1);
+	flow_free(&f);
+}
+
 static void start_errors_and_keys(void **state)
 {
 	(void)state;
@@ -1367,6 +1397,7 @@ int main(void)
 		cmocka_unit_test(intent_required_from_server),
 		cmocka_unit_test(every_problem_type),
 		cmocka_unit_test(wrong_step_then_refresh),
+		cmocka_unit_test(cancel_resent_after_it_was_taken),
 		cmocka_unit_test(start_errors_and_keys),
 		cmocka_unit_test(login_methods_and_partner),
 		cmocka_unit_test(malformed_answers),
