@@ -52,6 +52,11 @@
 	"  purpose TEXT NOT NULL DEFAULT 'consent'" /* consent | manage (§4.12; no device code, partner) */ \
 	");" \
 	"CREATE INDEX IF NOT EXISTS consent_sessions_by_device ON consent_sessions(device_code_hash);" \
+	/* the sweep on every request reads only the live and the just-expired sessions: the ended ones \
+	 * (every grant leaves one) are never scanned again */ \
+	"CREATE INDEX IF NOT EXISTS consent_sessions_live ON consent_sessions(last_activity)" \
+	"  WHERE final = 0 AND expired = 0;" \
+	"CREATE INDEX IF NOT EXISTS consent_sessions_unrecorded ON consent_sessions(purpose) WHERE expired = 2;" \
 	"CREATE TABLE IF NOT EXISTS consent_logins (" \
 	"  customer TEXT PRIMARY KEY," \
 	"  wrong_passwords INTEGER NOT NULL DEFAULT 0," \
@@ -716,9 +721,11 @@ static void sweep(struct ctx *c)
 	    "ii", (long long)c->sc->session_idle_seconds, c->now);
 	if (!c->failed && record_expired(c->sb->db.h, c->now) != 0)
 		c->failed = true;
+	/* pending PINs and kept answers exist only for sessions that were live at the last sweep: look
+	 * each one's session up (a scan of the sessions would grow with every ended one) */
 	run(c,
-	    "DELETE FROM consent_pending WHERE session IN"
-	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1)",
+	    "DELETE FROM consent_pending WHERE EXISTS (SELECT 1 FROM consent_sessions s"
+	    " WHERE s.token_hash = consent_pending.session AND s.expired = 1)",
 	    "");
 	run(c, "DELETE FROM consent_rate WHERE at <= ?", "i", c->now - (long long)c->sc->rate_limit_window);
 	long long keep = c->sc->address_login_window > c->sc->session_idle_seconds ? c->sc->address_login_window
@@ -728,8 +735,8 @@ static void sweep(struct ctx *c)
 	run(c, "DELETE FROM consent_login_state WHERE key LIKE '?%' AND locked_until <= ?1 AND updated_at <= ?1 - 86400",
 	    "i", c->now);
 	run(c,
-	    "DELETE FROM consent_idem WHERE session IN"
-	    " (SELECT token_hash FROM consent_sessions WHERE expired = 1 OR final = 1)",
+	    "DELETE FROM consent_idem WHERE EXISTS (SELECT 1 FROM consent_sessions s"
+	    " WHERE s.token_hash = consent_idem.session AND (s.expired = 1 OR s.final = 1))",
 	    "");
 }
 

@@ -16,7 +16,9 @@
 
 int oauth_init(struct sandbox *sb)
 {
-	return db_exec(&sb->db, "CREATE INDEX IF NOT EXISTS tokens_by_grant ON tokens(grant_id);");
+	/* grants by customer: the links list (§4.12) reads one customer's, not every grant */
+	return db_exec(&sb->db, "CREATE INDEX IF NOT EXISTS tokens_by_grant ON tokens(grant_id);"
+				"CREATE INDEX IF NOT EXISTS grants_by_customer ON grants(customer);");
 }
 
 /* --- answers ------------------------------------------------------------------------------ */
