@@ -107,6 +107,9 @@ const char *app_links_confirm_text(void *ctx);
 const char *app_links_stopped(void *ctx);
 /* Stop every ticked link (FLOW_LINK_CONFIRM), one request each, each one recorded. */
 void app_links_stop(struct app *a);
+void app_links_stop_with(struct app *a, void (*send)(void *ctx, enum flow_action act), void *ctx);
+/* A link's scope names in the current language, joined with 「、」. */
+const char *app_link_scopes(const struct flow_link *l, char *buf, size_t size);
 
 /* ---- app_cert.c: the certificate chooser, the token PIN, a pulled card ---------------------- */
 const char *app_cert_text(void *ctx);

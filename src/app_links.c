@@ -29,7 +29,7 @@ static const char *short_date(const char *iso, char *buf, size_t size)
 }
 
 /* The scope names of a link in the current language, joined as the permission screen joins them. */
-static const char *scope_list(const struct flow_link *l, char *buf, size_t size)
+const char *app_link_scopes(const struct flow_link *l, char *buf, size_t size)
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->n_scopes; i++) {
@@ -52,7 +52,7 @@ static const char *row_partner(void *ctx)
 static const char *row_scopes(void *ctx)
 {
 	struct linkrow *r = ctx;
-	scope_list(r->l, r->scopes, sizeof r->scopes);
+	app_link_scopes(r->l, r->scopes, sizeof r->scopes);
 	if (ui_width(r->scopes) > SCOPES_COLS && r->l->n_scopes > 1)
 		/* TRANSLATORS: the linked services table when the scopes do not fit: the first scope and
 		   how many others (at most 23 columns), e.g. "Balance inquiry +1 more" */
@@ -136,7 +136,7 @@ static void link_text(struct app *a, size_t *cap, const struct flow_link *l, boo
 {
 	char buf[512], d[64];
 	text_add(a, cap, _("連携先：%s\n"), l10n_get(&l->partner.name, i18n_lang()));
-	text_add(a, cap, _("対象業務：%s\n"), scope_list(l, buf, sizeof buf));
+	text_add(a, cap, _("対象業務：%s\n"), app_link_scopes(l, buf, sizeof buf));
 	text_add(a, cap, "%s\n", _("対象口座："));
 	for (size_t i = 0; i < l->n_accounts; i++)
 		text_add(a, cap, "  %s\n", app_account_label(&l->accounts[i], buf, sizeof buf));
@@ -184,16 +184,27 @@ const char *app_links_stopped(void *ctx)
 	return a->links_text ? a->links_text : "";
 }
 
+static void send_by_screen(void *ctx, enum flow_action act)
+{
+	app_do_action(ctx, act);
+}
+
 /* 「停止する」: one revocation per ticked link, each recorded as it is done; stops at the first
- * failure (the screen shows it; those done are done). */
-void app_links_stop(struct app *a)
+ * failure (the screen shows it; those done are done). send sends an action the way the front-end
+ * does (its questions after a transport failure). */
+void app_links_stop_with(struct app *a, void (*send)(void *ctx, enum flow_action act), void *ctx)
 {
 	while (a->f.step == FLOW_LINK_CONFIRM && flow_links_selected(&a->f) && !a->quit) {
 		size_t before = a->f.n_stopped;
-		app_do_action(a, FLOW_ACT_REVOKE);
+		send(ctx, FLOW_ACT_REVOKE);
 		if (a->f.n_stopped > before)
 			app_audit_revoke(a, &a->f.stopped[a->f.n_stopped - 1]);
 		if (a->f.error.kind != PROBLEM_NONE || a->f.n_stopped == before)
 			break;
 	}
+}
+
+void app_links_stop(struct app *a)
+{
+	app_links_stop_with(a, send_by_screen, a);
 }

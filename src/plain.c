@@ -202,6 +202,9 @@ static void error_line(const struct flow *f)
 		outf(_("エラー: %s\n"), msg);
 }
 
+/* The linked services' screens (a manage session, protocol §4.12) all have this title. */
+#define LINKS_TITLE N_("連携中のサービス")
+
 /* The screen's head: a blank line, the title, the partner (subtitle), the error if any. */
 static void head(struct plain *p, const char *title_msgid, bool partner)
 {
@@ -487,12 +490,16 @@ static void idle_end(struct plain *p)
 	line(_("一定時間操作がなかったため、手続きを終了しました。入力された内容は消去しました。"));
 }
 
+/* Cancel the consent (or end a manage session: nothing is pending there), after asking. */
 static void ask_cancel(struct plain *p)
 {
-	bool yes = false;
+	bool yes = false, manage = p->a.f.manage;
 	putchar('\n');
-	if (ask_yes_no(p, _("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
-		       false, &yes) != IN_TEXT || !yes)
+	if (ask_yes_no(p,
+		       manage ? _("連携中のサービスの確認を終了しますか？")
+			      : _("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
+		       false, &yes) != IN_TEXT ||
+	    !yes)
 		return;
 	/* until the bank confirms it (as app_ask_cancel): no keeps the screen, the error says why */
 	do_action(p, FLOW_ACT_CANCEL);
@@ -500,8 +507,11 @@ static void ask_cancel(struct plain *p)
 		putchar('\n');
 		error_line(&p->a.f);
 		yes = false;
-		if (ask_yes_no(p, _("銀行から中止の確認が得られませんでした。もう一度送信しますか？"), true, &yes) !=
-			    IN_TEXT || !yes)
+		if (ask_yes_no(p,
+			       manage ? _("銀行から終了の確認が得られませんでした。もう一度送信しますか？")
+				      : _("銀行から中止の確認が得られませんでした。もう一度送信しますか？"),
+			       true, &yes) != IN_TEXT ||
+		    !yes)
 			break;
 		do_action(p, FLOW_ACT_CANCEL);
 	}
@@ -531,9 +541,15 @@ static void card_removed(struct plain *p)
 
 /* ---- the steps ------------------------------------------------------------------------------ */
 
+static void step_links_start(struct plain *p);
+
 static void step_code(struct plain *p)
 {
 	struct app *a = &p->a;
+	if (a->opt->links) {
+		step_links_start(p);
+		return;
+	}
 	head(p, N_("API連携認証（利用登録）"), false);
 	line(_("連携先アプリに表示されているコードを入力の上、「次へ」ボタンを押してください。"));
 	line(_("例：WDJB-MJHT（大文字・小文字、ハイフンは区別しません）"));
@@ -551,9 +567,15 @@ static void step_code(struct plain *p)
 		do_action(p, FLOW_ACT_START);
 }
 
+static void step_links_method(struct plain *p);
+
 static void step_partner(struct plain *p)
 {
 	struct app *a = &p->a;
+	if (a->f.manage) {
+		step_links_method(p);
+		return;
+	}
 	head(p, N_("API連携認証（利用登録）"), false);
 	text_line(p, N_("{partner}がお客様の口座情報へのアクセスを求めています。"));
 	line(_("この手続きをご自身で連携先アプリから始めた場合のみ、ログイン方式を選択してお進みください。お心当たりがない場合は「中止」を押してください。"));
@@ -579,9 +601,15 @@ static void ask_password_and_login(struct plain *p)
 static void step_login_password(struct plain *p)
 {
 	struct flow *f = &p->a.f;
-	head(p, N_("API連携認証（利用登録）"), true);
-	line(_("ID・パスワード方式"));
-	line(_("「ログインID」、「ログインパスワード」を入力して、「API連携」ボタンを押してください。"));
+	if (f->manage) {
+		head(p, LINKS_TITLE, false);
+		line(_("ID・パスワード方式"));
+		line(_("ログインIDとログインパスワードを入力し、「ログイン」を押してください。"));
+	} else {
+		head(p, N_("API連携認証（利用登録）"), true);
+		line(_("ID・パスワード方式"));
+		line(_("「ログインID」、「ログインパスワード」を入力して、「API連携」ボタンを押してください。"));
+	}
 	/* after a wrong password the ID is kept: an empty line keeps it */
 	struct secret typed = SECRET_INIT;
 	enum in_kind k = ask(p, _("ログインID"), f->login.login_id.len ? f->login.login_id.buf : NULL, &typed, false);
@@ -599,7 +627,10 @@ static void step_login(struct plain *p);
 static void step_question(struct plain *p)
 {
 	struct flow *f = &p->a.f;
-	head(p, N_("API連携認証（追加認証）（利用登録）"), true);
+	if (f->manage)
+		head(p, LINKS_TITLE, false);
+	else
+		head(p, N_("API連携認証（追加認証）（利用登録）"), true);
 	line(_("業務に対する回答を入力の上、「認証」ボタンを押してください。"));
 	line(_("追加認証"));
 	field_line(0, N_("質問"), app_question_text(&p->a));
@@ -807,6 +838,158 @@ back: /* back a step when the server offers one, else cancel (as Esc on the scre
 		ask_cancel(p);
 }
 
+/* ---- linked services (a manage session, protocol §4.12; the screens: app_links.c) ------------ */
+
+/* renkei --links: what the customer can do here, then the login (nothing is shown before it). */
+static void step_links_start(struct plain *p)
+{
+	struct app *a = &p->a;
+	head(p, LINKS_TITLE, false);
+	line(_("お客様が口座情報へのアクセスを許可しているサービス（API連携先）を確認し、必要に応じて連携を停止できます。"));
+	line(_("「次へ」ボタンを押して、ログインしてください。"));
+	const char *labels[] = {_("次へ"), _("終了")};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, NULL, a->opt->kiosk ? 1 : 2, 0, &c); /* a kiosk never ends */
+	if (k == IN_TEXT && c == 0) {
+		do_action(p, FLOW_ACT_MANAGE);
+		return;
+	}
+	if (a->opt->kiosk || (k != IN_BACK && k != IN_TEXT))
+		return;
+	bool yes = false;
+	putchar('\n');
+	if (ask_yes_no(p, _("連携中のサービスの確認を終了しますか？"), false, &yes) == IN_TEXT && yes)
+		a->quit = true;
+}
+
+static void step_links_method(struct plain *p)
+{
+	struct app *a = &p->a;
+	head(p, LINKS_TITLE, false);
+	line(_("連携中のサービスの確認には、ログインが必要です。"));
+	line(_("ログイン方式を選択してください。"));
+	const char *labels[] = {_("ID・パスワード方式"), _("電子証明書方式"), _("終了")};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, NULL, 3, 0, &c);
+	if (k == IN_BACK || (k == IN_TEXT && c == 2))
+		ask_cancel(p);
+	else if (k == IN_TEXT)
+		flow_choose_method(&a->f, c == 0 ? FLOW_LOGIN_PASSWORD : FLOW_LOGIN_CERTIFICATE);
+}
+
+/* One link as lines: the partner, then its scopes and dates indented (the table's columns). */
+static void link_lines(const struct flow_link *l)
+{
+	char buf[512], d[64];
+	field_line(2, N_("連携先"), l10n_get(&l->partner.name, i18n_lang()));
+	field_line(4, N_("認可対象"), app_link_scopes(l, buf, sizeof buf));
+	field_line(4, N_("連携日"), app_date(l->from, d, sizeof d));
+	field_line(4, N_("有効期限"), app_date(l->to, d, sizeof d));
+}
+
+/* Which links (the table's 選択 column): their names numbered, the numbers typed; the ticked ones
+ * (or the only one) are the default. IN_TEXT when f.links' ticks were set. */
+static enum in_kind choose_links(struct plain *p)
+{
+	struct flow *f = &p->a.f;
+	char def[256] = "";
+	for (size_t i = 0; i < f->n_links; i++) {
+		outf("  %zu. %s\n", i + 1, l10n_get(&f->links[i].partner.name, i18n_lang()));
+		if (f->links[i].selected || f->n_links == 1)
+			snprintf(def + strlen(def), sizeof def - strlen(def), "%s%zu", def[0] ? " " : "", i + 1);
+	}
+	bool sel[64];
+	size_t n = f->n_links < 64 ? f->n_links : 64;
+	for (;;) {
+		enum in_kind k = ask(p, _("選ぶ番号を空白で区切って入力してください"), def, &p->line, false);
+		if (k == IN_EMPTY && def[0])
+			return IN_TEXT; /* the ticked ones stay ticked */
+		if (k != IN_TEXT && k != IN_EMPTY)
+			return k;
+		if (k == IN_TEXT && parse_numbers(p->line.buf, sel, n) == 0) {
+			for (size_t i = 0; i < f->n_links; i++)
+				f->links[i].selected = i < n && sel[i];
+			return IN_TEXT;
+		}
+		outf(_("エラー: 1から%zuまでの番号を入力してください。\n"), n);
+	}
+}
+
+static void step_links(struct plain *p)
+{
+	struct flow *f = &p->a.f;
+	head(p, LINKS_TITLE, false);
+	line(_("お客様が口座情報へのアクセスを許可しているサービス（API連携先）の一覧です。"));
+	if (!f->n_links) {
+		line(_("現在、連携中のサービスはありません。"));
+	} else {
+		line(_("サービスを選び、「詳細」または「連携を停止」を押してください。"));
+		for (size_t i = 0; i < f->n_links; i++)
+			link_lines(&f->links[i]);
+	}
+	const char *labels[] = {_("詳細"), _("連携を停止"), _("終了")};
+	const bool none[] = {f->n_links == 0, f->n_links == 0, false};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, none, 3, f->n_links ? 0 : 2, &c);
+	if (k == IN_BACK || (k == IN_TEXT && c == 2)) {
+		ask_cancel(p); /* 終了: ends the session */
+		return;
+	}
+	if (k != IN_TEXT || choose_links(p) != IN_TEXT)
+		return; /* "<" there: the list again */
+	if (c == 0)
+		flow_links_detail(f);
+	else
+		flow_links_confirm(f);
+}
+
+static void step_link_detail(struct plain *p)
+{
+	head(p, N_("連携中のサービス（詳細）"), false);
+	out(app_links_detail(&p->a));
+	const char *labels[] = {_("一覧に戻る"), _("連携を停止")};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, NULL, 2, 0, &c);
+	if (k == IN_BACK || (k == IN_TEXT && c == 0))
+		flow_links_back(&p->a.f);
+	else if (k == IN_TEXT)
+		flow_links_confirm(&p->a.f);
+}
+
+static void send_by_line(void *ctx, enum flow_action act)
+{
+	do_action(ctx, act);
+}
+
+static void step_link_confirm(struct plain *p)
+{
+	head(p, N_("連携の停止"), false);
+	line(_("以下のサービスとの連携を停止します。よろしいですか？"));
+	line(_("停止すると、連携先は以下の口座情報を照会できなくなります。"));
+	line(_("再び連携するには、連携先のアプリから改めて手続きが必要です。"));
+	out(app_links_confirm_text(&p->a));
+	const char *labels[] = {_("戻る"), _("停止する")};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, NULL, 2, 0, &c); /* 戻る is the default, as on the screen */
+	if (k == IN_BACK || (k == IN_TEXT && c == 0))
+		flow_links_back(&p->a.f);
+	else if (k == IN_TEXT)
+		app_links_stop_with(&p->a, send_by_line, p);
+}
+
+static void step_link_stopped(struct plain *p)
+{
+	head(p, N_("連携の停止"), false);
+	line(_("以下のサービスとの連携を停止しました。"));
+	out(app_links_stopped(&p->a));
+	line(_("連携先はお客様の口座情報を照会できなくなりました。"));
+	const char *labels[] = {_("一覧に戻る")};
+	size_t c = 0;
+	enum in_kind k = ask_choice(p, labels, NULL, 1, 0, &c);
+	if (k == IN_TEXT || k == IN_BACK)
+		flow_links_back(&p->a.f);
+}
+
 /* done / cancelled / locked / fatal: the words of the form, then the end (or, in a kiosk, the
  * first question again after Enter). */
 struct final_def {
@@ -822,6 +1005,7 @@ static const struct final_def finals[FLOW__NSTEPS] = {
 	[FLOW_LOCKED] = {N_("ログインがロックされています。"),
 			 N_("ロックの解除は、お取引店またはヘルプデスクにお問い合わせください。"), true},
 	[FLOW_FATAL] = {N_("エラーが発生しました"), NULL, true},
+	[FLOW_ENDED] = {N_("連携中のサービスの確認を終了しました。"), NULL, false},
 };
 
 static void step_final(struct plain *p)
@@ -830,8 +1014,8 @@ static void step_final(struct plain *p)
 	const struct final_def *d = finals[a->f.step].heading ? &finals[a->f.step] : &finals[FLOW_FATAL];
 	app_audit_final(a);
 	putchar('\n');
-	line(_("API連携認証（利用登録）"));
-	if (a->f.partner.name.ja)
+	line(a->f.manage || a->opt->links ? _(LINKS_TITLE) : _("API連携認証（利用登録）"));
+	if (a->f.partner.name.ja && !a->f.manage)
 		text_line(p, N_("連携先：{partner}"));
 	line(_(d->heading));
 	if (d->message) {
@@ -879,29 +1063,41 @@ static void step_final(struct plain *p)
 struct plain_step {
 	void (*run)(struct plain *p);
 	const char *form;
+	const char *links_form; /* the form in a manage session (renkei --links), if another */
 };
 
 static const struct plain_step steps[FLOW__NSTEPS] = {
-	[FLOW_NONE] = {step_code, "code"},
-	[FLOW_CODE] = {step_code, "code"},
-	[FLOW_PARTNER] = {step_partner, "partner"},
-	[FLOW_LOGIN] = {step_login, NULL},
-	[FLOW_QUESTION] = {step_question, "question"},
-	[FLOW_SCOPES] = {step_scopes, "scopes"},
-	[FLOW_PINS] = {step_pins, "pins"},
-	[FLOW_PIN_RESULT] = {step_pin_result, "pin_result"},
-	[FLOW_PERMISSION] = {step_permission, "permission"},
-	[FLOW_DONE] = {step_final, "done"},
-	[FLOW_DENIED] = {step_final, "cancelled"},
-	[FLOW_LOCKED] = {step_final, "locked"},
-	[FLOW_FATAL] = {step_final, "error"},
+	[FLOW_NONE] = {step_code, "code", "links_start"},
+	[FLOW_CODE] = {step_code, "code", "links_start"},
+	[FLOW_PARTNER] = {step_partner, "partner", "links_method"},
+	[FLOW_LOGIN] = {step_login, NULL, NULL},
+	[FLOW_QUESTION] = {step_question, "question", "links_question"},
+	[FLOW_SCOPES] = {step_scopes, "scopes", NULL},
+	[FLOW_PINS] = {step_pins, "pins", NULL},
+	[FLOW_PIN_RESULT] = {step_pin_result, "pin_result", NULL},
+	[FLOW_PERMISSION] = {step_permission, "permission", NULL},
+	[FLOW_DONE] = {step_final, "done", NULL},
+	[FLOW_DENIED] = {step_final, "cancelled", NULL},
+	[FLOW_LOCKED] = {step_final, "locked", "links_locked"},
+	[FLOW_FATAL] = {step_final, "error", "links_error"},
+	[FLOW_LINKS] = {step_links, "links", NULL},
+	[FLOW_LINK_DETAIL] = {step_link_detail, "link_detail", NULL},
+	[FLOW_LINK_CONFIRM] = {step_link_confirm, "link_confirm", NULL},
+	[FLOW_LINK_STOPPED] = {step_link_stopped, "link_stopped", NULL},
+	[FLOW_ENDED] = {step_final, "links_ended", NULL},
 };
 
 static const char *form_of(const struct plain *p, const struct plain_step *st)
 {
+	bool manage = p->a.f.manage || p->a.opt->links;
+	if (manage && st->links_form)
+		return st->links_form;
 	if (st->form)
 		return st->form;
-	return p->a.f.login.method == FLOW_LOGIN_CERTIFICATE ? "login_certificate" : "login_password";
+	bool cert = p->a.f.login.method == FLOW_LOGIN_CERTIFICATE;
+	if (manage)
+		return cert ? "links_login_certificate" : "links_login_password";
+	return cert ? "login_certificate" : "login_password";
 }
 
 /* ---- certificate login ---------------------------------------------------------------------- */
@@ -1037,7 +1233,10 @@ static enum in_kind cert_choose(struct plain *p)
 static void step_login_certificate(struct plain *p)
 {
 	struct app *a = &p->a;
-	head(p, N_("API連携認証（利用登録）"), true);
+	if (a->f.manage)
+		head(p, LINKS_TITLE, false);
+	else
+		head(p, N_("API連携認証（利用登録）"), true);
 	line(_("電子証明書方式"));
 	if (!a->cert_label[0]) {
 		enum in_kind k = cert_choose(p);
@@ -1149,11 +1348,6 @@ int plain_run(const struct options *o)
 	if (missing) {
 		fprintf(stderr, "renkei: %s\n", missing);
 		return EXIT_ERROR;
-	}
-	if (o->links) {
-		/* TRANSLATORS: --links with --plain (or no terminal) */
-		fprintf(stderr, "renkei: %s\n", _("行モードでは連携中のサービス（--links）を利用できません。画面モードで起動してください。"));
-		return EXIT_USAGE;
 	}
 	struct plain p;
 	memset(&p, 0, sizeof p);

@@ -324,3 +324,99 @@ def test_trace_in_line_mode(sandbox, curl, tmp_path):
     assert "cancelled" in forms, forms
     assert any(r.get("type") == "request" and r.get("action") == "cancel" for r in recs), recs
     partner.assert_denied()
+
+
+# ---------------------------------------------------------------------------------------------
+# Linked services in line mode (renkei --plain --links; protocol §4.12, the screens: test_links.py)
+
+def _links_login(c, login_id="sato02"):
+    c.expect("連携中のサービス")
+    c.expect("「次へ」ボタンを押して、ログインしてください。")
+    c.prompt("番号を選んでください [1]", "")  # 次へ
+    c.expect("連携中のサービスの確認には、ログインが必要です。")
+    c.prompt("番号を選んでください [1]", "")  # ID・パスワード方式
+    c.expect("ログインIDとログインパスワードを入力し、「ログイン」を押してください。")
+    c.prompt("ログインID", login_id)
+    c.prompt("ログインパスワード", PASSWORDS[login_id])
+
+
+def test_links_listed_one_stopped_in_line_mode(sandbox, tmp_path):
+    """sato02 authorized mieru-demo and kakeibo-demo: the list writes both (newest first) with
+    scopes and dates; 詳細 of kakeibo-demo, 連携を停止, 停止する: its token gets 401 and its refresh
+    invalid_grant, mieru-demo's still works; the list then holds mieru-demo only; 終了 ends the
+    session (exit 0). The audit records are those of the screens: revoke, then links ended."""
+    import json
+    from harness.proto import bearer_get, expect_oauth_error, grant, refresh
+    sb = sandbox()
+    mieru = grant(sb, "sato02", "mieru-demo")
+    kakeibo = grant(sb, "sato02", "kakeibo-demo", choose=["balance"])
+    audit = tmp_path / "audit.jsonl"
+    c = start_plain(sb, extra=("--plain", "--links", "--audit", str(audit)))
+    _links_login(c)
+    out = c.expect("3. 終了")
+    listed = out[out.rindex("お客様が口座情報へのアクセスを許可しているサービス（API連携先）の一覧です。"):]
+    k, m = listed.find("連携先：" + KAKEIBO), listed.find("連携先：ミエル会計株式会社")
+    assert 0 <= k < m, "both listed, newest first:\n" + listed
+    assert "認可対象：残高照会\r\n" in listed[k:m] and "認可対象：残高照会、入金出金照会" in listed[m:], listed
+    assert "連携日：" in listed and "有効期限：" in listed, listed
+    c.prompt("番号を選んでください [1]", "1")  # 詳細
+    c.expect("1. " + KAKEIBO)
+    c.expect("2. ミエル会計株式会社")
+    c.prompt("選ぶ番号を空白で区切って入力してください", "9")
+    c.expect("エラー: 1から2までの番号を入力してください。")
+    c.prompt("選ぶ番号を空白で区切って入力してください", "1")
+    c.expect("連携中のサービス（詳細）")
+    detail = c.expect("2. 連携を停止")
+    detail = detail[detail.rindex("連携中のサービス（詳細）"):]
+    assert "連携先：" + KAKEIBO in detail and "インターネット支店(002) 普通 2222222" in detail, detail
+    assert "ミエル会計株式会社" not in detail, detail
+    c.prompt("番号を選んでください [1]", "2")  # 連携を停止
+    c.expect("以下のサービスとの連携を停止します。よろしいですか？")
+    c.expect("2. 停止する")
+    c.prompt("番号を選んでください [1]", "2")
+    c.expect("以下のサービスとの連携を停止しました。")
+    c.expect("・" + KAKEIBO)
+    assert bearer_get(sb, "/v1/accounts", kakeibo["access_token"]).status == 401
+    expect_oauth_error(refresh(sb, kakeibo["refresh_token"], "kakeibo-demo"), "invalid_grant")
+    assert bearer_get(sb, "/v1/accounts", mieru["access_token"]).status == 200
+    c.prompt("番号を選んでください [1]", "")  # 一覧に戻る
+    out = c.expect("3. 終了")
+    listed = out[out.rindex("の一覧です。"):]
+    assert "ミエル会計株式会社" in listed and KAKEIBO not in listed, listed
+    c.prompt("番号を選んでください [1]", "3")
+    c.expect("連携中のサービスの確認を終了しますか？")
+    c.prompt("番号を選んでください [2]", "1")
+    c.expect("連携中のサービスの確認を終了しました。")
+    assert c.wait_exit() == EXIT_ALLOWED
+    clean_output(c, [PASSWORDS["sato02"]])
+    recs = [json.loads(ln) for ln in audit.read_text(encoding="utf-8").splitlines()]
+    assert [(r["event"], r["result"]) for r in recs] == [("revoke", "revoked"), ("links", "ended")], recs
+    assert recs[0]["partner"] == "kakeibo-demo" and recs[0]["customer"] == "sato02", recs
+    assert "DELETE /consent/v1/session 200" in sb.log_text()
+
+
+def test_links_empty_list_in_english_line_mode(sandbox):
+    """Nothing linked: the list says so; 詳細 and 連携を停止 are listed but refused; the default is
+    終了, and `<` asks the same question."""
+    sb = sandbox()
+    c = start_plain(sb, lang="en", extra=("--plain", "--links"))
+    c.expect(en("「次へ」ボタンを押して、ログインしてください。"))
+    c.prompt("[1]", "")
+    c.expect(en("連携中のサービスの確認には、ログインが必要です。"))
+    c.prompt("[1]", "")
+    c.prompt(en("ログインID"), "sato02")
+    c.prompt(en("ログインパスワード"), PASSWORDS["sato02"])
+    c.expect(en("現在、連携中のサービスはありません。"))
+    c.prompt("[3]", "1")
+    c.expect("Error: " + en("この項目は選択できません。"))
+    c.prompt("[3]", "<")
+    c.expect(en("連携中のサービスの確認を終了しますか？"))
+    c.prompt("[2]", "")  # いいえ: the list again
+    c.expect(en("現在、連携中のサービスはありません。"))
+    c.prompt("[3]", "")
+    c.prompt("[2]", "1")
+    c.expect(en("連携中のサービスの確認を終了しました。"))
+    assert c.wait_exit() == EXIT_ALLOWED
+    out = c.output()
+    assert "連携" not in out and "エラー" not in out, out  # every word of the forms in English
+    clean_output(c, [PASSWORDS["sato02"]])
