@@ -42,7 +42,7 @@
 	"  idem_wrap TEXT,"                   /* the token XOR a key stream derived from that key */ \
 	"  back TEXT,"                        /* permission: the step 'back' returns to, or NULL */ \
 	"  created_at INTEGER NOT NULL," \
-	"  last_activity INTEGER NOT NULL," \
+	"  last_activity INTEGER NOT NULL,"   /* an ended one: when it ended (keep_ended_seconds) */ \
 	"  registered_here INTEGER NOT NULL DEFAULT 0," /* PINs were registered in this session */ \
 	"  pin_result_reached INTEGER NOT NULL DEFAULT 0," \
 	"  decided_at INTEGER,"               /* allow / deny / cancel / lockout time */ \
@@ -57,6 +57,9 @@
 	"CREATE INDEX IF NOT EXISTS consent_sessions_live ON consent_sessions(last_activity)" \
 	"  WHERE final = 0 AND expired = 0;" \
 	"CREATE INDEX IF NOT EXISTS consent_sessions_unrecorded ON consent_sessions(purpose) WHERE expired = 2;" \
+	"CREATE INDEX IF NOT EXISTS consent_sessions_ended ON consent_sessions(last_activity)" \
+	"  WHERE final = 1 OR expired = 1;" \
+	"CREATE INDEX IF NOT EXISTS device_auth_by_expiry ON device_auth(expires_at);" \
 	"CREATE TABLE IF NOT EXISTS consent_logins (" \
 	"  customer TEXT PRIMARY KEY," \
 	"  wrong_passwords INTEGER NOT NULL DEFAULT 0," \
@@ -714,7 +717,7 @@ struct sess {
 static void sweep(struct ctx *c)
 {
 	run(c,
-	    "UPDATE consent_sessions SET expired = 2 WHERE final = 0 AND expired = 0 AND"
+	    "UPDATE consent_sessions SET expired = 2, last_activity = ?2 WHERE final = 0 AND expired = 0 AND"
 	    " (last_activity + ?1 <= ?2 OR (purpose = 'consent' AND NOT EXISTS (SELECT 1 FROM device_auth d WHERE"
 	    "  d.device_code_hash = consent_sessions.device_code_hash AND d.status = 'pending'"
 	    "  AND d.expires_at > ?2)))",
@@ -738,6 +741,14 @@ static void sweep(struct ctx *c)
 	    "DELETE FROM consent_idem WHERE EXISTS (SELECT 1 FROM consent_sessions s"
 	    " WHERE s.token_hash = consent_idem.session AND (s.expired = 1 OR s.final = 1))",
 	    "");
+	/* limits.keep_ended_seconds after a session ended (its record stays in decisions) and after a
+	 * device code expired (then unknown: invalid_grant), they leave the state: it stays bounded */
+	long long before = c->now - (long long)c->sc->keep_ended_seconds;
+	run(c, "DELETE FROM consent_sessions WHERE (final = 1 OR expired = 1) AND last_activity <= ?", "i", before);
+	run(c,
+	    "DELETE FROM device_auth WHERE expires_at <= ? AND NOT EXISTS (SELECT 1 FROM consent_sessions s"
+	    " WHERE s.device_code_hash = device_auth.device_code_hash)",
+	    "i", before);
 }
 
 /* 1 found, 0 none, -1 error. */

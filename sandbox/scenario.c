@@ -552,7 +552,7 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 	static const char *const members[] = {"wrong_codes", "wrong_codes_window", "password_tries", "answer_tries",
 					      "pin_tries", "pin_length", "session_idle_seconds", "access_token_ttl",
 					      "wrong_codes_global", "lock_seconds", "session_login_tries", "address_login_tries",
-					      "address_login_window", NULL};
+					      "address_login_window", "keep_ended_seconds", NULL};
 	size_t s;
 	const cJSON *l = optional_object(c, root, "limits", members, &s);
 
@@ -568,7 +568,8 @@ static bool parse_limits(struct ctx *c, const cJSON *root, struct scenario *sc)
 	    !get_int(c, l, "lock_seconds", false, 1800, 0, 31536000, &sc->lock_seconds) ||
 	    !get_int(c, l, "session_login_tries", false, 5, 1, 1000, &sc->session_login_tries) ||
 	    !get_int(c, l, "address_login_tries", false, 20, 0, 100000, &sc->address_login_tries) ||
-	    !get_int(c, l, "address_login_window", false, 300, 1, 86400, &sc->address_login_window))
+	    !get_int(c, l, "address_login_window", false, 300, 1, 86400, &sc->address_login_window) ||
+	    !get_int(c, l, "keep_ended_seconds", false, 86400, 1, 31536000, &sc->keep_ended_seconds))
 		return false;
 	pop(c, s);
 	return true;

@@ -106,6 +106,7 @@ struct scenario {
 	int session_login_tries;  /* wrong logins in one consent session before its logins are refused: 5 */
 	int address_login_tries;  /* wrong logins from one address ... : 20 (0: no limit) */
 	int address_login_window; /* ... within 300 s */
+	int keep_ended_seconds;   /* an ended session, an expired device code: deleted 86400 s after */
 	int utc_offset_minutes; /* bank time zone for dates: 540 (JST) */
 	char **faults;          /* "pins:reset:once": injected faults (fault.h), checked at load */
 	size_t nfaults;

@@ -109,7 +109,12 @@ def _unknown_member(sc):
     return "partners[0].colour: "
 
 
-BAD = [_unknown_member, _pin_letters, _pin_length, _missing_client_id, _negative_interval, _wrong_type,
+def _keep_ended_zero(sc):
+    sc["limits"]["keep_ended_seconds"] = 0
+    return "limits.keep_ended_seconds: "
+
+
+BAD = [_unknown_member, _keep_ended_zero, _pin_letters, _pin_length, _missing_client_id, _negative_interval, _wrong_type,
        _partner_scope_unknown, _duplicate_account, _duplicate_login, _bad_account_type, _no_ja,
        _amount_not_decimal, _bad_date]
 
