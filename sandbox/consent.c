@@ -248,7 +248,7 @@ static sqlite3_stmt *prepv(struct ctx *c, const char *sql, const char *fmt, va_l
 
 	if (c->failed)
 		return NULL;
-	if (sqlite3_prepare_v2(c->sb->db.h, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(&c->sb->db, sql))) {
 		fprintf(stderr, "renkei-sandbox: consent: sqlite: %s\n", sqlite3_errmsg(c->sb->db.h));
 		c->failed = true;
 		return NULL;
@@ -262,7 +262,7 @@ static sqlite3_stmt *prepv(struct ctx *c, const char *sql, const char *fmt, va_l
 			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
 		}
 		if (rc != SQLITE_OK) {
-			sqlite3_finalize(st);
+			db_stmt_done(&c->sb->db, st);
 			c->failed = true;
 			return NULL;
 		}
@@ -304,7 +304,7 @@ static int run(struct ctx *c, const char *sql, const char *fmt, ...)
 	if (!st)
 		return -1;
 	int rc = step_row(c, st);
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	return rc == SQLITE_DONE ? sqlite3_changes(c->sb->db.h) : -1;
 }
 
@@ -792,7 +792,7 @@ static int load_by_hash(struct ctx *c, const char *hash, struct sess *s)
 			ret = -1;
 		}
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	return ret;
 }
 
@@ -843,7 +843,7 @@ static void get_login_key(struct ctx *c, const char *key, struct login_state *ls
 		ls->wrong_answers = sqlite3_column_int(st, 1);
 		ls->locked_until = sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (ls->locked_until && ls->locked_until <= c->now) { /* the lock has run out: a fresh start */
 		ls->locked_until = 0;
 		ls->wrong_passwords = ls->wrong_answers = 0;
@@ -901,7 +901,7 @@ static void get_pin(struct ctx *c, const struct sess *s, const struct sc_account
 		p->locked = sqlite3_column_int(st, 2) != 0;
 		p->pending = !p->registered && sqlite3_column_int(st, 3) != 0;
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 }
 
 static bool selectable(const struct pin_state *p)
@@ -1238,7 +1238,7 @@ static long long window_retry(struct ctx *c, sqlite3_stmt *st, int window)
 		if (retry < 1)
 			retry = 1;
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	return retry;
 }
 
@@ -1300,7 +1300,7 @@ static bool start_again(struct ctx *c, const char *key, const char *device)
 		copy_col(st, 0, th, sizeof(th));
 		copy_col(st, 1, w, sizeof(w));
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (c->failed)
 		return true;
 	if (rc != SQLITE_ROW)
@@ -1420,7 +1420,7 @@ static void start(struct ctx *c)
 		expires_at = sqlite3_column_int64(st, 3);
 		copy_col(st, 4, status, sizeof(status));
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (c->failed)
 		return;
 	if (rc != SQLITE_ROW) {
@@ -1446,7 +1446,7 @@ static void start(struct ctx *c)
 	st = prep(c, "SELECT 1 FROM consent_sessions WHERE device_code_hash = ? AND final = 0 AND expired = 0",
 		  "s", device);
 	rc = step_row(c, st);
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (c->failed)
 		return;
 	if (rc == SQLITE_ROW) {
@@ -1512,7 +1512,7 @@ static bool login_rate_ok(struct ctx *c, struct sess *s)
 	sqlite3_stmt *st = prep(c, "SELECT COUNT(*) FROM consent_login_fail WHERE session = ?", "s", s->hash);
 	long long n = step_row(c, st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0, retry = 0;
 
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (n >= sc->session_login_tries) {
 		retry = s->last_activity + sc->session_idle_seconds - c->now;
 	} else if (sc->address_login_tries > 0) {
@@ -1522,7 +1522,7 @@ static bool login_rate_ok(struct ctx *c, struct sess *s)
 			  (long long)(sc->address_login_tries - 1));
 		if (step_row(c, st) == SQLITE_ROW)
 			retry = sqlite3_column_int64(st, 0) + sc->address_login_window - c->now;
-		sqlite3_finalize(st);
+		db_stmt_done(&c->sb->db, st);
 		if (!retry && !c->failed)
 			return true;
 	} else {
@@ -2055,7 +2055,7 @@ static cJSON *links_json(struct ctx *c, const struct sess *s)
 
 	while (st && (rc = step_row(c, st)) == SQLITE_ROW)
 		cJSON_AddItemToArray(a, link_json(c, s, st));
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	return a;
 }
 
@@ -2092,7 +2092,7 @@ static void revoke(struct ctx *c, struct sess *s)
 		copy_col(st, 2, scopes, sizeof(scopes));
 		copy_col(st, 3, accounts, sizeof(accounts));
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	if (c->failed)
 		return;
 	if (rc != SQLITE_ROW) {
@@ -2217,7 +2217,7 @@ static bool idem_replay(struct ctx *c, const struct sess *s, const struct idem *
 			c->resp->body_len = body ? strlen(body) : 0;
 		}
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&c->sb->db, st);
 	return done || c->failed;
 }
 

@@ -21,6 +21,8 @@ int db_open(struct db *db, const char *path, char *err, size_t errlen)
 	char *msg = NULL;
 
 	db->h = NULL;
+	memset(db->cache, 0, sizeof db->cache);
+	db->ncache = 0;
 	rc = sqlite3_open_v2(path ? path : ":memory:", &db->h,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -48,8 +50,49 @@ fail:
 	return -1;
 }
 
+sqlite3_stmt *db_stmt(struct db *db, const char *sql)
+{
+	bool busy = false;
+	for (size_t i = 0; i < db->ncache; i++) {
+		struct db_cached *k = &db->cache[i];
+		if (strcmp(sqlite3_sql(k->st), sql) != 0)
+			continue;
+		if (k->busy) {
+			busy = true;
+			break;
+		}
+		k->busy = true;
+		return k->st;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (!busy && db->ncache < DB_STMT_CACHE)
+		db->cache[db->ncache++] = (struct db_cached){.st = st, .busy = true};
+	return st;
+}
+
+void db_stmt_done(struct db *db, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < db->ncache; i++)
+		if (db->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			db->cache[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
 void db_close(struct db *db)
 {
+	for (size_t i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].st);
+	db->ncache = 0;
 	if (db->h) {
 		sqlite3_close_v2(db->h);
 		db->h = NULL;
@@ -80,14 +123,25 @@ int db_exec(struct db *db, const char *sql)
 	return 0;
 }
 
+/* One statement of no result through the kept ones (every request begins and commits). */
+static int exec_kept(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = db_stmt(db, sql);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+	if (rc != SQLITE_DONE)
+		fprintf(stderr, "renkei-sandbox: sqlite: %s\n", sqlite3_errmsg(db->h));
+	db_stmt_done(db, st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int db_begin(struct db *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE;");
+	return exec_kept(db, "BEGIN IMMEDIATE");
 }
 
 int db_commit(struct db *db)
 {
-	if (db_exec(db, "COMMIT;") != 0) {
+	if (exec_kept(db, "COMMIT") != 0) {
 		db_rollback(db);
 		return -1;
 	}

@@ -2,6 +2,8 @@
  * Every request runs under db_lock(); a handler that writes does so inside db_begin()/db_commit(). */
 #ifndef SANDBOX_DB_H
 #define SANDBOX_DB_H
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 /* Tables shared by the OAuth side (oauth.c) and the consent side (consent.c). Each module creates its
@@ -37,8 +39,19 @@
 	"  expires_at INTEGER NOT NULL" \
 	");"
 
+/* Prepared statements kept for the connection's life (db_stmt): compiling a statement costs more
+ * than running most of them, and every request runs the same few dozen. */
+#define DB_STMT_CACHE 128
+
+struct db_cached {
+	sqlite3_stmt *st;
+	bool busy; /* handed out, not yet given back (db_stmt_done) */
+};
+
 struct db {
 	sqlite3 *h;
+	struct db_cached cache[DB_STMT_CACHE];
+	size_t ncache;
 };
 
 /* Open (path NULL = in memory), apply DB_SHARED_SCHEMA. 0 or -1 with a message in err. */
@@ -51,6 +64,13 @@ void db_unlock(struct db *db);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* The statement for sql, prepared once and kept (by its text): reset, no bindings; NULL on error.
+ * One that is in use already (a query run inside another's loop) gets a fresh one. Give it back with
+ * db_stmt_done, never sqlite3_finalize. */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+/* Reset a statement of db_stmt for its next use (its bound values released); any other statement
+ * is finalized. NULL: nothing. */
+void db_stmt_done(struct db *db, sqlite3_stmt *st);
 /* Run SQL with no result (schema). 0 or -1. */
 int db_exec(struct db *db, const char *sql);
 

@@ -158,8 +158,7 @@ static int user_code_state(struct sandbox *sb, const char *code, long long now)
 	char h[65];
 
 	sandbox_user_code_hash(code, h);
-	if (sqlite3_prepare_v2(sb->db.h, "SELECT expires_at, status FROM device_auth WHERE user_code = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, "SELECT expires_at, status FROM device_auth WHERE user_code = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, h, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
@@ -170,7 +169,7 @@ static int user_code_state(struct sandbox *sb, const char *code, long long now)
 		const char *status = (const char *)sqlite3_column_text(st, 1);
 		ret = (exp <= now && status && strcmp(status, "approved") != 0) ? 2 : 0;
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	return ret;
 }
 
@@ -195,11 +194,11 @@ static int new_user_code(struct sandbox *sb, long long now, char *out)
 	sqlite3_stmt *st;
 	char h[65];
 	sandbox_user_code_hash(dead, h);
-	if (sqlite3_prepare_v2(sb->db.h, "DELETE FROM device_auth WHERE user_code = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, "DELETE FROM device_auth WHERE user_code = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, h, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	snprintf(out, USER_CODE_MAX + 1, "%s", dead);
@@ -310,10 +309,9 @@ static void device_authorization(struct sandbox *sb, const struct http_req *req,
 	}
 	db_hash(dc, dch);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(sb->db.h,
+	if (!(st = db_stmt(&sb->db,
 			       "INSERT INTO device_auth (device_code_hash, user_code, client_id, scopes, created_at,"
-			       " expires_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       " expires_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?)"))) {
 		server_error(sb, resp);
 		goto wipe;
 	}
@@ -327,7 +325,7 @@ static void device_authorization(struct sandbox *sb, const struct http_req *req,
 	sqlite3_bind_int64(st, 6, now + sb->sc->expires_in);
 	sqlite3_bind_int(st, 7, sb->sc->interval);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	if (rc != SQLITE_DONE || db_commit(&sb->db) != 0) {
 		server_error(sb, resp);
 		goto wipe;
@@ -360,15 +358,14 @@ static int insert_token(struct sandbox *sb, const char *token, long long grant_i
 	int rc;
 
 	db_hash(token, h);
-	if (sqlite3_prepare_v2(sb->db.h, "INSERT INTO tokens (hash, grant_id, kind, expires_at) VALUES (?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, "INSERT INTO tokens (hash, grant_id, kind, expires_at) VALUES (?, ?, ?, ?)")))
 		return -1;
 	sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, grant_id);
 	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, expires_at);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -422,8 +419,7 @@ static int load_grant(struct sandbox *sb, long long id, struct grant_row *g)
 	sqlite3_stmt *st;
 	int ret = -1;
 
-	if (sqlite3_prepare_v2(sb->db.h, "SELECT client_id, scopes, expires_at, revoked FROM grants WHERE id = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, "SELECT client_id, scopes, expires_at, revoked FROM grants WHERE id = ?")))
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
@@ -436,7 +432,7 @@ static int load_grant(struct sandbox *sb, long long id, struct grant_row *g)
 	} else if (rc == SQLITE_DONE) {
 		ret = 0;
 	}
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	return ret;
 }
 
@@ -445,13 +441,12 @@ static int set_device_status(struct sandbox *sb, const char *hash, const char *s
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(sb->db.h, "UPDATE device_auth SET status = ? WHERE device_code_hash = ?", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, "UPDATE device_auth SET status = ? WHERE device_code_hash = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -466,7 +461,7 @@ static int find_hashed(struct sandbox *sb, struct http_resp *resp, const char *s
 		server_error(sb, resp);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(sb->db.h, sql, -1, st, NULL) != SQLITE_OK) {
+	if (!(*st = db_stmt(&sb->db, sql))) {
 		server_error(sb, resp);
 		return -1;
 	}
@@ -474,7 +469,7 @@ static int find_hashed(struct sandbox *sb, struct http_resp *resp, const char *s
 	int rc = sqlite3_step(*st);
 	if (rc == SQLITE_ROW)
 		return 1;
-	sqlite3_finalize(*st);
+	db_stmt_done(&sb->db, *st);
 	*st = NULL;
 	if (rc != SQLITE_DONE) {
 		server_error(sb, resp);
@@ -508,7 +503,7 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 	snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 4));
 	bool has_grant = sqlite3_column_type(st, 5) != SQLITE_NULL;
 	long long grant_id = sqlite3_column_int64(st, 5);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 
 	if (same_client && strcmp(status, "issued") == 0 && has_grant) {
 		device_code_reused(sb, resp, grant_id);
@@ -555,9 +550,8 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 		return;
 	}
 	bool too_soon = polled && now - last_poll < interval;
-	if (sqlite3_prepare_v2(sb->db.h,
-			       "UPDATE device_auth SET last_poll = ?, interval = interval + ? WHERE device_code_hash = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(&sb->db,
+			       "UPDATE device_auth SET last_poll = ?, interval = interval + ? WHERE device_code_hash = ?"))) {
 		server_error(sb, resp);
 		return;
 	}
@@ -565,7 +559,7 @@ static void device_code_grant(struct sandbox *sb, struct http_resp *resp, const 
 	sqlite3_bind_int(st, 2, too_soon ? SLOW_DOWN_STEP : 0);
 	sqlite3_bind_text(st, 3, h, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	if (rc != SQLITE_DONE || db_commit(&sb->db) != 0) {
 		server_error(sb, resp);
 		return;
@@ -599,13 +593,13 @@ static int exec_grant(struct sandbox *sb, const char *sql, long long id, const c
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(sb->db.h, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(&sb->db, sql)))
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (text)
 		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -659,7 +653,7 @@ static void refresh_grant(struct sandbox *sb, struct http_resp *resp, const char
 	long long gexp = sqlite3_column_int64(st, 4);
 	bool revoked = sqlite3_column_int(st, 5) != 0;
 	bool used = strcmp((const char *)sqlite3_column_text(st, 6), "refresh-used") == 0;
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	if (same_client && used && !revoked) {
 		refresh_reused(sb, resp, grant_id);
 		return;
@@ -757,17 +751,16 @@ static void revoke(struct sandbox *sb, const struct http_req *req, struct http_r
 		goto out;
 	}
 	/* Another client's token, or an unknown one: nothing happens, and the answer is the same. */
-	if (sqlite3_prepare_v2(sb->db.h,
+	if (!(st = db_stmt(&sb->db,
 			       "UPDATE grants SET revoked = 1 WHERE client_id = ?1 AND id ="
-			       " (SELECT grant_id FROM tokens WHERE hash = ?2)",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       " (SELECT grant_id FROM tokens WHERE hash = ?2)"))) {
 		server_error(sb, resp);
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, h, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_stmt_done(&sb->db, st);
 	if (rc != SQLITE_DONE || db_commit(&sb->db) != 0) {
 		server_error(sb, resp);
 		goto out;
