@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,6 +277,42 @@ static void database(void **state)
 	assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
 }
 
+/* Kept statements: the same text gives the same statement back, reset and without bindings; one
+ * still in use gives a fresh one (a query inside another's loop), finalized when given back. */
+static void kept_statements(void **state)
+{
+	(void)state;
+	struct db db;
+	char err[256];
+	assert_int_equal(db_open(&db, NULL, err, sizeof(err)), 0);
+	assert_int_equal(db_exec(&db, "CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2), (3);"), 0);
+	char sql[64];
+	snprintf(sql, sizeof sql, "SELECT v FROM t WHERE v >= ? ORDER BY v"); /* not a literal: by text */
+	sqlite3_stmt *a = db_stmt(&db, sql);
+	assert_non_null(a);
+	assert_int_equal(sqlite3_bind_int(a, 1, 2), SQLITE_OK);
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(a, 0), 2);
+	/* in use: another one */
+	sqlite3_stmt *b = db_stmt(&db, "SELECT v FROM t WHERE v >= ? ORDER BY v");
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(sqlite3_step(b), SQLITE_DONE); /* no binding: NULL, nothing is >= NULL */
+	db_stmt_done(&db, b);                           /* not kept: finalized */
+	assert_int_equal(sqlite3_step(a), SQLITE_ROW); /* a went on undisturbed */
+	assert_int_equal(sqlite3_column_int(a, 0), 3);
+	db_stmt_done(&db, a);
+	/* given back: the same statement, reset, its binding cleared */
+	sqlite3_stmt *c = db_stmt(&db, "SELECT v FROM t WHERE v >= ? ORDER BY v");
+	assert_ptr_equal(a, c);
+	assert_int_equal(sqlite3_step(c), SQLITE_DONE);
+	db_stmt_done(&db, c);
+	assert_int_equal(db.ncache, 1);
+	assert_null(db_stmt(&db, "SELECT nope FROM nowhere"));
+	db_stmt_done(&db, NULL);
+	db_close(&db);
+}
+
 static void problems(void **state)
 {
 	(void)state;
@@ -318,6 +355,7 @@ int main(void)
 		cmocka_unit_test(word_lists),   cmocka_unit_test(media_types),   cmocka_unit_test(bearer),
 		cmocka_unit_test(issuer),       cmocka_unit_test(dates),         cmocka_unit_test(hashing),
 		cmocka_unit_test(random_tokens), cmocka_unit_test(database),     cmocka_unit_test(problems),
+		cmocka_unit_test(kept_statements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
