@@ -1336,6 +1336,7 @@ static void plain_close(struct plain *p)
 	p11_close(a->p11);
 	free(a->scopes_text);
 	free(a->accounts_text);
+	free(a->links_text);
 	flow_free(&a->f);
 	form_set_free(a->forms);
 	secret_free(&p->inbuf);
