@@ -358,20 +358,26 @@ def test_cancel_not_sent_again_keeps_the_screen(sandbox, curl, term):
     assert last is not None and last.error == "access_denied", (last, log)
 
 
-def test_cancel_by_signal_unconfirmed_is_recorded(sandbox, curl, term, tmp_path):
-    """SIGTERM while every cancel meets a 500: renkei tries (nobody to ask), leaves, and its audit
-    record says the bank did not confirm the cancel ("confirmed": false); the bank's request is
-    still pending for the partner (it ends when it expires)."""
+def _sigterm_on_the_question(curl, sb, term, tmp_path, log):
+    """The customer on the question screen with --audit, then SIGTERM to renkei; its audit records
+    and the device authorization."""
     audit = tmp_path / "audit.jsonl"
-    sb = sandbox(args=["--fault", "cancel:status:500"])
-    log = []
     da = device_authorization(curl, sb, log)
     t = _to_question(term, sb, da, "--audit", str(audit))
     pids = subprocess.run(["pgrep", "-P", str(t.pane_pid), "-x", "renkei"], capture_output=True,
                           text=True).stdout.split()
     os.kill(int(pids[0]) if pids else t.pane_pid, signal.SIGTERM)
     t.wait_exit()
-    recs = [json.loads(ln) for ln in audit.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(ln) for ln in audit.read_text(encoding="utf-8").splitlines()], da
+
+
+def test_cancel_by_signal_unconfirmed_is_recorded(sandbox, curl, term, tmp_path):
+    """SIGTERM while every cancel meets a 500: renkei tries (nobody to ask), leaves, and its audit
+    record says the bank did not confirm the cancel ("confirmed": false); the bank's request is
+    still pending for the partner (it ends when it expires)."""
+    sb = sandbox(args=["--fault", "cancel:status:500"])
+    log = []
+    recs, da = _sigterm_on_the_question(curl, sb, term, tmp_path, log)
     assert len(recs) == 1, recs
     r = recs[0]
     assert (r["result"], r["reason"], r.get("confirmed")) == ("cancelled", "signal", False), r
@@ -382,16 +388,9 @@ def test_cancel_by_signal_unconfirmed_is_recorded(sandbox, curl, term, tmp_path)
 
 def test_cancel_confirmed_is_not_marked(sandbox, curl, term, tmp_path):
     """The same SIGTERM when the cancel goes through: no "confirmed" key, the partner is denied."""
-    audit = tmp_path / "audit.jsonl"
     sb = sandbox()
     log = []
-    da = device_authorization(curl, sb, log)
-    t = _to_question(term, sb, da, "--audit", str(audit))
-    pids = subprocess.run(["pgrep", "-P", str(t.pane_pid), "-x", "renkei"], capture_output=True,
-                          text=True).stdout.split()
-    os.kill(int(pids[0]) if pids else t.pane_pid, signal.SIGTERM)
-    t.wait_exit()
-    recs = [json.loads(ln) for ln in audit.read_text(encoding="utf-8").splitlines()]
+    recs, da = _sigterm_on_the_question(curl, sb, term, tmp_path, log)
     assert len(recs) == 1 and recs[0]["result"] == "cancelled" and "confirmed" not in recs[0], recs
     _, last = token(curl, sb, da, log)
     assert last is not None and last.error == "access_denied", (last, log)
