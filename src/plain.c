@@ -902,8 +902,11 @@ static enum in_kind choose_links(struct plain *p)
 	size_t n = f->n_links < 64 ? f->n_links : 64;
 	for (;;) {
 		enum in_kind k = ask(p, _("選ぶ番号を空白で区切って入力してください"), def, &p->line, false);
-		if (k == IN_EMPTY && def[0])
-			return IN_TEXT; /* the ticked ones stay ticked */
+		if (k == IN_EMPTY && def[0]) { /* the ticked ones stay ticked; the only one is ticked */
+			if (f->n_links == 1)
+				f->links[0].selected = true;
+			return IN_TEXT;
+		}
 		if (k != IN_TEXT && k != IN_EMPTY)
 			return k;
 		if (k == IN_TEXT && parse_numbers(p->line.buf, sel, n) == 0) {

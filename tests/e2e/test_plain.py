@@ -383,6 +383,13 @@ def test_links_listed_one_stopped_in_line_mode(sandbox, tmp_path):
     out = c.expect("3. 終了")
     listed = out[out.rindex("の一覧です。"):]
     assert "ミエル会計株式会社" in listed and KAKEIBO not in listed, listed
+    # the only one left is the default of the services' question
+    c.prompt("番号を選んでください [1]", "1")
+    c.prompt("選ぶ番号を空白で区切って入力してください [1]", "")
+    c.expect("連携中のサービス（詳細）")
+    c.expect("連携先：ミエル会計株式会社")
+    c.prompt("番号を選んでください [1]", "")  # 一覧に戻る
+    c.expect("3. 終了")
     c.prompt("番号を選んでください [1]", "3")
     c.expect("連携中のサービスの確認を終了しますか？")
     c.prompt("番号を選んでください [2]", "1")
