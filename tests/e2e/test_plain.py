@@ -427,3 +427,36 @@ def test_links_empty_list_in_english_line_mode(sandbox):
     out = c.output()
     assert "連携" not in out and "エラー" not in out, out  # every word of the forms in English
     clean_output(c, [PASSWORDS["sato02"]])
+
+
+def test_links_kiosk_idle_in_line_mode(sandbox, tmp_path):
+    """A kiosk in line mode left on the links list: after --idle-timeout the session ends on the
+    server, a line says so, the start comes back, and the audit record says links cancelled idle."""
+    import json
+    from harness.proto import grant
+    sb = sandbox()
+    grant(sb, "sato02", "kakeibo-demo")
+    audit = tmp_path / "audit.jsonl"
+    c = start_plain(sb, extra=("--plain", "--links", "--kiosk", "--idle-timeout", "10", "--audit", str(audit)))
+    c.expect("「次へ」ボタンを押して、ログインしてください。")
+    c.expect("1. 次へ\r\n番号を選んでください [1]: ")  # a kiosk: no 終了 here
+    c.answer("")
+    c.prompt("番号を選んでください [1]", "")
+    c.prompt("ログインID", "sato02")
+    c.prompt("ログインパスワード", PASSWORDS["sato02"])
+    c.expect("連携先：" + KAKEIBO)
+    c.expect("番号を選んでください [1]: ")
+    t0 = time.monotonic()
+    c.expect("一定時間操作がなかったため、手続きを終了しました。")
+    assert time.monotonic() - t0 >= 9, "ended before the idle time"
+    out = c.expect("「次へ」ボタンを押して、ログインしてください。")
+    assert KAKEIBO not in out[out.rindex("一定時間操作がなかった"):], out
+    deadline = time.monotonic() + 5
+    while "DELETE /consent/v1/session 200" not in sb.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "DELETE /consent/v1/session 200" in sb.log_text()
+    recs = [json.loads(ln) for ln in audit.read_text(encoding="utf-8").splitlines()]
+    assert [(r["event"], r["result"], r.get("reason")) for r in recs] == [("links", "cancelled", "idle")], recs
+    c.proc.kill(signal.SIGTERM)
+    c.wait_exit()
+    clean_output(c, [PASSWORDS["sato02"]])
