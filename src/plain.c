@@ -493,13 +493,17 @@ static void idle_end(struct plain *p)
 /* Cancel the consent (or end a manage session: nothing is pending there), after asking. */
 static void ask_cancel(struct plain *p)
 {
-	bool yes = false, manage = p->a.f.manage;
+	const char *question, *again;
+	if (p->a.f.manage) {
+		question = _("連携中のサービスの確認を終了しますか？");
+		again = _("銀行から終了の確認が得られませんでした。もう一度送信しますか？");
+	} else {
+		question = _("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。");
+		again = _("銀行から中止の確認が得られませんでした。もう一度送信しますか？");
+	}
+	bool yes = false;
 	putchar('\n');
-	if (ask_yes_no(p,
-		       manage ? _("連携中のサービスの確認を終了しますか？")
-			      : _("API連携の手続きを中止しますか？ 中止すると、連携先には許可しなかったことが伝わります。"),
-		       false, &yes) != IN_TEXT ||
-	    !yes)
+	if (ask_yes_no(p, question, false, &yes) != IN_TEXT || !yes)
 		return;
 	/* until the bank confirms it (as app_ask_cancel): no keeps the screen, the error says why */
 	do_action(p, FLOW_ACT_CANCEL);
@@ -507,11 +511,7 @@ static void ask_cancel(struct plain *p)
 		putchar('\n');
 		error_line(&p->a.f);
 		yes = false;
-		if (ask_yes_no(p,
-			       manage ? _("銀行から終了の確認が得られませんでした。もう一度送信しますか？")
-				      : _("銀行から中止の確認が得られませんでした。もう一度送信しますか？"),
-			       true, &yes) != IN_TEXT ||
-		    !yes)
+		if (ask_yes_no(p, again, true, &yes) != IN_TEXT || !yes)
 			break;
 		do_action(p, FLOW_ACT_CANCEL);
 	}
